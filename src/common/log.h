@@ -1,0 +1,38 @@
+// Logging for every liaison process: structured fields into journald when systemd connected our
+// stderr to it, one plain line on stderr otherwise. Never pass a token, key material or a signed
+// payload here: log lines are readable by every admin and often shipped off the machine.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace liaison::log {
+
+enum class Level { kDebug, kInfo, kWarning, kError };
+
+// A journal field such as {"LIAISON_SESSION", "3"}; the key is upper case, as journald requires.
+struct Field {
+  std::string_view key;
+  std::string value;
+};
+
+void set_level(Level level);
+bool parse_level(std::string_view name, Level& level);
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+inline void debug(std::string_view message, std::initializer_list<Field> fields = {}) {
+  write(Level::kDebug, message, fields);
+}
+inline void info(std::string_view message, std::initializer_list<Field> fields = {}) {
+  write(Level::kInfo, message, fields);
+}
+inline void warning(std::string_view message, std::initializer_list<Field> fields = {}) {
+  write(Level::kWarning, message, fields);
+}
+inline void error(std::string_view message, std::initializer_list<Field> fields = {}) {
+  write(Level::kError, message, fields);
+}
+
+}  // namespace liaison::log

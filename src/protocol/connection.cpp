@@ -1,0 +1,193 @@
+#include "protocol/connection.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+
+namespace liaison::protocol {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunkBytes = 64 * 1024;
+
+}  // namespace
+
+struct Connection::PendingCall {
+  explicit PendingCall(const asio::any_io_executor& executor) : wakeup(executor) {}
+  asio::steady_timer wakeup;
+  std::optional<Result<Json>> outcome;
+};
+
+std::shared_ptr<Connection> Connection::create(Socket socket, Limits limits) {
+  return std::shared_ptr<Connection>(new Connection(std::move(socket), limits));  // NOLINT
+}
+
+Connection::Connection(Socket socket, Limits limits)
+    : socket_(std::move(socket)), limits_(limits), partial_line_timer_(socket_.get_executor()) {}
+
+Connection::~Connection() { close(); }
+
+void Connection::start(RequestHandler handler) {
+  handler_ = std::move(handler);
+  asio::co_spawn(socket_.get_executor(), read_loop(), asio::detached);
+}
+
+asio::awaitable<void> Connection::read_loop() {
+  auto self = shared_from_this();
+  std::string chunk(kReadChunkBytes, '\0');
+  while (open_) {
+    auto [error, bytes] = co_await socket_.async_read_some(asio::buffer(chunk), kNoThrow);
+    if (error) break;  // the peer closed, or we did
+    partial_line_timer_.cancel();
+    inbox_.append(chunk.data(), bytes);
+    std::size_t start = 0;
+    for (std::size_t newline; open_ && (newline = inbox_.find('\n', start)) != std::string::npos;
+         start = newline + 1) {
+      handle_line(std::string_view(inbox_).substr(start, newline - start));
+    }
+    inbox_.erase(0, start);
+    if (inbox_.size() > limits_.max_line_bytes) {
+      fail_and_close(Error::invalid_request(
+          fmt::format("message over {} bytes without a newline", limits_.max_line_bytes)));
+      break;
+    }
+    if (!inbox_.empty()) arm_partial_line_timer();
+  }
+  if (!close_after_write_) close();
+}
+
+void Connection::arm_partial_line_timer() {
+  partial_line_timer_.expires_after(limits_.partial_line_timeout);
+  partial_line_timer_.async_wait([weak = weak_from_this()](const std::error_code& error) {
+    auto self = weak.lock();
+    if (error || !self || self->inbox_.empty()) return;
+    self->fail_and_close(Error::invalid_request("incomplete message: no newline in time"));
+  });
+}
+
+void Connection::handle_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return;  // blank lines between messages are harmless; socat sends them
+  auto message = parse_message(line);
+  if (!message) {
+    queue(serialize(Response{message.error().id, std::unexpected(message.error().error)}));
+    return;
+  }
+  if (auto* response = std::get_if<Response>(&*message)) {
+    handle_response(std::move(*response));
+    return;
+  }
+  auto& request = std::get<Request>(*message);
+  if (requests_in_flight_ >= limits_.max_requests_in_flight) {
+    if (!request.is_notification()) {
+      queue(serialize(Response{*request.id, std::unexpected(Error::application(
+                                                codes::kRateLimited,
+                                                "too many requests in flight on this connection"))}));
+    }
+    return;
+  }
+  ++requests_in_flight_;
+  asio::co_spawn(socket_.get_executor(), answer(std::move(request)), asio::detached);
+}
+
+asio::awaitable<void> Connection::answer(Request request) {
+  auto self = shared_from_this();
+  // Plain statements around co_await: g++ 12 mis-destroys temporaries of a co_await inside ?:.
+  Result<Json> outcome = std::unexpected(Error::method_not_found(request.method));
+  if (handler_) outcome = co_await handler_(request);
+  --requests_in_flight_;
+  if (!request.is_notification() && open_) {
+    queue(serialize(Response{*request.id, std::move(outcome)}));
+  }
+}
+
+void Connection::handle_response(Response response) {
+  if (!response.id.is_number_integer()) return;  // not an answer to anything we asked
+  auto found = pending_calls_.find(response.id.get<int64_t>());
+  if (found == pending_calls_.end()) return;  // late: the call already timed out
+  found->second->outcome = std::move(response.outcome);
+  found->second->wakeup.cancel();
+  pending_calls_.erase(found);
+}
+
+asio::awaitable<Result<Json>> Connection::call(std::string method, Json params,
+                                               std::chrono::milliseconds timeout) {
+  auto self = shared_from_this();
+  if (!open_) {
+    co_return std::unexpected(Error::application(codes::kUnavailable, "connection closed"));
+  }
+  const int64_t id = next_call_id_++;
+  auto pending = std::make_shared<PendingCall>(socket_.get_executor());
+  pending_calls_[id] = pending;
+  queue(serialize(Request{Id(id), std::move(method), std::move(params)}));
+  pending->wakeup.expires_after(timeout);
+  co_await pending->wakeup.async_wait(kNoThrow);
+  if (pending->outcome.has_value()) co_return std::move(*pending->outcome);
+  pending_calls_.erase(id);
+  co_return std::unexpected(
+      Error::application(codes::kTimeout, fmt::format("no answer within {} ms", timeout.count())));
+}
+
+void Connection::notify(std::string method, Json params) {
+  queue(serialize(Request{std::nullopt, std::move(method), std::move(params)}));
+}
+
+void Connection::fail_and_close(const Error& error) {
+  if (!open_) return;
+  queue(serialize(Response{nullptr, std::unexpected(error)}));
+  close_after_write_ = true;
+  // Stop reading what the peer sends next; the writer closes once the error is out.
+  std::error_code ignored;
+  socket_.shutdown(Socket::shutdown_receive, ignored);
+  if (!writing_) close();
+}
+
+void Connection::queue(std::string line) {
+  if (!open_) return;
+  outbox_bytes_ += line.size();
+  outbox_.push_back(std::move(line));
+  if (outbox_bytes_ > limits_.max_queued_bytes) {
+    close();  // the peer does not read: no point telling it so
+    return;
+  }
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+  }
+}
+
+asio::awaitable<void> Connection::write_loop() {
+  auto self = shared_from_this();
+  while (open_ && !outbox_.empty()) {
+    auto [error, bytes] = co_await asio::async_write(socket_, asio::buffer(outbox_.front()), kNoThrow);
+    if (error || !open_) break;  // a close() while we wrote leaves the queue to us
+    outbox_bytes_ -= outbox_.front().size();
+    outbox_.pop_front();
+  }
+  writing_ = false;
+  if (close_after_write_ || !open_) close();
+  if (!open_) outbox_.clear();
+}
+
+void Connection::close() {
+  if (!open_) return;
+  open_ = false;
+  std::error_code ignored;
+  partial_line_timer_.cancel();
+  socket_.shutdown(Socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  // The writer may be mid-write on outbox_.front(): it drops the queue itself when it wakes.
+  if (!writing_) outbox_.clear();
+  for (auto& [id, pending] : pending_calls_) {
+    pending->outcome =
+        std::unexpected(Error::application(codes::kUnavailable, "the connection closed"));
+    pending->wakeup.cancel();
+  }
+  pending_calls_.clear();
+  if (auto handler = std::exchange(close_handler_, nullptr)) handler();
+}
+
+}  // namespace liaison::protocol

@@ -1,0 +1,215 @@
+#include "protocol/connection.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/local/connect_pair.hpp>
+#include <asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <functional>
+
+namespace liaison::protocol {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A connection under test on one end of a socketpair; the test plays a raw peer on the other.
+class ConnectionTest : public testing::Test {
+ protected:
+  void SetUp() override { asio::local::connect_pair(ours_, peer_); }
+
+  std::shared_ptr<Connection> start(Connection::Limits limits = {},
+                                    Connection::RequestHandler handler = nullptr) {
+    auto connection = Connection::create(std::move(ours_), limits);
+    connection->set_close_handler([this] { closed_ = true; });
+    connection->start(std::move(handler));
+    return connection;
+  }
+
+  void peer_sends(std::string_view bytes) { asio::write(peer_, asio::buffer(bytes)); }
+
+  // Runs the loop until `done` or a generous deadline; the deadline only stops a broken test.
+  void run_until(const std::function<bool()>& done) {
+    for (int i = 0; i < 500 && !done(); ++i) io_.run_for(10ms);
+  }
+
+  // Everything the connection wrote to the peer so far, as parsed lines.
+  std::vector<Json> peer_receives() {
+    peer_.non_blocking(true);
+    std::string buffer(1 << 16, '\0');
+    std::error_code error;
+    while (std::size_t bytes = peer_.read_some(asio::buffer(buffer), error)) {
+      received_.append(buffer.data(), bytes);
+    }
+    std::vector<Json> lines;
+    std::size_t start = 0;
+    for (std::size_t newline; (newline = received_.find('\n', start)) != std::string::npos;
+         start = newline + 1) {
+      lines.push_back(Json::parse(received_.substr(start, newline - start)));
+    }
+    received_.erase(0, start);
+    return lines;
+  }
+
+  std::vector<Json> run_until_peer_receives(std::size_t count) {
+    std::vector<Json> lines;
+    run_until([&] {
+      for (Json& line : peer_receives()) lines.push_back(std::move(line));
+      return lines.size() >= count;
+    });
+    return lines;
+  }
+
+  static asio::awaitable<Result<Json>> echo(Request request) {
+    co_return Json{{"method", request.method}, {"params", request.params}};
+  }
+
+  asio::io_context io_;
+  Connection::Socket ours_{io_};
+  Connection::Socket peer_{io_};
+  std::string received_;
+  bool closed_ = false;
+};
+
+TEST_F(ConnectionTest, AnswersARequestUnderItsId) {
+  auto connection = start({}, echo);
+  peer_sends(R"({"jsonrpc":"2.0","id":"x1","method":"version","params":{"a":1}})"
+             "\n");
+  auto lines = run_until_peer_receives(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["id"], "x1");
+  EXPECT_EQ(lines[0]["result"]["method"], "version");
+  EXPECT_EQ(lines[0]["result"]["params"]["a"], 1);
+}
+
+TEST_F(ConnectionTest, NotificationsReachTheHandlerAndGetNoResponse) {
+  std::vector<std::string> seen;
+  auto connection = start({}, [&](Request request) -> asio::awaitable<Result<Json>> {
+    seen.push_back(request.method);
+    co_return Json();
+  });
+  peer_sends(R"({"jsonrpc":"2.0","method":"notification.closed","params":{}})"
+             "\n"
+             R"({"jsonrpc":"2.0","id":2,"method":"ping"})"
+             "\n");
+  auto lines = run_until_peer_receives(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["id"], 2) << "only the request is answered";
+  EXPECT_EQ(seen, (std::vector<std::string>{"notification.closed", "ping"}));
+}
+
+TEST_F(ConnectionTest, WithoutAHandlerEveryMethodIsUnknown) {
+  auto connection = start();
+  peer_sends(R"({"jsonrpc":"2.0","id":1,"method":"nope"})"
+             "\n");
+  auto lines = run_until_peer_receives(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["error"]["code"], kMethodNotFound);
+}
+
+TEST_F(ConnectionTest, MalformedLinesAreAnsweredAndTheConnectionKeepsServing) {
+  auto connection = start({}, echo);
+  peer_sends("not json\n[1,2]\n\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"version\"}\r\n");
+  auto lines = run_until_peer_receives(3);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["error"]["code"], kParseError);
+  EXPECT_EQ(lines[1]["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(lines[2]["id"], 3);
+  EXPECT_TRUE(connection->is_open());
+}
+
+TEST_F(ConnectionTest, ALineLongerThanTheLimitGetsAnErrorThenTheConnectionCloses) {
+  auto connection = start({.max_line_bytes = 1000}, echo);
+  peer_sends(std::string(1500, 'x'));
+  auto lines = run_until_peer_receives(1);
+  run_until([&] { return closed_; });
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["error"]["code"], kInvalidRequest);
+  EXPECT_NE(lines[0]["error"]["message"].get<std::string>().find("1000 bytes"), std::string::npos);
+  EXPECT_TRUE(closed_);
+}
+
+TEST_F(ConnectionTest, HalfALineThenSilenceTimesOut) {
+  auto connection = start({.partial_line_timeout = 50ms}, echo);
+  peer_sends(R"({"jsonrpc":"2.0","id":1,"meth)");
+  auto lines = run_until_peer_receives(1);
+  run_until([&] { return closed_; });
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0]["error"]["message"].get<std::string>().find("incomplete"), std::string::npos);
+  EXPECT_TRUE(closed_);
+}
+
+TEST_F(ConnectionTest, APeerThatNeverReadsIsDropped) {
+  auto connection = start({.max_queued_bytes = 4096}, [](Request) -> asio::awaitable<Result<Json>> {
+    co_return Json(std::string(1000, 'y'));
+  });
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) {
+    burst += fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"x"}})"
+                         "\n",
+                         i);
+  }
+  // Written from a second coroutine so the connection gets to run while the burst goes out.
+  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+    co_await asio::async_write(peer_, asio::buffer(burst), asio::use_awaitable);
+  }, asio::detached);
+  run_until([&] { return closed_; });
+  EXPECT_TRUE(closed_) << "a peer that never reads must not make us queue without bound";
+}
+
+TEST_F(ConnectionTest, CallsGetTheirResponsesMatchedById) {
+  auto connection = start();
+  std::optional<Result<Json>> first, second;
+  // Built outside the coroutines: g++ 12 miscompiles braced JSON initialisers next to co_await.
+  const Json one = {{"n", 1}};
+  const Json two = {{"n", 2}};
+  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+    first = co_await connection->call("notify", one, 5s);
+  }, asio::detached);
+  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+    second = co_await connection->call("notify", two, 5s);
+  }, asio::detached);
+  auto requests = run_until_peer_receives(2);
+  ASSERT_EQ(requests.size(), 2u);
+  // Answer in reverse order: matching is by id, not by arrival.
+  for (auto it = requests.rbegin(); it != requests.rend(); ++it) {
+    peer_sends(Json{{"jsonrpc", "2.0"}, {"id", (*it)["id"]}, {"result", (*it)["params"]["n"]}}
+                   .dump() +
+               "\n");
+  }
+  run_until([&] { return first && second; });
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(**first, 1);
+  EXPECT_EQ(**second, 2);
+}
+
+TEST_F(ConnectionTest, ACallWithNoAnswerTimesOut) {
+  auto connection = start();
+  std::optional<Result<Json>> outcome;
+  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+    outcome = co_await connection->call("notify", Json::object(), 30ms);
+  }, asio::detached);
+  run_until([&] { return outcome.has_value(); });
+  ASSERT_TRUE(outcome && !outcome->has_value());
+  EXPECT_EQ(outcome->error().data_code, codes::kTimeout);
+}
+
+TEST_F(ConnectionTest, ClosingFailsPendingCallsAsUnavailable) {
+  auto connection = start();
+  std::optional<Result<Json>> outcome;
+  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+    outcome = co_await connection->call("notify", Json::object(), 5s);
+  }, asio::detached);
+  run_until_peer_receives(1);
+  peer_.close();
+  run_until([&] { return outcome.has_value(); });
+  ASSERT_TRUE(outcome && !outcome->has_value());
+  EXPECT_EQ(outcome->error().data_code, codes::kUnavailable);
+  EXPECT_TRUE(closed_);
+}
+
+}  // namespace
+}  // namespace liaison::protocol

@@ -1,0 +1,120 @@
+#include "protocol/json_rpc.h"
+
+#include <gtest/gtest.h>
+
+namespace liaison::protocol {
+namespace {
+
+ParseFailure parse_failure(std::string_view line) {
+  auto message = parse_message(line);
+  EXPECT_FALSE(message.has_value()) << "expected a failure for: " << line;
+  return message ? ParseFailure{} : message.error();
+}
+
+TEST(ParseMessage, ReadsARequestWithNamedParams) {
+  auto message = parse_message(R"({"jsonrpc":"2.0","id":7,"method":"notify","params":{"title":"x"}})");
+  ASSERT_TRUE(message.has_value());
+  const auto& request = std::get<Request>(*message);
+  EXPECT_EQ(request.id, Json(7));
+  EXPECT_EQ(request.method, "notify");
+  EXPECT_EQ(request.params.at("title"), "x");
+  EXPECT_FALSE(request.is_notification());
+}
+
+TEST(ParseMessage, ANotificationHasNoIdAndDefaultsParamsToAnEmptyObject) {
+  auto message = parse_message(R"({"jsonrpc":"2.0","method":"notification.closed"})");
+  ASSERT_TRUE(message.has_value());
+  const auto& request = std::get<Request>(*message);
+  EXPECT_TRUE(request.is_notification());
+  EXPECT_TRUE(request.params.is_object());
+  EXPECT_TRUE(request.params.empty());
+}
+
+TEST(ParseMessage, ReadsResultsAndErrors) {
+  auto ok = parse_message(R"({"jsonrpc":"2.0","id":"a","result":{"n":1}})");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(std::get<Response>(*ok).outcome->at("n"), 1);
+
+  auto failed = parse_message(
+      R"({"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"m","data":{"code":"no_session"}}})");
+  ASSERT_TRUE(failed.has_value());
+  const auto& response = std::get<Response>(*failed);
+  ASSERT_FALSE(response.outcome.has_value());
+  EXPECT_EQ(response.outcome.error(), Error::application(codes::kNoSession, "m"));
+}
+
+TEST(ParseMessage, MalformedJsonIsAParseErrorWithANullId) {
+  auto failure = parse_failure("not json");
+  EXPECT_EQ(failure.error.code, kParseError);
+  EXPECT_TRUE(failure.id.is_null());
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":1,)").error.code, kParseError);
+}
+
+TEST(ParseMessage, ANonObjectIsAnInvalidRequest) {
+  for (std::string_view line : {"[1,2]", "42", R"("text")", "null", "[]"}) {
+    EXPECT_EQ(parse_failure(line).error.code, kInvalidRequest) << line;
+  }
+}
+
+TEST(ParseMessage, WrongTypesAreInvalidRequestsAnsweredUnderTheirIdWhenKnown) {
+  auto no_version = parse_failure(R"({"id":5,"method":"version"})");
+  EXPECT_EQ(no_version.error.code, kInvalidRequest);
+  EXPECT_EQ(no_version.id, Json(5));
+
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"1.0","id":5,"method":"x"})").error.code, kInvalidRequest);
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":5,"method":42})").id, Json(5));
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":5,"method":""})").error.code, kInvalidRequest);
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":{"a":1},"method":"x"})").error.code,
+            kInvalidRequest);
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":1.5,"method":"x"})").error.code,
+            kInvalidRequest);
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0"})").error.code, kInvalidRequest);
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":1})").error.code, kInvalidRequest);
+  EXPECT_EQ(parse_failure(R"({"jsonrpc":"2.0","id":1,"result":1,"error":{}})").error.code,
+            kInvalidRequest);
+}
+
+TEST(ParseMessage, PositionalParamsAreInvalidParams) {
+  auto failure = parse_failure(R"({"jsonrpc":"2.0","id":9,"method":"notify","params":["t"]})");
+  EXPECT_EQ(failure.error.code, kInvalidParams);
+  EXPECT_EQ(failure.id, Json(9));
+}
+
+TEST(ParseMessage, ALineOverTheLimitIsRefusedWithoutParsingIt) {
+  std::string line(kMaxLineBytes + 1, ' ');
+  auto failure = parse_failure(line);
+  EXPECT_EQ(failure.error.code, kInvalidRequest);
+  EXPECT_NE(failure.error.message.find("bytes"), std::string::npos);
+}
+
+TEST(Serialize, WritesOneCompactLineThatParsesBack) {
+  std::string line = serialize(Request{Id(1), "notify", {{"title", "a\nb"}}});
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "an embedded newline would break the framing";
+  auto back = parse_message(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(std::get<Request>(*back).params.at("title"), "a\nb");
+}
+
+TEST(Serialize, ErrorsCarryTheStableDataCode) {
+  std::string line =
+      serialize(Response{Id(2), std::unexpected(Error::application(codes::kRateLimited, "slow"))});
+  Json parsed = Json::parse(line);
+  EXPECT_EQ(parsed["error"]["code"], kApplicationError);
+  EXPECT_EQ(parsed["error"]["data"]["code"], "rate_limited");
+  EXPECT_EQ(parsed["error"]["message"], "slow");
+}
+
+TEST(Serialize, PlainJsonRpcErrorsHaveNoData) {
+  Json parsed = Json::parse(serialize(Response{nullptr, std::unexpected(Error::parse_error("x"))}));
+  EXPECT_FALSE(parsed["error"].contains("data"));
+  EXPECT_TRUE(parsed["id"].is_null());
+}
+
+TEST(Serialize, InvalidUtf8IsReplacedNotThrown) {
+  std::string line = serialize(Request{Id(1), "notify", {{"title", std::string("\xff\xfe")}}});
+  EXPECT_TRUE(Json::accept(line));
+}
+
+}  // namespace
+}  // namespace liaison::protocol
