@@ -1,0 +1,92 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+namespace liaison {
+namespace {
+
+std::string error_of(std::string_view text) {
+  auto config = parse_config(text, "test.toml");
+  EXPECT_FALSE(config.has_value()) << "expected an error for:\n" << text;
+  return config ? "" : config.error();
+}
+
+TEST(Config, AnEmptyFileMeansTheDefaults) {
+  auto config = parse_config("", "test.toml");
+  ASSERT_TRUE(config.has_value()) << config.error();
+  EXPECT_EQ(config->agent.launch, "exec");
+  EXPECT_FALSE(config->sessions.include_remote);
+  EXPECT_FALSE(config->sessions.include_tty);
+  EXPECT_EQ(config->sessions.min_uid, 1000u);
+  EXPECT_EQ(config->keys.backend, "auto");
+  EXPECT_EQ(config->keys.tpm_tcti, "device:/dev/tpmrm0");
+  EXPECT_EQ(config->keys.tpm_context, "daemon");
+  EXPECT_EQ(config->notify.app_name, "liaison");
+  EXPECT_EQ(config->notify.per_user_per_minute, 30u);
+}
+
+TEST(Config, ReadsEveryKey) {
+  auto config = parse_config(R"(
+[agent]
+launch = "asuser"
+[sessions]
+include_remote = true
+include_tty = true
+min_uid = 500
+[keys]
+backend = "tpm"
+tpm_tcti = "swtpm:host=127.0.0.1,port=2321"
+tpm_context = "user-session"
+[notify]
+app_name = "Acme"
+per_user_per_minute = 5
+[log]
+level = "debug"
+)",
+                             "test.toml");
+  ASSERT_TRUE(config.has_value()) << config.error();
+  EXPECT_EQ(config->agent.launch, "asuser");
+  EXPECT_TRUE(config->sessions.include_remote);
+  EXPECT_TRUE(config->sessions.include_tty);
+  EXPECT_EQ(config->sessions.min_uid, 500u);
+  EXPECT_EQ(config->keys.backend, "tpm");
+  EXPECT_EQ(config->keys.tpm_tcti, "swtpm:host=127.0.0.1,port=2321");
+  EXPECT_EQ(config->keys.tpm_context, "user-session");
+  EXPECT_EQ(config->notify.app_name, "Acme");
+  EXPECT_EQ(config->notify.per_user_per_minute, 5u);
+  EXPECT_EQ(config->log.level, "debug");
+}
+
+TEST(Config, UnknownKeysAndSectionsAreErrorsNamingThem) {
+  EXPECT_EQ(error_of("[agent]\nlaunh = \"exec\"\n"), "test.toml: unknown key agent.launh");
+  EXPECT_EQ(error_of("[agnet]\n"), "test.toml: unknown section [agnet]");
+  EXPECT_EQ(error_of("launch = \"exec\"\n"), "test.toml: launch must be a table ([launch])");
+}
+
+TEST(Config, WrongTypesAndValuesNameTheKey) {
+  EXPECT_EQ(error_of("[sessions]\ninclude_tty = \"yes\"\n"),
+            "test.toml: sessions.include_tty must be a boolean");
+  EXPECT_EQ(error_of("[sessions]\nmin_uid = -1\n"),
+            "test.toml: sessions.min_uid = -1 is out of range 0..4294967294");
+  EXPECT_EQ(error_of("[sessions]\nmin_uid = 1.5\n"), "test.toml: sessions.min_uid must be an integer");
+  EXPECT_EQ(error_of("[agent]\nlaunch = \"setuid\"\n"),
+            "test.toml: agent.launch = \"setuid\" is not one of \"exec\", \"asuser\", \"launch-agent\"");
+  EXPECT_EQ(error_of("[notify]\nper_user_per_minute = 0\n"),
+            "test.toml: notify.per_user_per_minute = 0 is out of range 1..100000");
+  EXPECT_EQ(error_of("[notify]\napp_name = \"\"\n"), "test.toml: notify.app_name must not be empty");
+}
+
+TEST(Config, SyntaxErrorsSayWhere) {
+  std::string error = error_of("[agent\n");
+  EXPECT_EQ(error.rfind("test.toml:1:", 0), 0u) << error;
+}
+
+TEST(Config, AMissingDefaultFileIsFineButAMissingNamedFileIsNot) {
+  EXPECT_TRUE(load_config("/nonexistent/liaison.toml", false).has_value());
+  auto named = load_config("/nonexistent/liaison.toml", true);
+  ASSERT_FALSE(named.has_value());
+  EXPECT_NE(named.error().find("No such file"), std::string::npos) << named.error();
+}
+
+}  // namespace
+}  // namespace liaison

@@ -1,0 +1,39 @@
+#include "daemon/agent_token.h"
+
+#include <sys/random.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace liaison::daemon {
+
+std::string make_agent_token() {
+  std::array<uint8_t, 32> bytes{};
+  std::size_t filled = 0;
+  while (filled < bytes.size()) {
+    ssize_t got = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    // getrandom only fails on a kernel without it or a bad buffer: nothing safe to fall back to.
+    if (got < 0) throw std::runtime_error("getrandom failed");
+    filled += static_cast<std::size_t>(got);
+  }
+  std::string token;
+  token.reserve(bytes.size() * 2);
+  for (uint8_t byte : bytes) token += fmt::format("{:02x}", byte);
+  return token;
+}
+
+bool tokens_match(std::string_view expected, std::string_view presented) {
+  if (expected.empty() || expected.size() != presented.size()) return false;
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    difference |= static_cast<unsigned char>(expected[i] ^ presented[i]);
+  }
+  return difference == 0;
+}
+
+}  // namespace liaison::daemon
