@@ -97,7 +97,14 @@ asio::awaitable<void> Connection::answer(Request request) {
   auto self = shared_from_this();
   // Plain statements around co_await: g++ 12 mis-destroys temporaries of a co_await inside ?:.
   Result<Json> outcome = std::unexpected(Error::method_not_found(request.method));
-  if (handler_) outcome = co_await handler_(request);
+  try {
+    if (handler_) outcome = co_await handler_(request);
+  } catch (const Json::exception& e) {
+    // A param of the wrong type that a handler read without checking: the peer's mistake.
+    outcome = std::unexpected(Error::invalid_params(fmt::format("wrong parameter type: {}", e.what())));
+  } catch (const std::exception& e) {
+    outcome = std::unexpected(Error::internal(e.what()));
+  }
   --requests_in_flight_;
   if (!request.is_notification() && open_) {
     queue(serialize(Response{*request.id, std::move(outcome)}));
@@ -143,6 +150,12 @@ void Connection::fail_and_close(const Error& error) {
   std::error_code ignored;
   socket_.shutdown(Socket::shutdown_receive, ignored);
   if (!writing_) close();
+}
+
+void Connection::close_after_reply() {
+  close_after_write_ = true;
+  std::error_code ignored;
+  socket_.shutdown(Socket::shutdown_receive, ignored);
 }
 
 void Connection::queue(std::string line) {

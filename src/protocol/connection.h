@@ -59,6 +59,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Sends `error` as a response to nothing in particular (id null), then closes once it is out.
   void fail_and_close(const Error& error);
 
+  // Closes once the reply to the request being handled now is written: for refusing a peer with
+  // an answer it can read. Stops reading at once.
+  void close_after_reply();
+
   // Closes now. Pending calls fail with "unavailable". Idempotent.
   void close();
 

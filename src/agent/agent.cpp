@@ -1,0 +1,167 @@
+#include "agent/agent.h"
+
+#include <algorithm>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace liaison::agent {
+namespace {
+
+using protocol::Error;
+using protocol::Json;
+using protocol::Result;
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kHelloTimeout{5000};
+
+Urgency parse_urgency(const std::string& name) {
+  if (name == "low") return Urgency::kLow;
+  if (name == "critical") return Urgency::kCritical;
+  return Urgency::kNormal;
+}
+
+Notification notification_from(const Json& params) {
+  Notification notification;
+  notification.app_name = params.value("app_name", notification.app_name);
+  notification.title = params.value("title", "");
+  notification.body = params.value("body", "");
+  notification.icon = params.value("icon", "");
+  notification.action_url = params.value("action_url", "");
+  notification.urgency = parse_urgency(params.value("urgency", "normal"));
+  notification.dedup_id = params.value("id", "");
+  if (auto actions = params.find("actions"); actions != params.end() && actions->is_array()) {
+    for (const Json& action : *actions) {
+      notification.actions.emplace_back(action.value("id", ""), action.value("label", ""));
+    }
+  }
+  return notification;
+}
+
+}  // namespace
+
+Agent::Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier)
+    : io_(io), options_(std::move(options)), make_notifier_(std::move(make_notifier)) {}
+
+void Agent::start(std::function<void(int)> on_exit) {
+  on_exit_ = std::move(on_exit);
+  asio::co_spawn(io_, run(), asio::detached);
+}
+
+void Agent::leave(int exit_code) {
+  if (leaving_) return;
+  leaving_ = true;
+  if (connection_) connection_->close();
+  if (on_exit_) on_exit_(exit_code);
+}
+
+asio::awaitable<void> Agent::run() {
+  asio::steady_timer timer(io_);
+  auto retry = options_.first_retry;
+  auto away_since = std::chrono::steady_clock::now();
+  while (!leaving_) {
+    if (co_await connect_and_hello()) {
+      retry = options_.first_retry;
+      // Serve until the daemon goes away: the close handler wakes this timer.
+      timer.expires_at(asio::steady_timer::time_point::max());
+      connection_->set_close_handler([&timer] { timer.cancel(); });
+      co_await timer.async_wait(kNoThrow);
+      connection_.reset();
+      if (leaving_) break;
+      log::info("lost the daemon; reconnecting", {{"LIAISON_SESSION", options_.session_id}});
+      away_since = std::chrono::steady_clock::now();
+    }
+    if (leaving_) break;
+    if (std::chrono::steady_clock::now() - away_since >= options_.daemon_grace) {
+      log::warning(fmt::format("the daemon stayed away for {} s: leaving",
+                               std::chrono::duration_cast<std::chrono::seconds>(options_.daemon_grace).count()),
+                   {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "agent-grace-expired"}});
+      leave(0);
+      break;
+    }
+    timer.expires_after(retry);
+    co_await timer.async_wait(kNoThrow);
+    retry = std::min(retry * 2, options_.max_retry);
+  }
+}
+
+asio::awaitable<bool> Agent::connect_and_hello() {
+  asio::local::stream_protocol::socket socket(io_);
+  auto [error] = co_await socket.async_connect(
+      asio::local::stream_protocol::endpoint(options_.socket_path), kNoThrow);
+  if (error) co_return false;
+  auto connection = protocol::Connection::create(std::move(socket));
+  connection->start([this](protocol::Request request) { return handle(std::move(request)); });
+  const Json hello = {{"session", options_.session_id},
+                      {"token", options_.token},
+                      {"version", LIAISON_VERSION}};
+  auto accepted = co_await connection->call("agent.hello", hello, kHelloTimeout);
+  if (!accepted) {
+    if (accepted.error().data_code == protocol::codes::kNotPermitted) {
+      // The daemon does not want this agent (its session is gone, or another agent holds it).
+      log::warning(fmt::format("the daemon refused this agent: {}", accepted.error().message),
+                   {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "hello-refused"}});
+      leave(1);
+    }
+    connection->close();
+    co_return false;
+  }
+  options_.token = accepted->value("next_token", "");
+  connection_ = connection;
+  log::info("connected to the daemon", {{"LIAISON_SESSION", options_.session_id},
+                                        {"LIAISON_EVENT", "agent-ready"}});
+  co_return true;
+}
+
+asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
+  if (request.method == "notify") co_return show(request.params);
+  if (request.method == "shutdown") {
+    log::info("the daemon asked this agent to shut down", {{"LIAISON_SESSION", options_.session_id}});
+    // Leave after this turn of the loop, so a reply (if one was asked for) still goes out.
+    asio::post(io_, [this] { leave(0); });
+    co_return Json::object();
+  }
+  co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+Result<Json> Agent::show(const Json& params) {
+  if (!notifier_) {
+    NotifierEvents events{
+        .on_action =
+            [this](uint32_t id, const std::string& action) {
+              report("notification.action", {{"notification_id", id}, {"action", action}});
+            },
+        .on_closed =
+            [this](uint32_t id, CloseReason reason) {
+              report("notification.closed",
+                     {{"notification_id", id}, {"reason", close_reason_name(reason)}});
+            }};
+    auto made = make_notifier_(std::move(events));
+    if (!made) return std::unexpected(Error::application(protocol::codes::kUnavailable, made.error()));
+    notifier_ = std::move(*made);
+  }
+  auto shown = notifier_->show(notification_from(params));
+  if (!shown) {
+    notifier_.reset();  // the bus or the server may be back next time
+    return std::unexpected(Error::application(protocol::codes::kUnavailable, shown.error()));
+  }
+  return Json{{"notification_id", *shown}};
+}
+
+void Agent::report(std::string method, Json params) {
+  if (connection_ && connection_->is_open()) {
+    connection_->notify(std::move(method), std::move(params));
+  } else {
+    log::debug(fmt::format("{} while the daemon is away: dropped", method));
+  }
+}
+
+}  // namespace liaison::agent

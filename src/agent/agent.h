@@ -1,0 +1,59 @@
+// The desktop agent: runs as the user inside one login session, connects to the daemon, proves
+// who it is, and does what only the session's context can do (show notifications). If the daemon
+// goes away it reconnects with backoff; if the daemon stays away past a grace period, or tells it
+// to shut down, it leaves.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+
+#include "agent/notifier.h"
+#include "protocol/connection.h"
+
+namespace liaison::agent {
+
+struct AgentOptions {
+  std::string socket_path = "/run/liaison/agent.sock";
+  std::string session_id;
+  std::string token;  // the one-time token from the daemon; replaced after every hello
+  std::chrono::milliseconds daemon_grace{60'000};
+  std::chrono::milliseconds first_retry{100};
+  std::chrono::milliseconds max_retry{5'000};
+};
+
+// Makes the notifier on first use (and again after a failure), since the session bus can come up
+// a moment after the agent does.
+using NotifierFactory =
+    std::function<std::expected<std::unique_ptr<Notifier>, std::string>(NotifierEvents events)>;
+
+class Agent {
+ public:
+  Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier);
+
+  // Starts connecting; `on_exit(code)` runs once when the agent decides to leave.
+  void start(std::function<void(int exit_code)> on_exit);
+
+ private:
+  asio::awaitable<void> run();
+  asio::awaitable<bool> connect_and_hello();
+  asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
+  protocol::Result<protocol::Json> show(const protocol::Json& params);
+  void report(std::string method, protocol::Json params);
+  void leave(int exit_code);
+
+  asio::io_context& io_;
+  AgentOptions options_;
+  NotifierFactory make_notifier_;
+  std::unique_ptr<Notifier> notifier_;
+  std::shared_ptr<protocol::Connection> connection_;
+  std::function<void(int)> on_exit_;
+  bool leaving_ = false;
+};
+
+}  // namespace liaison::agent

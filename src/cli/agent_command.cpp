@@ -1,0 +1,90 @@
+// `liaison agent`: started by the daemon (or the user's service manager) inside a session; never
+// by hand. It takes its session and one-time token from what the launcher handed it.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "agent/agent.h"
+#include "cli/commands.h"
+#include "cli/control_client.h"
+#include "common/log.h"
+#include "platform/linux/dbus_notifier.h"
+
+namespace liaison::cli {
+namespace {
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+// Reads the token the launcher wrote into the pipe at LIAISON_TOKEN_FD, then closes it, so no
+// child this agent starts (xdg-open) inherits it.
+std::string take_token() {
+  const std::string fd_text = env_or("LIAISON_TOKEN_FD", "");
+  ::unsetenv("LIAISON_TOKEN_FD");
+  if (fd_text.empty()) return "";
+  const int fd = std::atoi(fd_text.c_str());
+  std::string token;
+  char chunk[128];
+  for (ssize_t got; token.size() < 1024 && (got = ::read(fd, chunk, sizeof(chunk))) != 0;) {
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    token.append(chunk, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  return token;
+}
+
+std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
+    asio::io_context& io, agent::NotifierEvents events) {
+  auto notifier = platform::DbusNotifier::connect(std::move(events));
+  if (!notifier) return std::unexpected(notifier.error());
+  if (auto attached = (*notifier)->attach(io); !attached) return std::unexpected(attached.error());
+  return std::unique_ptr<agent::Notifier>(std::move(*notifier));
+}
+
+}  // namespace
+
+int run_agent() {
+  ::signal(SIGPIPE, SIG_IGN);
+  agent::AgentOptions options;
+  options.session_id = env_or("LIAISON_SESSION", "");
+  options.socket_path = env_or("LIAISON_AGENT_SOCKET", "/run/liaison/agent.sock");
+  options.token = take_token();
+  if (const char* grace = std::getenv("LIAISON_DAEMON_GRACE_SECONDS")) {
+    options.daemon_grace = std::chrono::seconds(std::atoi(grace));
+  }
+  if (options.session_id.empty()) {
+    fmt::print(stderr,
+               "liaison: `liaison agent` is started by the liaison daemon inside a session, not by "
+               "hand (LIAISON_SESSION is not set)\n");
+    return kExitUsage;
+  }
+  asio::io_context io;
+  agent::Agent agent(io, options, [&io](agent::NotifierEvents events) {
+    return make_dbus_notifier(io, std::move(events));
+  });
+  int exit_code = kExitOk;
+  agent.start([&](int code) {
+    exit_code = code;
+    io.stop();
+  });
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const std::error_code& error, int) {
+    if (!error) io.stop();
+  });
+  io.run();
+  return exit_code;
+}
+
+}  // namespace liaison::cli

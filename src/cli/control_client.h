@@ -1,0 +1,54 @@
+// The command line's side of control.sock: one blocking JSON-RPC call at a time. The CLI is a thin
+// client of the daemon's API, so whatever it does, `socat - UNIX-CONNECT:…` can do the same.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <string>
+
+#include "common/unique_fd.h"
+#include "protocol/json_rpc.h"
+
+namespace liaison::cli {
+
+// Exit statuses every command shares (DESIGN.md).
+enum ExitStatus : int {
+  kExitOk = 0,
+  kExitFailed = 1,
+  kExitUsage = 2,
+  kExitUnreachable = 3,
+  kExitNoSession = 4,
+};
+
+struct CallFailure {
+  int exit_status;
+  std::string message;
+};
+
+// The exit status a JSON-RPC error maps to.
+int exit_status_for(const protocol::Error& error);
+
+class ControlClient {
+ public:
+  // Connects to `socket_path`. Fails with exit status 3 when the daemon is not there or the
+  // caller may not use its socket.
+  static std::expected<ControlClient, CallFailure> connect(const std::string& socket_path);
+
+  std::expected<protocol::Json, CallFailure> call(const std::string& method,
+                                                  const protocol::Json& params,
+                                                  std::chrono::milliseconds timeout);
+
+ private:
+  explicit ControlClient(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  std::expected<std::string, CallFailure> read_line(std::chrono::steady_clock::time_point deadline);
+
+  UniqueFd fd_;
+  std::string path_;
+  std::string buffer_;
+  int64_t next_id_ = 1;
+};
+
+// The control socket's path: --runtime-dir, else $LIAISON_RUNTIME_DIR, else /run/liaison.
+std::string runtime_dir_from(const std::string& flag);
+
+}  // namespace liaison::cli

@@ -1,0 +1,90 @@
+// liaison: one binary for the daemon, the agent and the command line (DESIGN.md, Command line).
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/control_client.h"
+
+namespace liaison::cli {
+namespace {
+
+void add_client_flags(CLI::App& command, ClientFlags& flags, bool with_json) {
+  command.add_option("--runtime-dir", flags.runtime_dir,
+                     "where control.sock lives (default $LIAISON_RUNTIME_DIR or /run/liaison)");
+  if (with_json) command.add_flag("--json", flags.json, "print stable JSON for scripts");
+}
+
+void add_notify_flags(CLI::App& notify, NotifyFlags& flags) {
+  notify.add_option("--user", flags.users, "a user by name or uid: every session of theirs");
+  notify.add_option("--session", flags.sessions, "a session by id");
+  notify.add_flag("--all", flags.all, "every eligible session");
+  notify.add_option("--title", flags.title, "the summary line")->required();
+  notify.add_option("--body", flags.body, "the text under it (shown literally)");
+  notify.add_option("--action-url", flags.action_url, "opened when the user clicks the body");
+  notify.add_option("--action", flags.actions, "a button, as ID=LABEL");
+  notify.add_option("--urgency", flags.urgency, "low, normal or critical")
+      ->check(CLI::IsMember({"low", "normal", "critical"}));
+  notify.add_option("--icon", flags.icon, "an icon name or an absolute path");
+  notify.add_option("--id", flags.id, "a dedup id: a re-sent id replaces the shown notification");
+  notify.add_option("--wait-action", flags.wait_action,
+                    "wait up to SECONDS for the user's click and report it")
+      ->check(CLI::Range(1, 3600));
+}
+
+}  // namespace
+}  // namespace liaison::cli
+
+int main(int argc, char** argv) {
+  using namespace liaison::cli;
+  CLI::App app{"liaison: notifications and hardware-bound keys in every user's desktop session"};
+  app.require_subcommand(1);
+
+  DaemonFlags daemon_flags;
+  auto* daemon = app.add_subcommand("daemon", "run the root daemon (under systemd)");
+  daemon->add_option("--config", daemon_flags.config_path, "configuration file");
+  daemon->add_option("--runtime-dir", daemon_flags.runtime_dir, "sockets (default /run/liaison)");
+  daemon->add_option("--state-dir", daemon_flags.state_dir, "state (default /var/lib/liaison)");
+  daemon->add_option("--log-level", daemon_flags.log_level, "debug, info, warning or error");
+
+  auto* agent = app.add_subcommand("agent", "the per-session agent (started by the daemon)");
+
+  ClientFlags sessions_flags;
+  auto* sessions = app.add_subcommand("sessions", "list eligible sessions and their agents");
+  add_client_flags(*sessions, sessions_flags, true);
+
+  ClientFlags notify_client_flags;
+  NotifyFlags notify_flags;
+  auto* notify = app.add_subcommand("notify", "show a notification in users' sessions");
+  add_client_flags(*notify, notify_client_flags, true);
+  add_notify_flags(*notify, notify_flags);
+
+  ClientFlags version_flags;
+  auto* version = app.add_subcommand("version", "print the version of the CLI and the daemon");
+  add_client_flags(*version, version_flags, false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "liaison: {}\n", e.what());
+    return kExitUsage;
+  }
+
+  if (daemon->parsed()) return run_daemon(daemon_flags);
+  if (agent->parsed()) return run_agent();
+  if (sessions->parsed()) return run_sessions(sessions_flags);
+  if (notify->parsed()) {
+    if (notify_flags.users.empty() && notify_flags.sessions.empty() && !notify_flags.all) {
+      fmt::print(stderr, "liaison: notify needs a target: --user, --session or --all\n");
+      return kExitUsage;
+    }
+    return run_notify(notify_client_flags, notify_flags);
+  }
+  if (version->parsed()) return run_version(version_flags);
+  return kExitUsage;
+}

@@ -1,0 +1,47 @@
+// The control socket's methods (DESIGN.md): what `liaison <command>` and scripts call. Each method
+// takes named params like the command's flags and returns what the command's --json prints.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "common/config.h"
+#include "daemon/agent_supervisor.h"
+#include "daemon/notification_outcomes.h"
+#include "daemon/rate_limiter.h"
+#include "protocol/json_rpc.h"
+
+namespace liaison::daemon {
+
+class ControlService {
+ public:
+  // How long a notify waits for an agent that is still starting (a login a moment ago).
+  static constexpr std::chrono::milliseconds kAgentReadyWait{5000};
+  static constexpr std::chrono::milliseconds kAgentCallTimeout{5000};
+
+  ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, const Config& config)
+      : agents_(agents), outcomes_(outcomes), config_(config),
+        rate_limiter_(config.notify.per_user_per_minute) {}
+
+  asio::awaitable<protocol::Result<protocol::Json>> handle(const protocol::Request& request);
+
+ private:
+  struct Target;
+
+  protocol::Json version() const;
+  protocol::Json list_sessions() const;
+  asio::awaitable<protocol::Result<protocol::Json>> notify(const protocol::Json& params);
+  asio::awaitable<void> deliver(Target& target, const protocol::Json& agent_params);
+  asio::awaitable<void> wait_for_outcomes(std::vector<Target>& targets,
+                                          std::chrono::milliseconds timeout);
+
+  AgentSupervisor& agents_;
+  NotificationOutcomes& outcomes_;
+  const Config& config_;
+  RateLimiter rate_limiter_;
+};
+
+}  // namespace liaison::daemon

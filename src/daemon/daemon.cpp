@@ -1,0 +1,262 @@
+#include "daemon/daemon.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace liaison::daemon {
+namespace {
+
+using protocol::Connection;
+using protocol::Error;
+using protocol::Json;
+using protocol::Result;
+using Acceptor = asio::local::stream_protocol::acceptor;
+using Socket = asio::local::stream_protocol::socket;
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// Binds a listening socket at `path`, replacing a stale one, with the given mode and group. The
+// mode is set after bind: until then the socket has the daemon's umask (no write bit for others),
+// so nobody can connect through a window of looser permissions.
+std::expected<void, std::string> listen_at(Acceptor& acceptor, const std::string& path,
+                                           mode_t mode, gid_t group) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return std::unexpected(fmt::format("cannot remove stale {}: {}", path, errno_text(errno)));
+  }
+  std::error_code error;
+  acceptor.open(asio::local::stream_protocol(), error);
+  if (!error) acceptor.bind(asio::local::stream_protocol::endpoint(path), error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) return std::unexpected(fmt::format("cannot listen on {}: {}", path, error.message()));
+  if (::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), mode) != 0) {
+    return std::unexpected(fmt::format("cannot set permissions of {}: {}", path, errno_text(errno)));
+  }
+  return {};
+}
+
+std::expected<void, std::string> make_directory(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return {};
+  return std::unexpected(fmt::format("cannot create {}: {}", path, errno_text(errno)));
+}
+
+std::optional<gid_t> liaison_group() {
+  std::string buffer(16384, '\0');
+  group entry{};
+  group* found = nullptr;
+  getgrnam_r("liaison", &entry, buffer.data(), buffer.size(), &found);
+  if (found == nullptr) return std::nullopt;
+  return found->gr_gid;
+}
+
+}  // namespace
+
+Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonParts parts)
+    : io_(io),
+      config_(std::move(config)),
+      paths_(std::move(paths)),
+      parts_(std::move(parts)),
+      supervisor_(io, parts_.launcher),
+      outcomes_(io.get_executor()),
+      control_(supervisor_, outcomes_, config_),
+      agent_acceptor_(io),
+      control_acceptor_(io) {}
+
+Daemon::~Daemon() {
+  // The session source owns its fd; the descriptor only borrowed it.
+  if (session_changes_) session_changes_->release();
+}
+
+std::expected<void, std::string> Daemon::start() {
+  if (auto bound = bind_sockets(); !bound) return bound;
+  session_changes_ =
+      std::make_unique<asio::posix::stream_descriptor>(io_, parts_.sessions.change_fd());
+  refresh_sessions();
+  asio::co_spawn(io_, watch_sessions(), asio::detached);
+  asio::co_spawn(io_, accept_loop(agent_acceptor_, false), asio::detached);
+  asio::co_spawn(io_, accept_loop(control_acceptor_, true), asio::detached);
+  parts_.notify_service_manager("READY=1");
+  log::info(fmt::format("liaison daemon {} ready on {} (launch strategy {})", LIAISON_VERSION,
+                        paths_.runtime_dir, config_.agent.launch),
+            {{"LIAISON_EVENT", "daemon-ready"}});
+  return {};
+}
+
+std::expected<void, std::string> Daemon::bind_sockets() {
+  if (auto made = make_directory(paths_.runtime_dir, 0755); !made) return made;
+  // Any user may reach the agent socket: who they are is decided per connection, by the kernel.
+  if (auto bound = listen_at(agent_acceptor_, paths_.agent_socket(), 0666, 0); !bound) return bound;
+  const auto group = liaison_group();
+  if (!group) {
+    log::warning("group \"liaison\" does not exist: control.sock is root-only (mode 0600)");
+  }
+  return listen_at(control_acceptor_, paths_.control_socket(), group ? 0660 : 0600,
+                   group.value_or(0));
+}
+
+void Daemon::refresh_sessions() {
+  auto sessions = parts_.sessions.list_sessions();
+  if (!sessions) {
+    log::error(fmt::format("cannot list sessions: {}", sessions.error()));
+    return;
+  }
+  const EligibilityRules rules{config_.sessions.include_remote, config_.sessions.include_tty,
+                               config_.sessions.min_uid};
+  std::vector<Session> eligible;
+  for (const Session& session : *sessions) {
+    const std::string reason = ineligibility_reason(session, rules);
+    if (reason.empty()) {
+      eligible.push_back(session);
+    } else if (explained_ineligible_.insert(session.id).second) {
+      log::debug(fmt::format("session {} of {} gets no agent: {}", session.id, session.user, reason),
+                 {{"LIAISON_SESSION", session.id}, {"LIAISON_EVENT", "session-skipped"}});
+    }
+  }
+  if (!stopping_) supervisor_.reconcile(eligible);
+}
+
+asio::awaitable<void> Daemon::watch_sessions() {
+  while (!stopping_) {
+    auto [error] =
+        co_await session_changes_->async_wait(asio::posix::stream_descriptor::wait_read, kNoThrow);
+    if (error || stopping_) break;
+    parts_.sessions.acknowledge_change();
+    refresh_sessions();
+  }
+}
+
+asio::awaitable<void> Daemon::accept_loop(Acceptor& acceptor, bool is_control) {
+  while (!stopping_) {
+    auto [error, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (error == asio::error::operation_aborted || stopping_) break;
+    if (error) {
+      // EMFILE and friends: say so, and keep serving the connections we already have.
+      log::warning(fmt::format("accept failed: {}", error.message()));
+      continue;
+    }
+    if (is_control) {
+      serve_control(std::move(socket));
+    } else {
+      serve_agent(std::move(socket));
+    }
+  }
+}
+
+void Daemon::serve_control(Socket socket) {
+  auto peer = parts_.peers.credentials_of(socket.native_handle());
+  auto connection = Connection::create(std::move(socket));
+  if (!peer || !parts_.peers.may_control(*peer)) {
+    connection->fail_and_close(Error::application(
+        protocol::codes::kNotPermitted, "only root and members of group liaison may use control.sock"));
+    return;
+  }
+  if (control_connections_ >= kMaxControlConnections) {
+    connection->fail_and_close(Error::application(protocol::codes::kRateLimited,
+                                                  "too many control connections; retry shortly"));
+    return;
+  }
+  ++control_connections_;
+  connection->set_close_handler([this] { --control_connections_; });
+  connection->start([this](protocol::Request request) { return control_.handle(request); });
+}
+
+void Daemon::serve_agent(Socket socket) {
+  auto peer = parts_.peers.credentials_of(socket.native_handle());
+  auto connection = Connection::create(std::move(socket));
+  if (!peer) {
+    connection->fail_and_close(Error::application(protocol::codes::kNotPermitted, peer.error()));
+    return;
+  }
+  if (agent_connections_ >= kMaxAgentConnections) {
+    connection->fail_and_close(
+        Error::application(protocol::codes::kRateLimited, "too many agent connections"));
+    return;
+  }
+  ++agent_connections_;
+  // Until agent.hello succeeds the connection is nobody's; it has kHelloTimeout to say it.
+  auto session = std::make_shared<std::string>();
+  auto hello_deadline = std::make_shared<asio::steady_timer>(io_, kHelloTimeout);
+  hello_deadline->async_wait([weak = std::weak_ptr(connection), session](std::error_code error) {
+    auto connection = weak.lock();
+    if (error || !connection || !session->empty()) return;
+    connection->fail_and_close(Error::application(protocol::codes::kTimeout, "no agent.hello in time"));
+  });
+  std::weak_ptr<Connection> weak = connection;
+  connection->set_close_handler([this, weak, hello_deadline] {
+    --agent_connections_;
+    hello_deadline->cancel();
+    if (auto closed = weak.lock()) supervisor_.agent_disconnected(closed);
+  });
+  connection->start([this, weak, peer = *peer, session](protocol::Request request) {
+    return handle_agent_message(weak, peer, session, std::move(request));
+  });
+}
+
+asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connection> weak,
+                                                           const PeerCredentials& peer,
+                                                           std::shared_ptr<std::string> session,
+                                                           protocol::Request request) {
+  auto connection = weak.lock();
+  if (!connection) co_return std::unexpected(Error::internal("connection gone"));
+  if (session->empty()) {
+    if (request.method != "agent.hello") {
+      connection->close_after_reply();
+      co_return std::unexpected(Error::application(protocol::codes::kNotPermitted,
+                                                   "the first call must be agent.hello"));
+    }
+    auto accepted = supervisor_.accept_hello(connection, peer, request.params);
+    if (!accepted) {
+      // Logged once: the connection closes right after, so a retry is a new, separate event.
+      log::warning(fmt::format("refused agent.hello from uid {} pid {} for session \"{}\": {}",
+                               peer.uid, peer.pid, request.params.value("session", ""),
+                               accepted.error().message),
+                   {{"LIAISON_UID", std::to_string(peer.uid)},
+                    {"LIAISON_AGENT_PID", std::to_string(peer.pid)},
+                    {"LIAISON_EVENT", "hello-refused"}});
+      connection->close_after_reply();
+      co_return std::unexpected(accepted.error());
+    }
+    *session = request.params.value("session", "");
+    co_return accepted;
+  }
+  const Json& params = request.params;
+  const uint32_t id = params.value("notification_id", 0u);
+  if (request.method == "notification.action") {
+    outcomes_.record_action(*session, id, params.value("action", ""));
+    co_return Json();
+  }
+  if (request.method == "notification.closed") {
+    outcomes_.record_closed(*session, id, params.value("reason", "undefined"));
+    co_return Json();
+  }
+  co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+void Daemon::stop(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  parts_.notify_service_manager("STOPPING=1");
+  log::info("stopping: asking every agent to leave", {{"LIAISON_EVENT", "daemon-stopping"}});
+  std::error_code ignored;
+  agent_acceptor_.close(ignored);
+  control_acceptor_.close(ignored);
+  if (session_changes_) session_changes_->cancel(ignored);
+  ::unlink(paths_.control_socket().c_str());
+  ::unlink(paths_.agent_socket().c_str());
+  supervisor_.stop_all(std::move(done));
+}
+
+}  // namespace liaison::daemon

@@ -1,0 +1,85 @@
+// The root daemon: owns the two sockets, follows login sessions, keeps one agent per eligible
+// session through the supervisor, and routes control requests to agents. Everything runs on one
+// Asio io_context; nothing here blocks or polls.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+#include "common/config.h"
+#include "daemon/agent_launcher.h"
+#include "daemon/agent_supervisor.h"
+#include "daemon/control_service.h"
+#include "daemon/notification_outcomes.h"
+#include "daemon/peer_identity.h"
+#include "daemon/session_source.h"
+
+namespace liaison::daemon {
+
+struct DaemonPaths {
+  std::string runtime_dir = "/run/liaison";
+  std::string state_dir = "/var/lib/liaison";
+  std::string agent_socket() const { return runtime_dir + "/agent.sock"; }
+  std::string control_socket() const { return runtime_dir + "/control.sock"; }
+};
+
+// What the daemon needs from the platform, injected so the core stays portable and testable.
+struct DaemonParts {
+  SessionSource& sessions;
+  AgentLauncher& launcher;
+  PeerIdentity& peers;
+  // Tells the service manager about readiness ("READY=1") and shutdown ("STOPPING=1").
+  std::function<void(const std::string&)> notify_service_manager = [](const std::string&) {};
+};
+
+class Daemon {
+ public:
+  static constexpr std::size_t kMaxControlConnections = 128;
+  static constexpr std::size_t kMaxAgentConnections = 512;
+  static constexpr std::chrono::milliseconds kHelloTimeout{5000};
+
+  Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonParts parts);
+  ~Daemon();
+
+  // Binds the sockets, takes the first look at sessions, and starts serving.
+  std::expected<void, std::string> start();
+
+  // Stops every agent gracefully, closes the sockets, then calls `done`.
+  void stop(std::function<void()> done);
+
+ private:
+  std::expected<void, std::string> bind_sockets();
+  void refresh_sessions();
+  asio::awaitable<void> watch_sessions();
+  asio::awaitable<void> accept_loop(asio::local::stream_protocol::acceptor& acceptor,
+                                    bool is_control);
+  void serve_control(asio::local::stream_protocol::socket socket);
+  void serve_agent(asio::local::stream_protocol::socket socket);
+  asio::awaitable<protocol::Result<protocol::Json>> handle_agent_message(
+      std::weak_ptr<protocol::Connection> weak, const PeerCredentials& peer,
+      std::shared_ptr<std::string> session, protocol::Request request);
+
+  asio::io_context& io_;
+  Config config_;
+  DaemonPaths paths_;
+  DaemonParts parts_;
+  AgentSupervisor supervisor_;
+  NotificationOutcomes outcomes_;
+  ControlService control_;
+  asio::local::stream_protocol::acceptor agent_acceptor_;
+  asio::local::stream_protocol::acceptor control_acceptor_;
+  std::unique_ptr<asio::posix::stream_descriptor> session_changes_;
+  std::set<std::string> explained_ineligible_;  // sessions whose skip was logged already
+  std::size_t control_connections_ = 0;
+  std::size_t agent_connections_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace liaison::daemon
