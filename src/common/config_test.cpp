@@ -90,3 +90,26 @@ TEST(Config, AMissingDefaultFileIsFineButAMissingNamedFileIsNot) {
 
 }  // namespace
 }  // namespace liaison
+
+namespace liaison {
+namespace {
+
+// The file `make install` ships must parse, and must say exactly what the defaults are.
+TEST(Config, TheShippedFileStatesTheDefaults) {
+  auto shipped = load_config(LIAISON_SOURCE_DIR "/packaging/liaison.toml", true);
+  ASSERT_TRUE(shipped.has_value()) << shipped.error();
+  const Config defaults;
+  EXPECT_EQ(shipped->agent.launch, defaults.agent.launch);
+  EXPECT_EQ(shipped->sessions.include_remote, defaults.sessions.include_remote);
+  EXPECT_EQ(shipped->sessions.include_tty, defaults.sessions.include_tty);
+  EXPECT_EQ(shipped->sessions.min_uid, defaults.sessions.min_uid);
+  EXPECT_EQ(shipped->keys.backend, defaults.keys.backend);
+  EXPECT_EQ(shipped->keys.tpm_tcti, defaults.keys.tpm_tcti);
+  EXPECT_EQ(shipped->keys.tpm_context, defaults.keys.tpm_context);
+  EXPECT_EQ(shipped->notify.app_name, defaults.notify.app_name);
+  EXPECT_EQ(shipped->notify.per_user_per_minute, defaults.notify.per_user_per_minute);
+  EXPECT_EQ(shipped->log.level, defaults.log.level);
+}
+
+}  // namespace
+}  // namespace liaison

@@ -83,7 +83,7 @@ struct ControlService::Target {
   }
 };
 
-asio::awaitable<Result<Json>> ControlService::handle(const protocol::Request& request) {
+asio::awaitable<Result<Json>> ControlService::handle(protocol::Request request) {
   if (request.method == "version") co_return version();
   if (request.method == "sessions.list") co_return list_sessions();
   if (request.method == "notify") co_return co_await notify(request.params);

@@ -26,7 +26,8 @@ class ControlService {
       : agents_(agents), outcomes_(outcomes), config_(config),
         rate_limiter_(config.notify.per_user_per_minute) {}
 
-  asio::awaitable<protocol::Result<protocol::Json>> handle(const protocol::Request& request);
+  // By value: a coroutine must own what it reads after its first suspension.
+  asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
 
  private:
   struct Target;

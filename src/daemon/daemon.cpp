@@ -170,7 +170,8 @@ void Daemon::serve_control(Socket socket) {
   }
   ++control_connections_;
   connection->set_close_handler([this] { --control_connections_; });
-  connection->start([this](protocol::Request request) { return control_.handle(request); });
+  connection->start(
+      [this](protocol::Request request) { return control_.handle(std::move(request)); });
 }
 
 void Daemon::serve_agent(Socket socket) {

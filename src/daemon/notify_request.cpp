@@ -138,9 +138,10 @@ Status refuse_unknown_params(const Json& params) {
   static const std::set<std::string> known = {
       "user", "session", "all", "title", "body", "action_url", "action",
       "urgency", "icon", "id", "wait_action"};
-  for (const auto& [key, value] : params.items()) {
-    if (!known.contains(key)) {
-      return std::unexpected(Error::invalid_params(fmt::format("unknown parameter \"{}\"", key)));
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    if (!known.contains(it.key())) {
+      return std::unexpected(
+          Error::invalid_params(fmt::format("unknown parameter \"{}\"", it.key())));
     }
   }
   return {};

@@ -69,6 +69,8 @@ const std::vector<EligibilityCase> kCases = {
      [](EligibilityRules& r) { r.include_tty = true; }, "type web"},
     {"EmptyType", [](Session& s) { s.type.clear(); }, no_change_rules, "type (none)"},
     {"Closing", [](Session& s) { s.state = "closing"; }, no_change_rules, "state closing"},
+    // logind 252 announces a session as "opening" first, then "active" moments later.
+    {"Opening", [](Session& s) { s.state = "opening"; }, no_change_rules, "state opening"},
     {"EmptyState", [](Session& s) { s.state.clear(); }, no_change_rules, "state (none)"},
     {"Remote", [](Session& s) { s.remote = true; }, no_change_rules,
      "remote session (include_remote is off)"},

@@ -1,0 +1,59 @@
+# liaison: `make demo` shows the whole system working, `make test` runs every test.
+# Both install the Debian packages they need first (as root), and say which.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+DESTDIR ?=
+PYTEST := /usr/bin/python3 -m pytest
+
+.PHONY: all build deps-build deps-test deps-bench configure test unit e2e demo bench install format tidy clean
+
+all: build
+
+deps-build:
+	@scripts/install-deps.sh build
+deps-test:
+	@scripts/install-deps.sh test
+deps-bench:
+	@scripts/install-deps.sh bench
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps-build configure
+	cmake --build $(BUILD_DIR)
+
+# Every test: unit tests (GoogleTest through ctest) and end-to-end tests in a real
+# systemd + logind container (pytest), then one closing line with the totals.
+test: deps-test configure
+	cmake --build $(BUILD_DIR)
+	@scripts/run-tests.sh $(BUILD_DIR) all
+
+unit: deps-build configure
+	cmake --build $(BUILD_DIR)
+	@scripts/run-tests.sh $(BUILD_DIR) unit
+
+e2e: deps-test configure
+	cmake --build $(BUILD_DIR)
+	@scripts/run-tests.sh $(BUILD_DIR) e2e
+
+demo: deps-test configure
+	cmake --build $(BUILD_DIR)
+	@/usr/bin/python3 tests/e2e/demo.py --build-dir $(BUILD_DIR)
+
+bench: deps-bench configure
+	cmake --build $(BUILD_DIR)
+	@/usr/bin/python3 bench/run.py --build-dir $(BUILD_DIR) --out docs/performance.md
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix /usr
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+tidy: configure
+	@git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR)

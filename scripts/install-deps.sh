@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a make target needs, and says which, before it does.
+# Usage: scripts/install-deps.sh build|test|demo|bench
+set -euo pipefail
+
+build_packages=(
+  cmake ninja-build g++ pkg-config
+  libsystemd-dev libssl-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libasio-dev
+  libfmt-dev libgtest-dev libgmock-dev
+)
+# Real parts for the tests: session buses, notification servers, a container with systemd+logind.
+test_packages=(
+  dbus dbus-user-session libnotify-bin python3-pytest python3-dbusmock
+  systemd-container debootstrap socat
+)
+bench_packages=(libbenchmark-dev hyperfine)
+
+profile=${1:-build}
+wanted=("${build_packages[@]}")
+case "$profile" in
+  build) ;;
+  test | demo) wanted+=("${test_packages[@]}") ;;
+  bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+  *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "liaison: missing Debian packages: ${missing[*]}" >&2
+  echo "liaison: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "liaison: installing Debian packages for '$profile': ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "liaison: installed ${#missing[@]} packages"
