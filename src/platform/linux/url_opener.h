@@ -1,0 +1,83 @@
+// Opens a URL from a clicked notification in the user's session, with xdg-open.
+//
+// The URL comes from a remote admin, so only web and mail links are opened: xdg-open hands any
+// other scheme (file:, smb:, a custom app handler) to whatever application claims it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <expected>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/linux/sd_bus_ptr.h"
+
+namespace asio {
+class io_context;
+}  // namespace asio
+
+namespace liaison::platform {
+
+// Succeeds for http://host..., https://host... and mailto:... URLs without whitespace or control
+// characters. The error names the reason, never the URL (it may carry a token).
+std::expected<void, std::string> check_url_is_openable(std::string_view url);
+
+// The variables an opener needs to reach the display, which the agent may lack because the
+// compositor published them after the agent started.
+inline constexpr std::string_view kDisplayVariables[] = {"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY",
+                                                         "XDG_CURRENT_DESKTOP"};
+
+// `base` ("NAME=value" entries) plus the kDisplayVariables entries of `session` that `base` lacks.
+std::vector<std::string> add_missing_display_variables(std::vector<std::string> base,
+                                                       const std::vector<std::string>& session);
+
+// A connection to the user's service manager: its private socket ($XDG_RUNTIME_DIR/systemd/private)
+// when there is one, the user bus otherwise; method calls on it time out after 2 s. The functions
+// below use the timeout of the connection they are given.
+std::expected<SdBusPtr, std::string> connect_to_user_manager();
+
+// The manager's environment ("NAME=value" entries: org.freedesktop.systemd1.Manager.Environment),
+// which `systemctl --user import-environment` fills in once the compositor is up.
+std::expected<std::vector<std::string>, std::string> read_user_manager_environment(sd_bus* manager);
+
+// Moves `pid` into a transient scope of the user's manager (app-liaison-open-<pid>.scope), so the
+// browser it starts outlives the agent and is not killed with the agent's own unit.
+std::expected<void, std::string> move_into_own_scope(sd_bus* manager, pid_t pid);
+
+class UrlOpener {
+ public:
+  virtual ~UrlOpener() = default;
+
+  // Starts opening `url` in the session; returns once the opener runs, not when the page shows.
+  virtual std::expected<void, std::string> open(const std::string& url) = 0;
+};
+
+struct XdgUrlOpenerOptions {
+  std::string program = "xdg-open";  // looked up in PATH
+  // Where the display variables and the scope come from; failing to connect is logged, and the
+  // URL is opened with the agent's own environment.
+  std::function<std::expected<SdBusPtr, std::string>()> connect_user_manager =
+      connect_to_user_manager;
+  // Told the child's wait status once it has been reaped (tests wait on it; failures are logged).
+  std::function<void(int wait_status)> on_exit;
+};
+
+// Runs `xdg-open URL` (posix_spawn, no shell, the URL one argv element) in its own session, with
+// a clean signal mask, and reaps it through a pidfd in `io`, so no zombie is left behind.
+class XdgUrlOpener final : public UrlOpener {
+ public:
+  explicit XdgUrlOpener(asio::io_context& io, XdgUrlOpenerOptions options = {});
+
+  std::expected<void, std::string> open(const std::string& url) override;
+
+ private:
+  std::vector<std::string> child_environment(sd_bus* manager) const;
+  void reap_when_done(pid_t pid);
+
+  asio::io_context& io_;
+  XdgUrlOpenerOptions options_;
+};
+
+}  // namespace liaison::platform
