@@ -1,0 +1,57 @@
+// The `exec` launch strategy on Linux: the daemon forks the agent itself, drops it to the session's
+// user (groups, gid, uid, each checked), gives it a clean environment rebuilt from the session,
+// a new session id, umask 077 and no inherited fds, and keeps a pidfd to watch it.
+#pragma once
+
+#include <expected>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "daemon/agent_launcher.h"
+#include "daemon/session.h"
+
+namespace liaison::platform {
+
+// Builds the agent's environment (KEY=VALUE) for a session; agent_environment_for() in production,
+// a fixed list in tests.
+using EnvironmentProvider =
+    std::function<std::expected<std::vector<std::string>, std::string>(const daemon::Session&)>;
+
+// The agent finds its one-time token by reading this fd to its end; LIAISON_TOKEN_FD names it.
+inline constexpr int kAgentTokenFd = 3;
+
+class ExecLauncher final : public daemon::AgentLauncher {
+ public:
+  // `agent_command` is the agent's argv; its first element is the absolute path executed
+  // ({"/usr/bin/liaison", "agent"}). `agent_socket_path` reaches the agent as LIAISON_AGENT_SOCKET.
+  ExecLauncher(std::vector<std::string> agent_command, std::string agent_socket_path,
+               EnvironmentProvider environment_provider);
+
+  std::string strategy() const override { return "exec"; }
+
+  // Everything that can fail is prepared before fork; a child that fails before execve reports
+  // the step and errno ("setresuid(1001): Operation not permitted"), and launch() returns it.
+  // Refuses uid 0: an agent is always someone's unprivileged process.
+  std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
+                                                           const std::string& token) override;
+
+  // Through the pidfd, so a recycled pid is never signalled or reaped by mistake.
+  void send_signal(const daemon::LaunchedAgent& agent, int signal) override;
+  std::optional<int> reap(const daemon::LaunchedAgent& agent) override;
+
+ private:
+  std::vector<std::string> agent_command_;
+  std::string agent_socket_path_;
+  EnvironmentProvider environment_provider_;
+};
+
+// Reaps the child behind `pidfd` (waitid(P_PIDFD)) if it has ended. Same contract as
+// AgentLauncher::reap: its wait status as waitpid(2) would give it (WIFEXITED/WEXITSTATUS,
+// WIFSIGNALED/WTERMSIG apply), nullopt while it still runs, 0 when there is nothing left to wait
+// for (already reaped, not our child).
+std::optional<int> reap(const UniqueFd& pidfd);
+
+}  // namespace liaison::platform

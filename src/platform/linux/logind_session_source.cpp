@@ -1,0 +1,180 @@
+#include "platform/linux/logind_session_source.h"
+
+#include <fmt/format.h>
+#include <systemd/sd-login.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <system_error>
+
+#include "common/log.h"
+#include "platform/linux/passwd.h"
+
+namespace liaison::platform {
+namespace {
+
+constexpr char kSessionsDirectory[] = "/run/systemd/sessions";
+
+struct FreeDeleter {
+  void operator()(void* pointer) const { std::free(pointer); }
+};
+using MallocedString = std::unique_ptr<char, FreeDeleter>;
+
+std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
+
+// sd-login reports a session whose record file is gone as ENXIO (ENOENT in some paths).
+bool session_vanished(int negative_errno) {
+  return negative_errno == -ENXIO || negative_errno == -ENOENT;
+}
+
+// Owns the string array sd_get_sessions() returns.
+class SessionIds {
+ public:
+  ~SessionIds() {
+    if (ids_ == nullptr) return;
+    for (char** id = ids_; *id != nullptr; ++id) std::free(*id);
+    std::free(ids_);
+  }
+  char*** out() { return &ids_; }
+  std::vector<std::string> to_vector() const {
+    std::vector<std::string> ids;
+    if (ids_ == nullptr) return ids;
+    for (char** id = ids_; *id != nullptr; ++id) ids.emplace_back(*id);
+    return ids;
+  }
+
+ private:
+  char** ids_ = nullptr;
+};
+
+using StringGetter = int (*)(const char*, char**);
+
+// A string field that may be absent (ENODATA): absent reads as "". Other errors are returned as a
+// negative errno.
+std::expected<std::string, int> read_optional_field(StringGetter getter, const std::string& id) {
+  char* raw = nullptr;
+  int result = getter(id.c_str(), &raw);
+  MallocedString value(raw);
+  if (result == -ENODATA) return std::string();
+  if (result < 0) return std::unexpected(result);
+  return std::string(value ? value.get() : "");
+}
+
+// Session ids are short alphanumerics ("3", "c12"); anything else is not a file name we build.
+bool is_valid_session_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool alphanumeric = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alphanumeric) return false;
+  }
+  return true;
+}
+
+// sd_session_get_leader() only arrived in libsystemd 254; until then the leader pid is read from
+// the same record file sd-login parses for every other field. 0 when absent.
+pid_t read_session_leader(const std::string& id) {
+  std::ifstream record(fmt::format("{}/{}", kSessionsDirectory, id));
+  std::string line;
+  while (std::getline(record, line)) {
+    if (!line.starts_with("LEADER=")) continue;
+    char* end = nullptr;
+    long leader = std::strtol(line.c_str() + 7, &end, 10);
+    if (end != nullptr && *end == '\0' && leader > 0) return static_cast<pid_t>(leader);
+    return 0;
+  }
+  return 0;
+}
+
+std::string user_name_of(uid_t uid) {
+  auto entry = passwd_by_uid(uid);
+  if (entry) return entry->name;
+  log::warning(fmt::format("session user has no name: {}", entry.error()));
+  return {};
+}
+
+}  // namespace
+
+void LogindSessionSource::MonitorDeleter::operator()(sd_login_monitor* monitor) const {
+  sd_login_monitor_unref(monitor);
+}
+
+std::expected<std::unique_ptr<LogindSessionSource>, std::string> LogindSessionSource::create() {
+  sd_login_monitor* monitor = nullptr;
+  int result = sd_login_monitor_new("session", &monitor);
+  if (result < 0) {
+    std::string hint =
+        result == -ENOENT
+            ? fmt::format(" ({} is missing: is systemd-logind running?)", kSessionsDirectory)
+            : "";
+    return std::unexpected(
+        fmt::format("sd_login_monitor_new(session): {}{}", errno_text(-result), hint));
+  }
+  return std::make_unique<LogindSessionSource>(Passkey(), monitor);
+}
+
+std::expected<std::vector<daemon::Session>, std::string> LogindSessionSource::list_sessions() {
+  SessionIds ids;
+  int result = sd_get_sessions(ids.out());
+  if (result < 0) return std::unexpected(fmt::format("sd_get_sessions: {}", errno_text(-result)));
+  std::vector<daemon::Session> sessions;
+  for (const std::string& id : ids.to_vector()) {
+    auto session = read_logind_session(id);
+    if (!session) {
+      // One unreadable record must not hide every other session.
+      log::warning(fmt::format("skipping logind session {}: {}", id, session.error()),
+                   {{"LIAISON_SESSION", id}});
+      continue;
+    }
+    if (*session) sessions.push_back(std::move(**session));
+  }
+  return sessions;
+}
+
+int LogindSessionSource::change_fd() const { return sd_login_monitor_get_fd(monitor_.get()); }
+
+void LogindSessionSource::acknowledge_change() { sd_login_monitor_flush(monitor_.get()); }
+
+std::expected<std::optional<daemon::Session>, std::string> read_logind_session(
+    const std::string& id) {
+  if (!is_valid_session_id(id)) return std::unexpected(fmt::format("invalid session id {:?}", id));
+  daemon::Session session;
+  session.id = id;
+
+  int result = sd_session_get_uid(id.c_str(), &session.uid);
+  if (session_vanished(result)) return std::nullopt;
+  if (result < 0) return std::unexpected(fmt::format("uid: {}", errno_text(-result)));
+
+  struct Field {
+    const char* name;
+    StringGetter getter;
+    std::string* value;
+  };
+  const Field fields[] = {
+      {"state", sd_session_get_state, &session.state},
+      {"type", sd_session_get_type, &session.type},
+      {"class", sd_session_get_class, &session.session_class},
+      {"seat", sd_session_get_seat, &session.seat},
+      {"display", sd_session_get_display, &session.display},
+  };
+  for (const Field& field : fields) {
+    auto value = read_optional_field(field.getter, id);
+    if (!value && session_vanished(value.error())) return std::nullopt;
+    if (!value)
+      return std::unexpected(fmt::format("{}: {}", field.name, errno_text(-value.error())));
+    *field.value = std::move(*value);
+  }
+
+  result = sd_session_is_remote(id.c_str());
+  if (session_vanished(result)) return std::nullopt;
+  if (result < 0 && result != -ENODATA) {
+    return std::unexpected(fmt::format("remote: {}", errno_text(-result)));
+  }
+  session.remote = result > 0;
+
+  session.leader = read_session_leader(id);
+  session.user = user_name_of(session.uid);
+  return session;
+}
+
+}  // namespace liaison::platform
