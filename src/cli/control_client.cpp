@@ -15,6 +15,7 @@ namespace liaison::cli {
 namespace {
 
 using protocol::Json;
+using namespace std::chrono_literals;
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -97,10 +98,19 @@ std::expected<std::string, CallFailure> ControlClient::read_line(
 std::expected<Json, CallFailure> ControlClient::call(const std::string& method, const Json& params,
                                                      std::chrono::milliseconds timeout) {
   const int64_t id = next_id_++;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   if (!write_all(fd_.get(), protocol::serialize(protocol::Request{Json(id), method, params}))) {
+    // The daemon may have refused us before reading: its reason is waiting to be read.
+    auto reason = read_line(std::min(deadline, std::chrono::steady_clock::now() + 1s));
+    auto refusal = reason ? protocol::parse_message(*reason) : std::unexpected(protocol::ParseFailure{});
+    if (refusal) {
+      if (auto* response = std::get_if<protocol::Response>(&*refusal); response && !response->outcome) {
+        return std::unexpected(
+            CallFailure{exit_status_for(response->outcome.error()), response->outcome.error().message});
+      }
+    }
     return std::unexpected(CallFailure{kExitUnreachable, fmt::format("cannot write to {}", path_)});
   }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto line = read_line(deadline);
     if (!line) return std::unexpected(line.error());

@@ -112,6 +112,17 @@ asio::awaitable<void> Connection::answer(Request request) {
 }
 
 void Connection::handle_response(Response response) {
+  if (response.id.is_null() && !response.outcome) {
+    // An error the peer could not tie to a request (it refused the connection itself, or could
+    // not read what we sent): every call waiting here has failed with it.
+    for (auto& [id, pending] : std::exchange(pending_calls_, {})) {
+      pending->outcome = std::unexpected(response.outcome.error());
+      pending->wakeup.cancel();
+    }
+    // Kept for calls made after it arrived: they fail with the peer's reason when we close.
+    peer_refusal_ = response.outcome.error();
+    return;
+  }
   if (!response.id.is_number_integer()) return;  // not an answer to anything we asked
   auto found = pending_calls_.find(response.id.get<int64_t>());
   if (found == pending_calls_.end()) return;  // late: the call already timed out
@@ -123,8 +134,9 @@ void Connection::handle_response(Response response) {
 asio::awaitable<Result<Json>> Connection::call(std::string method, Json params,
                                                std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
-  if (!open_) {
-    co_return std::unexpected(Error::application(codes::kUnavailable, "connection closed"));
+  if (!open_ || write_failed_) {
+    co_return std::unexpected(
+        peer_refusal_.value_or(Error::application(codes::kUnavailable, "connection closed")));
   }
   const int64_t id = next_call_id_++;
   auto pending = std::make_shared<PendingCall>(socket_.get_executor());
@@ -159,7 +171,7 @@ void Connection::close_after_reply() {
 }
 
 void Connection::queue(std::string line) {
-  if (!open_) return;
+  if (!open_ || write_failed_) return;
   outbox_bytes_ += line.size();
   outbox_.push_back(std::move(line));
   if (outbox_bytes_ > limits_.max_queued_bytes) {
@@ -176,7 +188,17 @@ asio::awaitable<void> Connection::write_loop() {
   auto self = shared_from_this();
   while (open_ && !outbox_.empty()) {
     auto [error, bytes] = co_await asio::async_write(socket_, asio::buffer(outbox_.front()), kNoThrow);
-    if (error || !open_) break;  // a close() while we wrote leaves the queue to us
+    if (error && open_) {
+      // The peer stopped reading (it may have refused us and be closing). Keep reading what it
+      // already sent, its reason included; the read loop closes at its end of stream.
+      std::error_code ignored;
+      socket_.shutdown(Socket::shutdown_send, ignored);
+      write_failed_ = true;
+      outbox_.clear();
+      outbox_bytes_ = 0;
+      break;
+    }
+    if (!open_) break;  // a close() while we wrote leaves the queue to us
     outbox_bytes_ -= outbox_.front().size();
     outbox_.pop_front();
   }
@@ -195,8 +217,8 @@ void Connection::close() {
   // The writer may be mid-write on outbox_.front(): it drops the queue itself when it wakes.
   if (!writing_) outbox_.clear();
   for (auto& [id, pending] : pending_calls_) {
-    pending->outcome =
-        std::unexpected(Error::application(codes::kUnavailable, "the connection closed"));
+    pending->outcome = std::unexpected(peer_refusal_.value_or(
+        Error::application(codes::kUnavailable, "the connection closed")));
     pending->wakeup.cancel();
   }
   pending_calls_.clear();

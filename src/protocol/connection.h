@@ -94,6 +94,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t outbox_bytes_ = 0;
   bool writing_ = false;
   bool close_after_write_ = false;
+  bool write_failed_ = false;
+  std::optional<Error> peer_refusal_;  // an error the peer sent with no id, e.g. "not permitted"
   bool open_ = true;
   std::size_t requests_in_flight_ = 0;
   int64_t next_call_id_ = 1;

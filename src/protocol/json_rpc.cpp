@@ -98,6 +98,10 @@ std::expected<Message, ParseFailure> parse_message(std::string_view line) {
         Error::invalid_request("\"jsonrpc\" must be \"2.0\""), id.value_or(nullptr)});
   }
   if (object.contains("method")) return parse_request(object, std::move(id));
+  // A response may carry "id": null: an error the peer could not tie to a request.
+  if (!id.has_value() && object.contains("id") && object.contains("error")) {
+    return parse_response(object, nullptr);
+  }
   if (!id.has_value()) {
     return std::unexpected(ParseFailure{
         Error::invalid_request("neither a request (no \"method\") nor a response (no \"id\")"),

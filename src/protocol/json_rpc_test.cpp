@@ -43,6 +43,15 @@ TEST(ParseMessage, ReadsResultsAndErrors) {
   EXPECT_EQ(response.outcome.error(), Error::application(codes::kNoSession, "m"));
 }
 
+TEST(ParseMessage, AnErrorWithANullIdIsAResponse) {
+  auto message = parse_message(
+      R"({"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no","data":{"code":"not_permitted"}}})");
+  ASSERT_TRUE(message.has_value());
+  const auto& response = std::get<Response>(*message);
+  EXPECT_TRUE(response.id.is_null());
+  EXPECT_EQ(response.outcome.error().data_code, codes::kNotPermitted);
+}
+
 TEST(ParseMessage, MalformedJsonIsAParseErrorWithANullId) {
   auto failure = parse_failure("not json");
   EXPECT_EQ(failure.error.code, kParseError);

@@ -1,0 +1,78 @@
+"""Fixtures of the end-to-end tests: one container, booted once and shared by every test.
+
+Run as root: `/usr/bin/python3 -m pytest tests/e2e [--liaison-build-dir build]`. The first
+run builds the container's root filesystem (1-2 minutes, cached in /var/cache/liaison-e2e).
+"""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import rootfs
+from container import Container
+
+STACK_TESTS_MODULE = "test_stack.py"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--liaison-build-dir", default="build",
+                     help="CMake build directory of liaison to install into the container "
+                          "(default: build, relative to the directory pytest runs in)")
+
+
+def pytest_sessionstart(session):
+    """A SIGTERM (a CI job's timeout) ends the run the way Ctrl-C does, so the fixtures still
+    tear the container down."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_collection_modifyitems(items):
+    """Runs the tests of the stack first: when they fail, failures of liaison's tests are noise."""
+    items.sort(key=lambda item: item.path.name != STACK_TESTS_MODULE)
+
+
+@pytest.fixture(scope="session")
+def liaison_build_dir(request):
+    """The liaison build to test (--liaison-build-dir), relative to where pytest was started."""
+    option = Path(request.config.getoption("--liaison-build-dir"))
+    return option if option.is_absolute() else request.config.invocation_params.dir / option
+
+
+@pytest.fixture(scope="session")
+def container(request):
+    """A booted container with systemd, logind, users alice/bob/carol and their desktops
+    installed (nobody logged in yet); torn down at the end of the run, whatever happens."""
+    if os.geteuid() != 0:
+        pytest.skip("the e2e tests boot a systemd-nspawn container and must run as root")
+    Container.reap_orphans()
+    image = rootfs.ensure_rootfs(announce=_terminal_printer(request))
+    machine = Container(image)
+    try:
+        machine.boot()
+        yield machine
+    finally:
+        machine.teardown()
+
+
+@pytest.fixture(scope="session")
+def desktops(container):
+    """alice logged in on X11 (dunst) and bob on Wayland (mako) for the whole run:
+    {"alice": session id, "bob": session id}. Tests must not log these sessions out."""
+    return {"alice": container.login_x11("alice"), "bob": container.login_wayland("bob")}
+
+
+def _terminal_printer(request):
+    """Prints straight to the terminal, past pytest's output capture (a build takes a while
+    and the user should know why)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def show(message):
+        with capture.global_and_fixture_disabled():
+            print(f"\n{message}", flush=True)
+    return show

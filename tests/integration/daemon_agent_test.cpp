@@ -1,0 +1,373 @@
+// The daemon and real agents in one process, over real unix sockets, with fakes only at the
+// platform edge: sessions (logind), process launch (fork/setuid) and the notification server.
+// What this proves without root or a desktop: routing, hello verification, wait-action, logout,
+// relaunch after a crash, the rate limit, and a graceful stop. The same story runs for real in
+// tests/e2e inside a systemd + logind container.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "agent/agent.h"
+#include "agent/fake_notifier.h"
+#include "daemon/daemon.h"
+#include "daemon/fake_peer_identity.h"
+#include "daemon/fake_session_source.h"
+
+namespace liaison {
+namespace {
+
+using namespace std::chrono_literals;
+using daemon::Session;
+using protocol::Connection;
+using protocol::Json;
+using protocol::Result;
+
+// Starts each agent in this process instead of forking one. Its exit fd is an eventfd the agent
+// writes when it leaves, so the daemon sees exits exactly as it sees a pidfd turn readable.
+class InProcessLauncher final : public daemon::AgentLauncher {
+ public:
+  InProcessLauncher(asio::io_context& io, std::string socket_path, daemon::FakePeerIdentity& peers)
+      : io_(io), socket_path_(std::move(socket_path)), peers_(peers) {}
+
+  std::string strategy() const override { return "in-process"; }
+
+  std::expected<daemon::LaunchedAgent, std::string> launch(const Session& session,
+                                                           const std::string& token) override {
+    ++launches_[session.id];
+    tokens_[session.id] = token;
+    peers_.next_agent_is(session.uid);  // what SO_PEERCRED would say of a process run as the user
+    auto running = std::make_unique<Running>();
+    running->exit_fd = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    Running* raw = running.get();
+    agent::AgentOptions options{.socket_path = socket_path_, .session_id = session.id,
+                                .token = token, .first_retry = 10ms, .max_retry = 50ms};
+    running->agent = std::make_unique<agent::Agent>(io_, options, [raw](agent::NotifierEvents events) {
+      auto notifier = std::make_unique<agent::FakeNotifier>(std::move(events));
+      raw->notifier = notifier.get();
+      return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
+    });
+    const int fd = ::dup(running->exit_fd.get());
+    running->agent->start([fd](int) {
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t written = ::write(fd, &one, sizeof(one));
+      ::close(fd);
+    });
+    // The agent runs in this process, so this process's pid is what SO_PEERCRED reports for it.
+    daemon::LaunchedAgent launched{::getpid(), UniqueFd(::dup(raw->exit_fd.get()))};
+    running_[session.id] = std::move(running);
+    return launched;
+  }
+
+  void send_signal(const daemon::LaunchedAgent& agent, int) override { signals_.push_back(agent.pid); }
+  std::optional<int> reap(const daemon::LaunchedAgent&) override { return 0; }
+
+  agent::FakeNotifier* notifier_of(const std::string& session) {
+    auto found = running_.find(session);
+    return found == running_.end() ? nullptr : found->second->notifier;
+  }
+  // Simulates a crash: the daemon sees the exit fd fire without a shutdown.
+  void crash(const std::string& session) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t written = ::write(running_.at(session)->exit_fd.get(), &one, sizeof(one));
+  }
+  int launches(const std::string& session) { return launches_[session]; }
+  const std::string& token_of(const std::string& session) { return tokens_[session]; }
+
+ private:
+  struct Running {
+    UniqueFd exit_fd;
+    std::unique_ptr<agent::Agent> agent;
+    agent::FakeNotifier* notifier = nullptr;
+  };
+  asio::io_context& io_;
+  std::string socket_path_;
+  daemon::FakePeerIdentity& peers_;
+  std::map<std::string, std::unique_ptr<Running>> running_;
+  std::map<std::string, int> launches_;
+  std::map<std::string, std::string> tokens_;
+  std::vector<pid_t> signals_;
+};
+
+class DaemonAgentTest : public testing::Test {
+ protected:
+  static constexpr uid_t kAlice = 1001;
+  static constexpr uid_t kBob = 1002;
+
+  DaemonAgentTest() {
+    dir_ = std::filesystem::temp_directory_path() /
+           fmt::format("liaison-integration-{}-{}", getpid(), counter_++);
+    std::filesystem::create_directories(dir_);
+    paths_.runtime_dir = dir_.string();
+    config_.sessions.min_uid = 1000;
+    config_.notify.per_user_per_minute = 3;
+  }
+  ~DaemonAgentTest() override { std::filesystem::remove_all(dir_); }
+
+  void start_daemon() {
+    launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
+    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
+                                               daemon::DaemonParts{sessions_, *launcher_, peers_});
+    ASSERT_TRUE(daemon_->start().has_value());
+  }
+
+  static Session session(std::string id, uid_t uid, std::string user, std::string type = "x11") {
+    return {.id = std::move(id), .uid = uid, .user = std::move(user), .type = std::move(type),
+            .session_class = "user", .state = "active", .seat = "seat0"};
+  }
+
+  void run_until(const std::function<bool()>& done) {
+    for (int i = 0; i < 1000 && !done(); ++i) io_.run_for(5ms);
+  }
+
+  // One call on control.sock, the way `liaison` makes it.
+  Result<Json> control(const std::string& method, Json params) {
+    asio::local::stream_protocol::socket socket(io_);
+    socket.connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
+    auto connection = Connection::create(std::move(socket));
+    connection->start(nullptr);
+    std::optional<Result<Json>> outcome;
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+      outcome = co_await connection->call(method, params, 20s);
+    }, asio::detached);
+    run_until([&] { return outcome.has_value(); });
+    connection->close();
+    return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
+  }
+
+  std::string agent_state(const std::string& session_id) {
+    auto sessions = control("sessions.list", Json::object());
+    if (!sessions) return "error: " + sessions.error().message;
+    for (const Json& s : *sessions) {
+      if (s["session"] == session_id) return s["agent"]["state"];
+    }
+    return "absent";
+  }
+
+  void wait_for_state(const std::string& session_id, const std::string& state) {
+    run_until([&] { return agent_state(session_id) == state; });
+    ASSERT_EQ(agent_state(session_id), state) << "session " << session_id;
+  }
+
+  // A connection to agent.sock that says agent.hello with whatever the test gives it.
+  Result<Json> hello_from_impostor(const Json& params) {
+    asio::local::stream_protocol::socket socket(io_);
+    socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+    auto connection = Connection::create(std::move(socket));
+    connection->start(nullptr);
+    std::optional<Result<Json>> outcome;
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+      outcome = co_await connection->call("agent.hello", params, 5s);
+    }, asio::detached);
+    run_until([&] { return outcome.has_value(); });
+    run_until([&] { return !connection->is_open(); });
+    EXPECT_FALSE(connection->is_open()) << "a refused agent's connection must be closed";
+    return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
+  }
+
+  static inline int counter_ = 0;
+  asio::io_context io_;
+  std::filesystem::path dir_;
+  daemon::DaemonPaths paths_;
+  Config config_;
+  daemon::FakeSessionSource sessions_;
+  daemon::FakePeerIdentity peers_{kAlice};
+  std::unique_ptr<InProcessLauncher> launcher_;
+  std::unique_ptr<daemon::Daemon> daemon_;
+};
+
+TEST_F(DaemonAgentTest, AnEligibleSessionGetsAReadyAgent) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  auto sessions = control("sessions.list", Json::object());
+  ASSERT_TRUE(sessions.has_value());
+  ASSERT_EQ(sessions->size(), 1u);
+  const Json& s = (*sessions)[0];
+  EXPECT_EQ(s["user"], "alice");
+  EXPECT_EQ(s["uid"], kAlice);
+  EXPECT_EQ(s["type"], "x11");
+  EXPECT_EQ(s["class"], "user");
+  EXPECT_EQ(s["seat"], "seat0");
+  EXPECT_EQ(s["active"], true);
+  EXPECT_EQ(s["remote"], false);
+  EXPECT_EQ(s["agent"]["strategy"], "in-process");
+  EXPECT_TRUE(s["agent"]["pid"].is_number());
+  EXPECT_TRUE(s["agent"]["since"].get<std::string>().ends_with("Z"));
+}
+
+TEST_F(DaemonAgentTest, IneligibleSessionsGetNoAgent) {
+  Session greeter = session("c1", kAlice, "alice");
+  greeter.session_class = "greeter";
+  Session system_user = session("c2", 999, "daemon-user");
+  sessions_.set_sessions({greeter, system_user});
+  start_daemon();
+  io_.run_for(100ms);
+  EXPECT_EQ(launcher_->launches("c1") + launcher_->launches("c2"), 0);
+  EXPECT_EQ(control("sessions.list", Json::object()).value(), Json::array());
+}
+
+TEST_F(DaemonAgentTest, NotifyReachesOnlyTheTargetedUser) {
+  sessions_.set_sessions({session("3", kAlice, "alice"), session("4", kBob, "bob", "wayland")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  wait_for_state("4", "ready");
+  auto sent = control("notify", {{"user", "1001"}, {"title", "Hello"}, {"body", "<b>hi</b>"}});
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  const Json& result = (*sent)["results"][0];
+  EXPECT_EQ((*sent)["results"].size(), 1u);
+  EXPECT_EQ(result["session"], "3");
+  EXPECT_EQ(result["uid"], kAlice);
+  EXPECT_EQ(result["delivered"], true);
+  EXPECT_TRUE(result["notification_id"].is_number());
+  ASSERT_NE(launcher_->notifier_of("3"), nullptr);
+  EXPECT_EQ(launcher_->notifier_of("3")->last_shown().notification.body, "<b>hi</b>");
+  EXPECT_EQ(launcher_->notifier_of("4"), nullptr) << "bob's agent showed nothing";
+}
+
+TEST_F(DaemonAgentTest, ANotifyToAUserWithoutASessionIsANoSessionError) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  auto sent = control("notify", {{"user", "root"}, {"title", "t"}});
+  ASSERT_FALSE(sent.has_value());
+  EXPECT_EQ(sent.error().data_code, protocol::codes::kNoSession);
+  EXPECT_EQ(sent.error().message, "root has no eligible session");
+}
+
+TEST_F(DaemonAgentTest, WaitActionReportsWhatTheUserClicked) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  // The user answers a moment after the notification shows.
+  asio::steady_timer user(io_, 50ms);
+  user.async_wait([&](std::error_code) {
+    auto* notifier = launcher_->notifier_of("3");
+    notifier->click(notifier->last_shown().id, "restart");
+    notifier->close(notifier->last_shown().id, agent::CloseReason::kDismissed);
+  });
+  auto sent = control("notify", {{"user", "1001"}, {"title", "Restart now?"},
+                                 {"action", {"restart=Restart", "later=Later"}}, {"wait_action", 10}});
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  EXPECT_EQ((*sent)["results"][0]["action"], "restart");
+  EXPECT_EQ((*sent)["results"][0]["closed"], "dismissed");
+}
+
+TEST_F(DaemonAgentTest, ImpostorsAreRefusedAndTheRealAgentIsUntouched) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  const std::string used_token = launcher_->token_of("3");
+
+  peers_.next_agent_is(kBob);
+  auto wrong_user = hello_from_impostor({{"session", "3"}, {"token", used_token}});
+  ASSERT_FALSE(wrong_user.has_value());
+  EXPECT_EQ(wrong_user.error().data_code, protocol::codes::kNotPermitted);
+
+  auto reused_token = hello_from_impostor({{"session", "3"}, {"token", used_token}});
+  ASSERT_FALSE(reused_token.has_value());
+
+  auto no_token = hello_from_impostor({{"session", "3"}});
+  ASSERT_FALSE(no_token.has_value());
+
+  auto unknown_session = hello_from_impostor({{"session", "99"}, {"token", used_token}});
+  ASSERT_FALSE(unknown_session.has_value());
+
+  EXPECT_EQ(agent_state("3"), "ready");
+  EXPECT_EQ(launcher_->launches("3"), 1);
+  EXPECT_TRUE(control("notify", {{"user", "1001"}, {"title", "still here"}}).has_value());
+}
+
+TEST_F(DaemonAgentTest, AWrongTokenIsRefusedEvenFromTheRightUser) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  auto refused = hello_from_impostor({{"session", "3"}, {"token", std::string(64, '0')}});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "session 3 already has its agent");
+}
+
+TEST_F(DaemonAgentTest, LogoutStopsTheAgent) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  sessions_.set_sessions({});
+  wait_for_state("3", "absent");
+  auto sent = control("notify", {{"user", "1001"}, {"title", "t"}});
+  ASSERT_FALSE(sent.has_value());
+  EXPECT_EQ(sent.error().data_code, protocol::codes::kNoSession);
+}
+
+TEST_F(DaemonAgentTest, ASessionGoingOnlineKeepsItsAgent) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  Session switched_away = session("3", kAlice, "alice");
+  switched_away.state = "online";
+  sessions_.set_sessions({switched_away});
+  io_.run_for(50ms);
+  EXPECT_EQ(agent_state("3"), "ready");
+  EXPECT_EQ(launcher_->launches("3"), 1);
+  EXPECT_EQ(control("sessions.list", Json::object()).value()[0]["active"], false);
+}
+
+TEST_F(DaemonAgentTest, ACrashedAgentIsRelaunchedAfterABackoff) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  launcher_->crash("3");
+  run_until([&] { return launcher_->launches("3") == 2; });
+  EXPECT_EQ(launcher_->launches("3"), 2);
+  wait_for_state("3", "ready");
+}
+
+TEST_F(DaemonAgentTest, TheRateLimitIsPerUserAndSaysWhen) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  for (int i = 0; i < 3; ++i) {
+    auto sent = control("notify", {{"user", "1001"}, {"title", fmt::format("n{}", i)}});
+    ASSERT_TRUE(sent.has_value());
+    ASSERT_EQ((*sent)["results"][0]["delivered"], true);
+  }
+  auto limited = control("notify", {{"user", "1001"}, {"title", "one too many"}});
+  ASSERT_TRUE(limited.has_value());
+  const Json& result = (*limited)["results"][0];
+  EXPECT_EQ(result["delivered"], false);
+  EXPECT_EQ(result["error"]["code"], "rate_limited");
+  EXPECT_NE(result["error"]["message"].get<std::string>().find("retry in"), std::string::npos);
+}
+
+TEST_F(DaemonAgentTest, ControlIsRefusedToOutsiders) {
+  sessions_.set_sessions({});
+  start_daemon();
+  peers_.forbid_control(kBob);
+  peers_.next_controller_is(kBob);
+  auto refused = control("sessions.list", Json::object());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().data_code, protocol::codes::kNotPermitted);
+}
+
+TEST_F(DaemonAgentTest, StoppingTheDaemonStopsEveryAgent) {
+  sessions_.set_sessions({session("3", kAlice, "alice"), session("4", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  wait_for_state("4", "ready");
+  bool stopped = false;
+  daemon_->stop([&] { stopped = true; });
+  run_until([&] { return stopped; });
+  EXPECT_TRUE(stopped);
+  EXPECT_FALSE(std::filesystem::exists(paths_.control_socket()));
+}
+
+}  // namespace
+}  // namespace liaison
