@@ -6,6 +6,7 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -48,12 +49,34 @@ Notification notification_from(const Json& params) {
 
 }  // namespace
 
-Agent::Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier)
-    : io_(io), options_(std::move(options)), make_notifier_(std::move(make_notifier)) {}
+Agent::Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier,
+             std::unique_ptr<SessionWatch> session_watch)
+    : io_(io),
+      options_(std::move(options)),
+      make_notifier_(std::move(make_notifier)),
+      session_watch_(std::move(session_watch)) {}
 
 void Agent::start(std::function<void(int)> on_exit) {
   on_exit_ = std::move(on_exit);
   asio::co_spawn(io_, run(), asio::detached);
+  if (session_watch_) asio::co_spawn(io_, watch_session(), asio::detached);
+}
+
+asio::awaitable<void> Agent::watch_session() {
+  // Borrowed fd: the watch owns it, so release it before the descriptor goes away.
+  asio::posix::stream_descriptor changes(io_, session_watch_->change_fd());
+  while (!leaving_) {
+    if (session_watch_->session_ended()) {
+      log::info("this agent's session ended: leaving",
+                {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "session-ended"}});
+      leave(0);
+      break;
+    }
+    auto [error] = co_await changes.async_wait(asio::posix::stream_descriptor::wait_read, kNoThrow);
+    if (error) break;
+    session_watch_->acknowledge_change();
+  }
+  changes.release();
 }
 
 void Agent::leave(int exit_code) {

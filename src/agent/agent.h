@@ -14,6 +14,7 @@
 #include <asio/io_context.hpp>
 
 #include "agent/notifier.h"
+#include "agent/session_watch.h"
 #include "protocol/connection.h"
 
 namespace liaison::agent {
@@ -34,13 +35,16 @@ using NotifierFactory =
 
 class Agent {
  public:
-  Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier);
+  // `session_watch` may be null (tests); with it the agent also leaves when its session ends.
+  Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier,
+        std::unique_ptr<SessionWatch> session_watch = nullptr);
 
   // Starts connecting; `on_exit(code)` runs once when the agent decides to leave.
   void start(std::function<void(int exit_code)> on_exit);
 
  private:
   asio::awaitable<void> run();
+  asio::awaitable<void> watch_session();
   asio::awaitable<bool> connect_and_hello();
   asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
   protocol::Result<protocol::Json> show(const protocol::Json& params);
@@ -50,6 +54,7 @@ class Agent {
   asio::io_context& io_;
   AgentOptions options_;
   NotifierFactory make_notifier_;
+  std::unique_ptr<SessionWatch> session_watch_;
   std::unique_ptr<Notifier> notifier_;
   std::shared_ptr<protocol::Connection> connection_;
   std::function<void(int)> on_exit_;

@@ -14,6 +14,7 @@
 #include <functional>
 
 #include "agent/fake_notifier.h"
+#include "agent/fake_session_watch.h"
 
 namespace liaison::agent {
 namespace {
@@ -63,14 +64,15 @@ class AgentTest : public testing::Test {
     co_return Json();
   }
 
-  std::unique_ptr<Agent> make_agent(std::chrono::milliseconds grace = 60s) {
+  std::unique_ptr<Agent> make_agent(std::chrono::milliseconds grace = 60s,
+                                    std::unique_ptr<SessionWatch> watch = nullptr) {
     AgentOptions options{.socket_path = socket_path_, .session_id = "3", .token = "t1",
                          .daemon_grace = grace, .first_retry = 10ms, .max_retry = 50ms};
     auto agent = std::make_unique<Agent>(io_, options, [this](NotifierEvents events) {
       auto notifier = std::make_unique<FakeNotifier>(std::move(events));
       notifier_ = notifier.get();
       return std::expected<std::unique_ptr<Notifier>, std::string>(std::move(notifier));
-    });
+    }, std::move(watch));
     agent->start([this](int code) { exit_code_ = code; });
     return agent;
   }
@@ -188,6 +190,17 @@ TEST_F(AgentTest, LeavesWhenRefused) {
 
 TEST_F(AgentTest, LeavesAfterTheGracePeriodWithoutADaemon) {
   auto agent = make_agent(200ms);  // nobody listens
+  run_until([&] { return exit_code_.has_value(); });
+  EXPECT_EQ(exit_code_, 0);
+}
+
+TEST_F(AgentTest, LeavesWhenItsSessionEndsEvenWithoutTheDaemon) {
+  auto watch = std::make_unique<FakeSessionWatch>();
+  FakeSessionWatch* session = watch.get();
+  auto agent = make_agent(60s, std::move(watch));  // nobody listens: the daemon is away
+  io_.run_for(50ms);
+  EXPECT_FALSE(exit_code_.has_value());
+  session->end_session();
   run_until([&] { return exit_code_.has_value(); });
   EXPECT_EQ(exit_code_, 0);
 }

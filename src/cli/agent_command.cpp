@@ -15,6 +15,7 @@
 #include "cli/control_client.h"
 #include "common/log.h"
 #include "platform/linux/dbus_notifier.h"
+#include "platform/linux/logind_session_watch.h"
 
 namespace liaison::cli {
 namespace {
@@ -70,10 +71,16 @@ int run_agent() {
                "hand (LIAISON_SESSION is not set)\n");
     return kExitUsage;
   }
+  auto session_watch = platform::LogindSessionWatch::create(options.session_id);
+  if (!session_watch) {
+    // Not fatal: the daemon still stops this agent at logout; only its own check is missing.
+    log::warning(session_watch.error(), {{"LIAISON_SESSION", options.session_id}});
+  }
   asio::io_context io;
-  agent::Agent agent(io, options, [&io](agent::NotifierEvents events) {
-    return make_dbus_notifier(io, std::move(events));
-  });
+  agent::Agent agent(
+      io, options,
+      [&io](agent::NotifierEvents events) { return make_dbus_notifier(io, std::move(events)); },
+      session_watch ? std::move(*session_watch) : nullptr);
   int exit_code = kExitOk;
   agent.start([&](int code) {
     exit_code = code;

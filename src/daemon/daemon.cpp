@@ -186,7 +186,13 @@ void Daemon::serve_agent(Socket socket) {
         Error::application(protocol::codes::kRateLimited, "too many agent connections"));
     return;
   }
+  if (unproven_agents_by_uid_[peer->uid] >= kMaxUnprovenAgentsPerUid) {
+    connection->fail_and_close(Error::application(
+        protocol::codes::kRateLimited, "too many connections of this user without agent.hello"));
+    return;
+  }
   ++agent_connections_;
+  ++unproven_agents_by_uid_[peer->uid];
   // Until agent.hello succeeds the connection is nobody's; it has kHelloTimeout to say it.
   auto session = std::make_shared<std::string>();
   auto hello_deadline = std::make_shared<asio::steady_timer>(io_, kHelloTimeout);
@@ -196,8 +202,9 @@ void Daemon::serve_agent(Socket socket) {
     connection->fail_and_close(Error::application(protocol::codes::kTimeout, "no agent.hello in time"));
   });
   std::weak_ptr<Connection> weak = connection;
-  connection->set_close_handler([this, weak, hello_deadline] {
+  connection->set_close_handler([this, weak, hello_deadline, session, uid = peer->uid] {
     --agent_connections_;
+    if (session->empty()) release_unproven(uid);
     hello_deadline->cancel();
     if (auto closed = weak.lock()) supervisor_.agent_disconnected(closed);
   });
@@ -231,6 +238,7 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connect
       co_return std::unexpected(accepted.error());
     }
     *session = request.params.value("session", "");
+    release_unproven(peer.uid);
     co_return accepted;
   }
   const Json& params = request.params;
@@ -244,6 +252,12 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connect
     co_return Json();
   }
   co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+void Daemon::release_unproven(uid_t uid) {
+  auto found = unproven_agents_by_uid_.find(uid);
+  if (found == unproven_agents_by_uid_.end()) return;
+  if (--found->second == 0) unproven_agents_by_uid_.erase(found);
 }
 
 void Daemon::stop(std::function<void()> done) {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 
@@ -43,6 +44,9 @@ class Daemon {
  public:
   static constexpr std::size_t kMaxControlConnections = 128;
   static constexpr std::size_t kMaxAgentConnections = 512;
+  // Connections of one uid that have not said agent.hello yet: anyone may connect to agent.sock,
+  // and one hostile user must not crowd out everyone else's agents.
+  static constexpr std::size_t kMaxUnprovenAgentsPerUid = 16;
   static constexpr std::chrono::milliseconds kHelloTimeout{5000};
 
   Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonParts parts);
@@ -62,6 +66,7 @@ class Daemon {
                                     bool is_control);
   void serve_control(asio::local::stream_protocol::socket socket);
   void serve_agent(asio::local::stream_protocol::socket socket);
+  void release_unproven(uid_t uid);
   asio::awaitable<protocol::Result<protocol::Json>> handle_agent_message(
       std::weak_ptr<protocol::Connection> weak, const PeerCredentials& peer,
       std::shared_ptr<std::string> session, protocol::Request request);
@@ -79,6 +84,7 @@ class Daemon {
   std::set<std::string> explained_ineligible_;  // sessions whose skip was logged already
   std::size_t control_connections_ = 0;
   std::size_t agent_connections_ = 0;
+  std::map<uid_t, std::size_t> unproven_agents_by_uid_;
   bool stopping_ = false;
 };
 

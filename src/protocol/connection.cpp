@@ -28,7 +28,11 @@ std::shared_ptr<Connection> Connection::create(Socket socket, Limits limits) {
 Connection::Connection(Socket socket, Limits limits)
     : socket_(std::move(socket)), limits_(limits), partial_line_timer_(socket_.get_executor()) {}
 
-Connection::~Connection() { close(); }
+Connection::~Connection() {
+  // Destroyed with its io_context (shutdown): the owner of the close handler may be gone already.
+  close_handler_ = nullptr;
+  close();
+}
 
 void Connection::start(RequestHandler handler) {
   handler_ = std::move(handler);

@@ -5,6 +5,7 @@ X11 (dunst) and bob on Wayland (mako) for the whole run; carol has no session. W
 configuration the daemon runs one agent per session with the `exec` strategy.
 """
 
+import re
 import uuid
 
 import pytest
@@ -210,6 +211,16 @@ def test_logout_stops_the_agent_of_that_session_only(container, desktops, daemon
     assert second not in listed, listed[second]
     assert (agent_state(listed, desktops["alice"]),
             listed[desktops["alice"]]["agent"]["pid"]) == ("ready", first_agent["pid"]), listed
+
+
+def test_no_token_reaches_the_journal(container, daemon):
+    """Agent tokens are 64 hex digits; after every launch, hello and refusal above, none of the
+    daemon's or the agents' log lines (they share liaison.service's journal) may hold one."""
+    journal = container.exec(["journalctl", "-u", "liaison.service", "-o", "cat", "--no-pager"],
+                             timeout=30).stdout
+    assert "agent for session" in journal, "the journal holds no liaison lines at all"
+    leaked = re.findall(r"\b[0-9a-f]{64}\b", journal)
+    assert not leaked, f"token-like strings in the journal: {leaked[:3]}"
 
 
 def test_stopping_the_daemon_stops_every_agent(container, daemon):

@@ -10,6 +10,7 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <asio/write.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -355,6 +356,48 @@ TEST_F(DaemonAgentTest, ControlIsRefusedToOutsiders) {
   auto refused = control("sessions.list", Json::object());
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().data_code, protocol::codes::kNotPermitted);
+}
+
+TEST_F(DaemonAgentTest, OneUsersSilentConnectionsCannotCrowdOutTheAgents) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  // bob opens many connections to agent.sock and never says hello.
+  std::vector<std::shared_ptr<Connection>> silent;
+  std::vector<protocol::Error> refusals;
+  for (std::size_t i = 0; i < daemon::Daemon::kMaxUnprovenAgentsPerUid + 4; ++i) {
+    peers_.next_agent_is(kBob);
+    asio::local::stream_protocol::socket socket(io_);
+    socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+    auto connection = Connection::create(std::move(socket));
+    connection->start(nullptr);
+    silent.push_back(connection);
+  }
+  io_.run_for(100ms);
+  std::size_t refused = 0;
+  for (const auto& connection : silent) refused += connection->is_open() ? 0 : 1;
+  EXPECT_EQ(refused, 4u) << "past the per-uid cap, connections are refused at once";
+  // alice's agent is untouched, and a relaunched agent of hers still gets in.
+  EXPECT_EQ(agent_state("3"), "ready");
+  launcher_->crash("3");
+  run_until([&] { return launcher_->launches("3") == 2; });
+  wait_for_state("3", "ready");
+}
+
+TEST_F(DaemonAgentTest, ABurstOfHalfLinesDoesNotStopTheControlSocket) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  std::vector<asio::local::stream_protocol::socket> stalled;
+  for (int i = 0; i < 100; ++i) {
+    stalled.emplace_back(io_);
+    stalled.back().connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
+    asio::write(stalled.back(), asio::buffer(std::string_view(R"({"jsonrpc":"2.0","id":1,"meth)")));
+  }
+  io_.run_for(50ms);
+  auto sent = control("notify", {{"user", "1001"}, {"title", "still serving"}});
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  EXPECT_EQ((*sent)["results"][0]["delivered"], true);
 }
 
 TEST_F(DaemonAgentTest, StoppingTheDaemonStopsEveryAgent) {
