@@ -42,7 +42,8 @@ std::expected<void, std::string> check_label(std::string_view label) {
     }
   }
   if (label.front() == '.') {
-    return std::unexpected(fmt::format("key label \"{}\" may not start with '.'", printable(label)));
+    return std::unexpected(
+        fmt::format("key label \"{}\" may not start with '.'", printable(label)));
   }
   return {};
 }

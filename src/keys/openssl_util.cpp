@@ -1,8 +1,7 @@
 #include "keys/openssl_util.h"
 
-#include <openssl/err.h>
-
 #include <fmt/format.h>
+#include <openssl/err.h>
 
 namespace liaison::keys {
 

@@ -1,11 +1,11 @@
 #include "keys/public_key_formats.h"
 
+#include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 #include "keys/openssl_util.h"
 
@@ -96,8 +96,8 @@ KeyResult<P256Point> p256_point_from_spki(std::span<const uint8_t> spki) {
 KeyResult<Bytes> spki_from_p256_point(std::span<const uint8_t> x, std::span<const uint8_t> y) {
   if (x.size() != kCoordinateSize || y.size() != kCoordinateSize) {
     return std::unexpected(
-        KeyError{"invalid_params", fmt::format("a P-256 coordinate is 32 bytes, got {} and {}",
-                                               x.size(), y.size())});
+        KeyError{"invalid_params",
+                 fmt::format("a P-256 coordinate is 32 bytes, got {} and {}", x.size(), y.size())});
   }
   Bytes spki(kP256SpkiPrefix.begin(), kP256SpkiPrefix.end());
   spki.insert(spki.end(), x.begin(), x.end());
@@ -125,9 +125,8 @@ KeyResult<std::string> jwk_thumbprint(std::span<const uint8_t> spki) {
   auto point = p256_point_from_spki(spki);
   if (!point) return std::unexpected(point.error());
   // Written out by hand rather than by a JSON library: RFC 7638 fixes every byte of this string.
-  std::string canonical =
-      fmt::format(R"({{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}})",
-                  base64url_encode(point->x), base64url_encode(point->y));
+  std::string canonical = fmt::format(R"({{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}})",
+                                      base64url_encode(point->x), base64url_encode(point->y));
   return base64url_encode(sha256(to_bytes(canonical)));
 }
 

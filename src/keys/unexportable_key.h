@@ -19,7 +19,9 @@ using Bytes = std::vector<uint8_t>;
 // Why a key operation failed, with a stable code for the wire (DESIGN.md error codes) and a
 // message a person can act on ("no TPM at /dev/tpmrm0: ...").
 struct KeyError {
-  std::string code;  // not_found, unavailable, not_permitted, failed, ...
+  // not_found, exists, unavailable, not_permitted, timeout, failed, or invalid_params: a bad
+  // argument (label, digest length, public key), which the wire reports as JSON-RPC -32602.
+  std::string code;
   std::string message;
 };
 

@@ -1,0 +1,287 @@
+#include "keys/tpm/tpm_connection.h"
+
+#include <fmt/format.h>
+#include <tss2_rc.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "common/log.h"
+
+namespace liaison::keys::tpm {
+namespace {
+
+// TPM2_RC_RETRY / _YIELDED / _TESTING: ESAPI (3.2.1) resubmits the command itself, at once, up to
+// five submissions; when it gives up, the command is sent again after 5, 10, 20, 40, 80 ms. At
+// most ~155 ms of sleeping, blocking the caller's event loop: fine for a TPM busy self-testing.
+constexpr int kMaxRetries = 5;
+constexpr std::chrono::milliseconds kFirstBackoff{5};
+
+TSS2_RC probe(ESYS_CONTEXT* esys) {
+  TPMS_CAPABILITY_DATA* raw = nullptr;
+  TSS2_RC rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                  TPM2_CAP_TPM_PROPERTIES, TPM2_PT_MANUFACTURER, 1, nullptr, &raw);
+  EsysPtr<TPMS_CAPABILITY_DATA> capability(raw);
+  return rc;
+}
+
+// The first command to a freshly reset TPM (a simulator started without startup-clear) is refused
+// with TPM2_RC_INITIALIZE until someone sends TPM2_Startup. Real TPMs are started by firmware.
+TSS2_RC probe_starting_if_needed(ESYS_CONTEXT* esys) {
+  TSS2_RC rc = probe(esys);
+  if (classify(rc) != TpmFailureKind::kNotStarted) return rc;
+  log::info("TPM was not started: sending TPM2_Startup(CLEAR)");
+  if (TSS2_RC started = Esys_Startup(esys, TPM2_SU_CLEAR); started != TSS2_RC_SUCCESS) {
+    return started;
+  }
+  return probe(esys);
+}
+
+}  // namespace
+
+KeyResult<std::unique_ptr<TpmConnection>> TpmConnection::open(std::string tcti) {
+  auto connection = std::make_unique<TpmConnection>(OpenToken{}, std::move(tcti));
+  if (auto connected = connection->connect(); !connected) {
+    return std::unexpected(connected.error());
+  }
+  return connection;
+}
+
+TpmConnection::~TpmConnection() {
+  // Flushes every key and the storage root key (one round trip each) so a TPM without a resource
+  // manager gets its slots back; members then finalize ESAPI and the TCTI in order.
+  loaded_keys_.clear();
+  storage_root_key_.flush();
+}
+
+KeyResult<void> TpmConnection::connect() {
+  TSS2_TCTI_CONTEXT* raw_tcti = nullptr;
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti_.empty() ? nullptr : tcti_.c_str(), &raw_tcti);
+  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tcti_load_error(tcti_, rc));
+  TctiPtr tcti_context(raw_tcti);
+
+  ESYS_CONTEXT* raw_esys = nullptr;
+  rc = Esys_Initialize(&raw_esys, tcti_context.get(), nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    return std::unexpected(to_key_error(TpmFailure{"Esys_Initialize", rc}, tcti_));
+  }
+  EsysContextPtr esys(raw_esys);
+
+  rc = probe_starting_if_needed(esys.get());
+  if (rc != TSS2_RC_SUCCESS) {
+    if (classify(rc) == TpmFailureKind::kConnectionLost) {
+      return std::unexpected(
+          KeyError{"unavailable", fmt::format("no answer from the TPM at \"{}\": {} (0x{:x})",
+                                              tcti_, Tss2_RC_Decode(rc), rc)});
+    }
+    return std::unexpected(to_key_error(TpmFailure{"Esys_GetCapability", rc}, tcti_));
+  }
+  esys_ = std::move(esys);
+  tcti_context_ = std::move(tcti_context);
+  return {};
+}
+
+void TpmConnection::disconnect() {
+  forget_transient_objects();
+  esys_.reset();
+  tcti_context_.reset();
+}
+
+void TpmConnection::forget_transient_objects() {
+  for (auto& [wrapped, key] : loaded_keys_) key.object.forget();
+  loaded_keys_.clear();
+  storage_root_key_.forget();
+}
+
+// Runs `operation` (which may send several commands) and, when it failed because the TPM was reset
+// or the transport broke, recovers (forgets the lost objects, or reconnects) and runs it once more.
+template <typename Operation>
+auto TpmConnection::with_recovery(Operation&& operation)
+    -> KeyResult<typename std::invoke_result_t<Operation&>::value_type> {
+  if (!esys_) {
+    // The last attempt to reconnect failed: try again now, the TPM may be back.
+    if (auto connected = connect(); !connected) return std::unexpected(connected.error());
+  }
+  auto result = operation();
+  if (result) return *std::move(result);
+
+  const TpmFailure& failure = result.error();
+  switch (classify(failure.rc)) {
+    case TpmFailureKind::kConnectionLost: {
+      log::warning(fmt::format("TPM at \"{}\" stopped answering ({}): reconnecting", tcti_,
+                               Tss2_RC_Decode(failure.rc)));
+      disconnect();
+      if (auto connected = connect(); !connected) {
+        KeyError lost = to_key_error(failure, tcti_);
+        lost.message += fmt::format("; reconnecting failed: {}", connected.error().message);
+        return std::unexpected(std::move(lost));
+      }
+      break;
+    }
+    case TpmFailureKind::kStaleHandle:
+      log::info(fmt::format("TPM at \"{}\" lost our objects (reset?): loading them again", tcti_));
+      forget_transient_objects();
+      break;
+    case TpmFailureKind::kNotStarted:
+      log::info(fmt::format("TPM at \"{}\" was reset: starting it", tcti_));
+      forget_transient_objects();
+      if (TSS2_RC rc = Esys_Startup(esys_.get(), TPM2_SU_CLEAR); rc != TSS2_RC_SUCCESS) {
+        return std::unexpected(to_key_error(TpmFailure{"Esys_Startup", rc}, tcti_));
+      }
+      break;
+    default:
+      return std::unexpected(to_key_error(failure, tcti_));
+  }
+
+  result = operation();
+  if (!result) return std::unexpected(to_key_error(result.error(), tcti_));
+  return *std::move(result);
+}
+
+template <typename Command>
+TpmResult<void> TpmConnection::run(const char* call, OnObjectMemoryFull on_full,
+                                   Command&& command) {
+  int retries = 0;
+  for (;;) {
+    TSS2_RC rc = command();
+    if (rc == TSS2_RC_SUCCESS) return {};
+    TpmFailureKind kind = classify(rc);
+    if (kind == TpmFailureKind::kRetrySoon && retries < kMaxRetries) {
+      std::this_thread::sleep_for(kFirstBackoff * (1 << retries++));
+      continue;
+    }
+    if (kind == TpmFailureKind::kOutOfObjectMemory &&
+        on_full == OnObjectMemoryFull::kEvictLeastRecentlyUsed && evict_least_recently_used_key()) {
+      continue;
+    }
+    return std::unexpected(TpmFailure{call, rc});
+  }
+}
+
+bool TpmConnection::evict_least_recently_used_key() {
+  auto oldest = std::min_element(
+      loaded_keys_.begin(), loaded_keys_.end(),
+      [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
+  if (oldest == loaded_keys_.end()) return false;
+  log::debug("TPM object slots full: flushing the least recently used key");
+  loaded_keys_.erase(oldest);  // TransientObject's destructor flushes it
+  return true;
+}
+
+TpmResult<ESYS_TR> TpmConnection::storage_root_key() {
+  storage_root_key_last_used_ = Clock::now();
+  if (storage_root_key_.loaded()) return storage_root_key_.get();
+
+  TPM2B_SENSITIVE_CREATE sensitive{};  // empty auth, no data
+  TPM2B_PUBLIC key_template = storage_root_key_template();
+  TPM2B_DATA outside_info{};
+  TPML_PCR_SELECTION creation_pcrs{};
+  ESYS_TR handle = ESYS_TR_NONE;
+  // ~2 ms on swtpm; a discrete TPM derives an ECC primary in tens of milliseconds.
+  auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
+    return Esys_CreatePrimary(esys_.get(), ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                              ESYS_TR_NONE, &sensitive, &key_template, &outside_info,
+                              &creation_pcrs, &handle, nullptr, nullptr, nullptr, nullptr);
+  });
+  if (!created) return std::unexpected(created.error());
+  storage_root_key_ = TransientObject(esys_.get(), handle);
+  return handle;
+}
+
+TpmResult<ESYS_TR> TpmConnection::loaded_key(const Bytes& wrapped, const TpmKeyBlob& blob) {
+  if (auto found = loaded_keys_.find(wrapped); found != loaded_keys_.end()) {
+    found->second.last_used = Clock::now();
+    return found->second.object.get();
+  }
+  auto parent = storage_root_key();
+  if (!parent) return std::unexpected(parent.error());
+  ESYS_TR handle = ESYS_TR_NONE;
+  auto loaded = run("Esys_Load", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
+    return Esys_Load(esys_.get(), *parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                     &blob.private_area, &blob.public_area, &handle);
+  });
+  if (!loaded) return std::unexpected(loaded.error());
+  loaded_keys_.emplace(wrapped, LoadedKey{TransientObject(esys_.get(), handle), Clock::now()});
+  return handle;
+}
+
+KeyResult<TpmKeyBlob> TpmConnection::create_signing_key() {
+  return with_recovery([&]() -> TpmResult<TpmKeyBlob> {
+    auto parent = storage_root_key();
+    if (!parent) return std::unexpected(parent.error());
+    TPM2B_SENSITIVE_CREATE sensitive{};
+    TPM2B_PUBLIC key_template = signing_key_template();
+    TPM2B_DATA outside_info{};
+    TPML_PCR_SELECTION creation_pcrs{};
+    TPM2B_PRIVATE* raw_private = nullptr;
+    TPM2B_PUBLIC* raw_public = nullptr;
+    // TPM2_Create needs a free object slot for the key it makes, hence the eviction.
+    auto created = run("Esys_Create", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
+      return Esys_Create(esys_.get(), *parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                         &sensitive, &key_template, &outside_info, &creation_pcrs, &raw_private,
+                         &raw_public, nullptr, nullptr, nullptr);
+    });
+    EsysPtr<TPM2B_PRIVATE> private_area(raw_private);
+    EsysPtr<TPM2B_PUBLIC> public_area(raw_public);
+    if (!created) return std::unexpected(created.error());
+    return TpmKeyBlob{*public_area, *private_area};
+  });
+}
+
+KeyResult<ESYS_TR> TpmConnection::load_key(const Bytes& wrapped, const TpmKeyBlob& blob) {
+  return with_recovery([&] { return loaded_key(wrapped, blob); });
+}
+
+KeyResult<TPMT_SIGNATURE> TpmConnection::sign(const Bytes& wrapped, const TpmKeyBlob& blob,
+                                              const TPM2B_DIGEST& digest) {
+  return with_recovery([&]() -> TpmResult<TPMT_SIGNATURE> {
+    auto key = loaded_key(wrapped, blob);
+    if (!key) return std::unexpected(key.error());
+    TPMT_SIG_SCHEME scheme{};
+    scheme.scheme = TPM2_ALG_ECDSA;
+    scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+    // A null ticket: the key is not restricted, so the TPM need not have hashed the data itself.
+    TPMT_TK_HASHCHECK no_ticket{};
+    no_ticket.tag = TPM2_ST_HASHCHECK;
+    no_ticket.hierarchy = TPM2_RH_NULL;
+    TPMT_SIGNATURE* raw_signature = nullptr;
+    // Signing needs no object slot: never flush a key here (it could be the one signing).
+    auto signed_ok = run("Esys_Sign", OnObjectMemoryFull::kFail, [&] {
+      return Esys_Sign(esys_.get(), *key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest,
+                       &scheme, &no_ticket, &raw_signature);
+    });
+    EsysPtr<TPMT_SIGNATURE> signature(raw_signature);
+    if (!signed_ok) return std::unexpected(signed_ok.error());
+    return *signature;
+  });
+}
+
+void TpmConnection::flush_key(const Bytes& wrapped) { loaded_keys_.erase(wrapped); }
+
+std::size_t TpmConnection::flush_idle(Clock::time_point now, Clock::duration idle_after) {
+  std::size_t flushed = std::erase_if(
+      loaded_keys_, [&](const auto& entry) { return now - entry.second.last_used >= idle_after; });
+  if (loaded_keys_.empty() && storage_root_key_.loaded() &&
+      now - storage_root_key_last_used_ >= idle_after) {
+    storage_root_key_.flush();
+    ++flushed;
+  }
+  return flushed;
+}
+
+KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> TpmConnection::tpm_properties(TPM2_PT first,
+                                                                           uint32_t count) {
+  return with_recovery([&]() -> TpmResult<std::vector<TPMS_TAGGED_PROPERTY>> {
+    TPMS_CAPABILITY_DATA* raw = nullptr;
+    auto asked = run("Esys_GetCapability", OnObjectMemoryFull::kFail, [&] {
+      return Esys_GetCapability(esys_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                TPM2_CAP_TPM_PROPERTIES, first, count, nullptr, &raw);
+    });
+    EsysPtr<TPMS_CAPABILITY_DATA> capability(raw);
+    if (!asked) return std::unexpected(asked.error());
+    const TPML_TAGGED_TPM_PROPERTY& list = capability->data.tpmProperties;
+    return std::vector<TPMS_TAGGED_PROPERTY>(list.tpmProperty, list.tpmProperty + list.count);
+  });
+}
+
+}  // namespace liaison::keys::tpm

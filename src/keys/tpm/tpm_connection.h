@@ -1,0 +1,102 @@
+// One connection to a TPM through tpm2-tss: the TCTI and ESAPI context, the storage root key kept
+// loaded while in use, and the signing keys used lately kept loaded between signatures. It retries
+// what the TPM asks to retry, flushes the least recently used key when the TPM runs out of object
+// slots, recreates what a TPM reset lost, and reconnects after the transport failed.
+//
+// Single-threaded: one caller at a time (the daemon's event loop, or the agent's). Every call may
+// block for the TPM's round trips: ~1 ms each on swtpm, tens of milliseconds on a discrete TPM.
+#pragma once
+
+#include <tss2_esys.h>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "keys/tpm/esys_handles.h"
+#include "keys/tpm/tpm_error.h"
+#include "keys/tpm/tpm_key_format.h"
+#include "keys/unexportable_key.h"
+
+namespace liaison::keys::tpm {
+
+class TpmConnection {
+  // Only open() makes connections (it connects them first); make_unique needs a public constructor.
+  struct OpenToken {
+    explicit OpenToken() = default;
+  };
+
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Loads the TCTI for `tcti` ("device:/dev/tpmrm0", "swtpm:host=127.0.0.1,port=2321"), makes an
+  // ESAPI context and asks the TPM one question (one round trip), so that a missing TPM, a wrong
+  // TCTI string or a TPM that does not answer fails here, with an error that says which.
+  static KeyResult<std::unique_ptr<TpmConnection>> open(std::string tcti);
+
+  TpmConnection(OpenToken, std::string tcti) : tcti_(std::move(tcti)) {}
+  TpmConnection(const TpmConnection&) = delete;
+  TpmConnection& operator=(const TpmConnection&) = delete;
+  ~TpmConnection();
+
+  const std::string& tcti() const { return tcti_; }
+
+  // TPM2_Create of a signing key under the storage root key (created first when needed).
+  KeyResult<TpmKeyBlob> create_signing_key();
+
+  // Makes sure the key stored as `wrapped` (parsed: `blob`) is loaded: TPM2_Load unless it is
+  // already. Loading proves the key belongs to this TPM. The handle is good until the next call.
+  KeyResult<ESYS_TR> load_key(const Bytes& wrapped, const TpmKeyBlob& blob);
+
+  // TPM2_Sign of `digest` with ECDSA/SHA-256, loading the key first when needed.
+  KeyResult<TPMT_SIGNATURE> sign(const Bytes& wrapped, const TpmKeyBlob& blob,
+                                 const TPM2B_DIGEST& digest);
+
+  // Flushes the key stored as `wrapped` if it is loaded; nothing otherwise.
+  void flush_key(const Bytes& wrapped);
+
+  // Flushes the keys unused since `now - idle_after`, and the storage root key too once no key is
+  // loaded and it has been idle as long. Returns how many objects it flushed.
+  std::size_t flush_idle(Clock::time_point now, Clock::duration idle_after);
+
+  std::size_t loaded_key_count() const { return loaded_keys_.size(); }
+
+  // TPM2_GetCapability(TPM_PROPERTIES) from `first`, up to `count` properties (one round trip).
+  KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> tpm_properties(TPM2_PT first, uint32_t count);
+
+ private:
+  struct LoadedKey {
+    TransientObject object;
+    Clock::time_point last_used;
+  };
+  // Whether a command that finds the TPM's object slots full may flush a loaded key to make room.
+  enum class OnObjectMemoryFull { kFail, kEvictLeastRecentlyUsed };
+
+  KeyResult<void> connect();
+  void disconnect();
+  // Drops our records of every transient object after the TPM lost them, sending nothing.
+  void forget_transient_objects();
+
+  template <typename Operation>
+  auto with_recovery(Operation&& operation)
+      -> KeyResult<typename std::invoke_result_t<Operation&>::value_type>;
+  template <typename Command>
+  TpmResult<void> run(const char* call, OnObjectMemoryFull on_full, Command&& command);
+
+  bool evict_least_recently_used_key();
+  TpmResult<ESYS_TR> storage_root_key();
+  TpmResult<ESYS_TR> loaded_key(const Bytes& wrapped, const TpmKeyBlob& blob);
+
+  std::string tcti_;
+  // Declared in the order they depend on each other: destroyed keys first, the TCTI last.
+  TctiPtr tcti_context_;
+  EsysContextPtr esys_;
+  TransientObject storage_root_key_;
+  Clock::time_point storage_root_key_last_used_;
+  std::map<Bytes, LoadedKey> loaded_keys_;  // by wrapped form
+};
+
+}  // namespace liaison::keys::tpm
