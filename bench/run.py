@@ -33,6 +33,7 @@ from pathlib import Path
 from common import (BENCH_DIR, REPO_ROOT, BenchError, Container, liaison_sessions, memory,
                     poll_until, rootfs)
 import idle
+import keys as key_bench
 import login_ready
 import notify_latency
 import report
@@ -154,6 +155,10 @@ def main():
     parser.add_argument("--gap", type=float, default=0.2, help="seconds between sends")
     parser.add_argument("--hyperfine-runs", type=int, default=30)
     parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--signatures", type=int, default=2000,
+                        help="signatures per contender in the keys bench (default 2000)")
+    parser.add_argument("--cli-signatures", type=int, default=200,
+                        help="`liaison key sign` runs in the keys bench (default 200)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench: must run as root (it boots a systemd-nspawn container)", file=sys.stderr)
@@ -207,12 +212,20 @@ def main():
     finally:
         container.teardown()
 
+    try:
+        phase("signatures per second (keys), on the host: swtpm and a daemon of the bench's own")
+        key_results = key_bench.measure(build_dir, args.signatures, args.cli_signatures, progress)
+    except Exception as error:
+        print(f"\nbench FAILED during signatures per second: {error}", file=sys.stderr)
+        return 1
     meta.update(duration=time.monotonic() - began, gap=args.gap, load_before=load_before,
                 load_after=_load_average())
     derived = report.derive(results)
     print(f"\n{report.terminal_table(results, derived)}\n")
+    keys_section = key_bench.markdown(key_results, args.signatures, args.cli_signatures)
+    print(keys_section)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(results, derived, meta))
+    out.write_text(report.markdown(results, derived, meta).rstrip("\n") + "\n\n" + keys_section)
     print(f"bench done in {meta['duration']:.0f} s; wrote {out}")
     return 0
 

@@ -123,16 +123,22 @@ asio::awaitable<bool> Agent::connect_and_hello() {
   if (error) co_return false;
   auto connection = protocol::Connection::create(std::move(socket));
   connection->start([this](protocol::Request request) { return handle(std::move(request)); });
-  const Json hello = {{"session", options_.session_id},
-                      {"token", options_.token},
-                      {"version", LIAISON_VERSION}};
+  // A user-level agent (run by the user's service manager: asuser, launch-agent) names no
+  // session and has no token: the daemon knows it by its unit (docs/protocol.md).
+  Json hello = {{"version", LIAISON_VERSION}};
+  if (!options_.session_id.empty()) {
+    hello["session"] = options_.session_id;
+    hello["token"] = options_.token;
+  }
   auto accepted = co_await connection->call("agent.hello", hello, kHelloTimeout);
   if (!accepted) {
     if (accepted.error().data_code == protocol::codes::kNotPermitted) {
       // The daemon does not want this agent (its session is gone, or another agent holds it).
       log::warning(fmt::format("the daemon refused this agent: {}", accepted.error().message),
                    {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "hello-refused"}});
-      leave(1);
+      // A user-level agent leaves cleanly, so its unit's Restart=on-failure does not bring back
+      // an agent the daemon does not want (another strategy is configured, or no session).
+      leave(options_.session_id.empty() ? 0 : 1);
     }
     connection->close();
     co_return false;
@@ -146,6 +152,15 @@ asio::awaitable<bool> Agent::connect_and_hello() {
 
 asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
   if (request.method == "notify") co_return show(request.params);
+  if (request.method.starts_with("key.")) {
+    if (!keys_) {
+      co_return std::unexpected(Error::application(protocol::codes::kUnavailable,
+                                                   "this agent keeps no keys"));
+    }
+    // Key operations block this loop for their duration (a TPM signature: about a millisecond
+    // on a simulator, tens on hardware); the agent has nothing more urgent to do meanwhile.
+    co_return keys_->handle(request.method, std::move(request.params));
+  }
   if (request.method == "shutdown") {
     log::info("the daemon asked this agent to shut down", {{"LIAISON_SESSION", options_.session_id}});
     // Leave after this turn of the loop, so a reply (if one was asked for) still goes out.

@@ -13,6 +13,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
+#include "agent/agent_keys.h"
 #include "agent/notifier.h"
 #include "agent/session_watch.h"
 #include "protocol/connection.h"
@@ -39,6 +40,9 @@ class Agent {
   Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_notifier,
         std::unique_ptr<SessionWatch> session_watch = nullptr);
 
+  // Serves key.* for the user's session keys; without it those calls fail as unavailable.
+  void set_keys(std::unique_ptr<AgentKeys> keys) { keys_ = std::move(keys); }
+
   // Starts connecting; `on_exit(code)` runs once when the agent decides to leave.
   void start(std::function<void(int exit_code)> on_exit);
 
@@ -56,6 +60,7 @@ class Agent {
   NotifierFactory make_notifier_;
   std::unique_ptr<SessionWatch> session_watch_;
   std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<AgentKeys> keys_;
   std::shared_ptr<protocol::Connection> connection_;
   std::function<void(int)> on_exit_;
   bool leaving_ = false;

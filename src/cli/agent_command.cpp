@@ -1,6 +1,7 @@
 // `liaison agent`: started by the daemon (or the user's service manager) inside a session; never
 // by hand. It takes its session and one-time token from what the launcher handed it.
 #include <signal.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include "agent/agent.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "cli/key_providers.h"
+#include "keys/key_store.h"
 #include "common/log.h"
 #include "platform/linux/dbus_notifier.h"
 #include "platform/linux/logind_session_watch.h"
@@ -46,6 +49,14 @@ std::string take_token() {
   return token;
 }
 
+// Whether this process runs as a unit of a user's own service manager (asuser, launch-agent).
+bool runs_in_user_manager() {
+  char* unit = nullptr;
+  const bool in_unit = sd_pid_get_user_unit(0, &unit) >= 0;
+  std::free(unit);  // NOLINT(cppcoreguidelines-no-malloc)
+  return in_unit;
+}
+
 std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
     asio::io_context& io, agent::NotifierEvents events) {
   auto notifier = platform::DbusNotifier::connect(std::move(events));
@@ -65,22 +76,37 @@ int run_agent() {
   if (const char* grace = std::getenv("LIAISON_DAEMON_GRACE_SECONDS")) {
     options.daemon_grace = std::chrono::seconds(std::atoi(grace));
   }
-  if (options.session_id.empty()) {
+  // After a daemon restart, come back within a second: the new daemon waits only a few.
+  options.max_retry = std::chrono::seconds(1);
+  if (options.session_id.empty() && !runs_in_user_manager()) {
     fmt::print(stderr,
-               "liaison: `liaison agent` is started by the liaison daemon inside a session, not by "
-               "hand (LIAISON_SESSION is not set)\n");
+               "liaison: `liaison agent` is started by the liaison daemon inside a session or by "
+               "the user's service manager, not by hand (LIAISON_SESSION is not set)\n");
     return kExitUsage;
   }
-  auto session_watch = platform::LogindSessionWatch::create(options.session_id);
-  if (!session_watch) {
-    // Not fatal: the daemon still stops this agent at logout; only its own check is missing.
-    log::warning(session_watch.error(), {{"LIAISON_SESSION", options.session_id}});
+  // A session agent also leaves when its session ends; a user-level agent serves all of the
+  // user's sessions and is stopped by the daemon (or its graphical-session.target) instead.
+  std::expected<std::unique_ptr<platform::LogindSessionWatch>, std::string> session_watch =
+      std::unique_ptr<platform::LogindSessionWatch>();
+  if (!options.session_id.empty()) {
+    session_watch = platform::LogindSessionWatch::create(options.session_id);
+    if (!session_watch) {
+      // Not fatal: the daemon still stops this agent at logout; only its own check is missing.
+      log::warning(session_watch.error(), {{"LIAISON_SESSION", options.session_id}});
+    }
   }
   asio::io_context io;
   agent::Agent agent(
       io, options,
       [&io](agent::NotifierEvents events) { return make_dbus_notifier(io, std::move(events)); },
       session_watch ? std::move(*session_watch) : nullptr);
+  KeyProviders key_providers(io, keys::KeyContext::kUserSession, /*tpm_here=*/true);
+  if (auto store = keys::agent_key_directory(std::getenv("XDG_DATA_HOME"), std::getenv("HOME"))) {
+    agent.set_keys(std::make_unique<agent::AgentKeys>(
+        *store, [&key_providers](std::string_view name, const std::string& tcti) {
+          return key_providers.lookup(name, tcti);
+        }));
+  }
   int exit_code = kExitOk;
   agent.start([&](int code) {
     exit_code = code;

@@ -14,24 +14,6 @@ namespace {
 using protocol::Json;
 using namespace std::chrono_literals;
 
-void print_error(const std::string& message) { fmt::print(stderr, "liaison: {}\n", message); }
-
-// Connects and makes one call; on failure prints the one-line error and gives the exit status.
-std::expected<Json, int> call_daemon(const ClientFlags& flags, const std::string& method,
-                                     const Json& params, std::chrono::milliseconds timeout) {
-  auto client = ControlClient::connect(runtime_dir_from(flags.runtime_dir) + "/control.sock");
-  if (!client) {
-    print_error(client.error().message);
-    return std::unexpected(client.error().exit_status);
-  }
-  auto result = client->call(method, params, timeout);
-  if (!result) {
-    print_error(result.error().message);
-    return std::unexpected(result.error().exit_status);
-  }
-  return *result;
-}
-
 Json notify_params(const NotifyFlags& notify) {
   Json params = {{"title", notify.title}};
   if (!notify.users.empty()) params["user"] = notify.users;
@@ -50,7 +32,7 @@ Json notify_params(const NotifyFlags& notify) {
 }  // namespace
 
 int run_sessions(const ClientFlags& flags) {
-  auto sessions = call_daemon(flags, "sessions.list", Json::object(), 10s);
+  auto sessions = call_daemon(flags.runtime_dir, "sessions.list", Json::object(), 10s);
   if (!sessions) return sessions.error();
   if (flags.json) {
     fmt::print("{}\n", sessions->dump(2));
@@ -62,7 +44,7 @@ int run_sessions(const ClientFlags& flags) {
 
 int run_notify(const ClientFlags& flags, const NotifyFlags& notify) {
   const auto timeout = std::chrono::seconds(notify.wait_action.value_or(0)) + 30s;
-  auto outcome = call_daemon(flags, "notify", notify_params(notify), timeout);
+  auto outcome = call_daemon(flags.runtime_dir, "notify", notify_params(notify), timeout);
   if (!outcome) return outcome.error();
   if (flags.json) {
     fmt::print("{}\n", outcome->dump(2));

@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace liaison::cli {
 
 struct DaemonFlags {
@@ -40,5 +44,33 @@ struct NotifyFlags {
 int run_notify(const ClientFlags& flags, const NotifyFlags& notify);
 
 int run_version(const ClientFlags& flags);
+
+struct KeyFlags {
+  std::string user;
+  std::string label;
+  std::string backend;         // create: empty means the config's [keys] backend
+  bool replace = false;        // create
+  std::string format = "pem";  // public: pem, der, jwk
+  std::string in;              // sign: a file, or stdin when empty or "-"
+  std::string out;             // public, sign: a file, or stdout when empty or "-"
+  bool digest = false;         // sign: the input is a 32-byte SHA-256 digest
+};
+int run_key_create(const ClientFlags& flags, const KeyFlags& key);
+int run_key_list(const ClientFlags& flags, const KeyFlags& key);
+int run_key_public(const ClientFlags& flags, const KeyFlags& key);
+int run_key_sign(const ClientFlags& flags, const KeyFlags& key);
+int run_key_delete(const ClientFlags& flags, const KeyFlags& key);
+
+// `liaison launch-agent (install|uninstall|status) [--user U | --all]` (launch_agent_command.cpp).
+struct LaunchAgentCommand {
+  ClientFlags client;
+  std::vector<std::string> users;
+  bool all = false;
+  CLI::App* install = nullptr;
+  CLI::App* uninstall = nullptr;
+  CLI::App* status = nullptr;
+};
+void add_launch_agent_command(CLI::App& app, LaunchAgentCommand& command);
+int run_launch_agent_command(const LaunchAgentCommand& command);
 
 }  // namespace liaison::cli

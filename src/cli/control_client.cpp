@@ -130,3 +130,24 @@ std::expected<Json, CallFailure> ControlClient::call(const std::string& method, 
 }
 
 }  // namespace liaison::cli
+
+namespace liaison::cli {
+
+void print_error(const std::string& message) { fmt::print(stderr, "liaison: {}\n", message); }
+
+std::expected<Json, int> call_daemon(const std::string& runtime_dir, const std::string& method,
+                                     const Json& params, std::chrono::milliseconds timeout) {
+  auto client = ControlClient::connect(runtime_dir_from(runtime_dir) + "/control.sock");
+  if (!client) {
+    print_error(client.error().message);
+    return std::unexpected(client.error().exit_status);
+  }
+  auto result = client->call(method, params, timeout);
+  if (!result) {
+    print_error(result.error().message);
+    return std::unexpected(result.error().exit_status);
+  }
+  return *result;
+}
+
+}  // namespace liaison::cli

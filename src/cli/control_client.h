@@ -51,4 +51,14 @@ class ControlClient {
 // The control socket's path: --runtime-dir, else $LIAISON_RUNTIME_DIR, else /run/liaison.
 std::string runtime_dir_from(const std::string& flag);
 
+// "liaison: MESSAGE" on stderr: every command's one-line error.
+void print_error(const std::string& message);
+
+// Connects to the daemon under `runtime_dir` (see runtime_dir_from) and makes one call; on
+// failure prints the one-line error and gives the exit status to leave with.
+std::expected<protocol::Json, int> call_daemon(const std::string& runtime_dir,
+                                               const std::string& method,
+                                               const protocol::Json& params,
+                                               std::chrono::milliseconds timeout);
+
 }  // namespace liaison::cli

@@ -5,6 +5,8 @@
 
 #include <climits>
 #include <cstdio>
+#include <memory>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -12,13 +14,18 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "cli/key_providers.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "platform/linux/exec_launcher.h"
 #include "platform/linux/logind_session_source.h"
 #include "platform/linux/peer_credentials.h"
+#include "platform/linux/process_inspector.h"
+#include "platform/linux/restart_detection.h"
 #include "platform/linux/session_environment.h"
+#include "platform/linux/systemd_launch_agent.h"
+#include "platform/linux/unit_launchers.h"
 
 namespace liaison::cli {
 namespace {
@@ -35,6 +42,22 @@ int fail(const std::string& message) {
   return kExitFailed;
 }
 
+// The launcher of the configured strategy ([agent] launch).
+std::unique_ptr<daemon::AgentLauncher> launcher_for(const std::string& strategy,
+                                                    const std::string& executable,
+                                                    const daemon::DaemonPaths& paths,
+                                                    const daemon::LaunchAgentInstaller& installed) {
+  std::vector<std::string> agent_command{executable, "agent"};
+  if (strategy == "asuser") {
+    return std::make_unique<platform::AsUserLauncher>(agent_command, paths.agent_socket());
+  }
+  if (strategy == "launch-agent") {
+    return std::make_unique<platform::LaunchAgentLauncher>(executable, installed);
+  }
+  return std::make_unique<platform::ExecLauncher>(agent_command, paths.agent_socket(),
+                                                  platform::agent_environment_for);
+}
+
 }  // namespace
 
 int run_daemon(const DaemonFlags& flags) {
@@ -48,10 +71,6 @@ int run_daemon(const DaemonFlags& flags) {
   }
   log::set_level(level);
   if (::geteuid() != 0) return fail("the daemon must run as root: it starts agents as other users");
-  if (config->agent.launch != "exec") {
-    return fail(fmt::format(
-        "[agent] launch = \"{}\" is not available in this version; use \"exec\"", config->agent.launch));
-  }
   ::signal(SIGPIPE, SIG_IGN);
 
   daemon::DaemonPaths paths{runtime_dir_from(flags.runtime_dir), flags.state_dir};
@@ -59,19 +78,37 @@ int run_daemon(const DaemonFlags& flags) {
   if (!sessions) return fail(sessions.error());
   auto executable = own_executable();
   if (!executable) return fail(executable.error());
-  platform::ExecLauncher launcher({*executable, "agent"}, paths.agent_socket(),
-                                  platform::agent_environment_for);
+  platform::SystemdLaunchAgent launch_agent({*executable, "agent"}, paths.agent_socket());
+  auto launcher = launcher_for(config->agent.launch, *executable, paths, launch_agent);
   platform::LinuxPeerIdentity peers;
+  platform::LinuxProcessInspector processes;
 
   asio::io_context io;
-  daemon::Daemon daemon(io, *config, paths,
-                        {**sessions, launcher, peers,
-                         [](const std::string& state) { sd_notify(0, state.c_str()); }});
+  KeyProviders key_providers(io, keys::KeyContext::kDaemon, config->keys.tpm_context == "daemon");
+  daemon::Daemon daemon(
+      io, *config, paths,
+      {.sessions = **sessions,
+       .launcher = *launcher,
+       .peers = peers,
+       .key_providers =
+           [&key_providers, tcti = config->keys.tpm_tcti](std::string_view name) {
+             return key_providers.lookup(name, tcti);
+           },
+       .notify_service_manager = [](const std::string& state) { sd_notify(0, state.c_str()); },
+       .processes = &processes,
+       .launch_agent = &launch_agent});
   if (auto started = daemon.start(); !started) return fail(started.error());
 
+  // SIGTERM is a stop, unless systemd is restarting this unit: then the agents stay and the
+  // next daemon re-adopts them (KillMode=process; docs/architecture.md). SIGINT always stops.
   asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const std::error_code& error, int) {
-    if (!error) daemon.stop([&io] { io.stop(); });
+  signals.async_wait([&](const std::error_code& error, int signal) {
+    if (error) return;
+    if (signal == SIGTERM && platform::own_unit_is_restarting()) {
+      daemon.hand_over([&io] { io.stop(); });
+    } else {
+      daemon.stop([&io] { io.stop(); });
+    }
   });
   io.run();
   log::info("daemon stopped", {{"LIAISON_EVENT", "daemon-stopped"}});

@@ -33,6 +33,55 @@ void add_notify_flags(CLI::App& notify, NotifyFlags& flags) {
       ->check(CLI::Range(1, 3600));
 }
 
+// `liaison key …`: the five key commands share --user/--label and the client flags.
+struct KeyCommands {
+  ClientFlags client;
+  KeyFlags key;
+  CLI::App* create = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* show_public = nullptr;
+  CLI::App* sign = nullptr;
+  CLI::App* remove = nullptr;
+};
+
+void add_key_commands(CLI::App& app, KeyCommands& commands) {
+  auto* key = app.add_subcommand("key", "hardware-bound keys: create, list, public, sign, delete");
+  key->require_subcommand(1);
+  auto add = [&](const char* name, const char* help, bool needs_label, bool json) {
+    CLI::App* command = key->add_subcommand(name, help);
+    add_client_flags(*command, commands.client, json);
+    auto* user = command->add_option("--user", commands.key.user, "the key's owner, by name or uid");
+    if (needs_label) {
+      user->required();
+      command->add_option("--label", commands.key.label, "1-64 of [A-Za-z0-9._-]")->required();
+    }
+    return command;
+  };
+  commands.create = add("create", "make a key for a user", true, true);
+  commands.create->add_option("--backend", commands.key.backend, "auto, tpm, secure-enclave or software")
+      ->check(CLI::IsMember({"auto", "tpm", "secure-enclave", "software"}));
+  commands.create->add_flag("--replace", commands.key.replace, "replace an existing key of that label");
+  commands.list = add("list", "list keys (of one user with --user)", false, true);
+  commands.show_public = add("public", "print a key's public half", true, false);
+  commands.show_public->add_option("--format", commands.key.format, "pem, der or jwk")
+      ->check(CLI::IsMember({"pem", "der", "jwk"}));
+  commands.show_public->add_option("--out", commands.key.out, "write to FILE instead of stdout");
+  commands.sign = add("sign", "sign a file or stdin (ECDSA P-256, SHA-256, DER)", true, false);
+  commands.sign->add_option("--in", commands.key.in, "the input (default stdin)");
+  commands.sign->add_option("--out", commands.key.out, "write the signature to FILE");
+  commands.sign->add_flag("--digest", commands.key.digest, "the input is a 32-byte SHA-256 digest");
+  commands.remove = add("delete", "delete a key", true, true);
+}
+
+int run_key_command(const KeyCommands& commands) {
+  if (commands.create->parsed()) return run_key_create(commands.client, commands.key);
+  if (commands.list->parsed()) return run_key_list(commands.client, commands.key);
+  if (commands.show_public->parsed()) return run_key_public(commands.client, commands.key);
+  if (commands.sign->parsed()) return run_key_sign(commands.client, commands.key);
+  if (commands.remove->parsed()) return run_key_delete(commands.client, commands.key);
+  return kExitUsage;
+}
+
 }  // namespace
 }  // namespace liaison::cli
 
@@ -64,6 +113,12 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "print the version of the CLI and the daemon");
   add_client_flags(*version, version_flags, false);
 
+  KeyCommands key_commands;
+  add_key_commands(app, key_commands);
+
+  LaunchAgentCommand launch_agent_command;
+  add_launch_agent_command(app, launch_agent_command);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -86,5 +141,7 @@ int main(int argc, char** argv) {
     return run_notify(notify_client_flags, notify_flags);
   }
   if (version->parsed()) return run_version(version_flags);
+  if (app.got_subcommand("key")) return run_key_command(key_commands);
+  if (app.got_subcommand("launch-agent")) return run_launch_agent_command(launch_agent_command);
   return kExitUsage;
 }

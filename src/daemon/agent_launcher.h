@@ -13,11 +13,26 @@
 
 namespace liaison::daemon {
 
+// Whom one agent serves: one session (exec), or every session of one user, because the agent
+// runs in the user's own service manager, which is per user and belongs to no session (asuser
+// and launch-agent on Linux).
+enum class AgentScope { kSession, kUser };
+
 struct LaunchedAgent {
   pid_t pid = 0;
-  // A pidfd: readable once the process has exited, reaped through waitid(P_PIDFD). Invalid where
-  // the strategy does not make the process itself (asuser, launch-agent).
+  uid_t uid = 0;
+  // Readable once the process has exited (a pidfd on Linux). For the daemon's own children it
+  // also reaps them (waitid(P_PIDFD)); for others (an agent in a user's service manager, or one
+  // adopted from a previous daemon) it only tells that they are gone.
   UniqueFd exit_fd;
+};
+
+// How an agent that presents no token proves it is this strategy's agent: the kernel says it
+// runs as the user, the user's own service manager runs it under `unit`, and it runs
+// `executable`, the installed binary.
+struct UnitIdentity {
+  std::string unit;
+  std::string executable;
 };
 
 class AgentLauncher {
@@ -27,19 +42,35 @@ class AgentLauncher {
   // The strategy's name as it appears in `liaison sessions` ("exec", "asuser", "launch-agent").
   virtual std::string strategy() const = 0;
 
-  // Starts the agent for `session`. `token` is the one-time secret the agent must present in
-  // agent.hello; the launcher hands it over without putting it in argv, the environment or a log.
-  // Takes a fork and an exec (a few milliseconds); never waits for the agent to be ready.
+  virtual AgentScope scope() const { return AgentScope::kSession; }
+
+  // For user-scope strategies: how their agents are recognised (see UnitIdentity).
+  virtual std::optional<UnitIdentity> unit_identity() const { return std::nullopt; }
+
+  // Why this strategy runs no agent for `session`'s user right now (launch-agent not installed
+  // for them), or empty. The session is listed with its agent `stopped` meanwhile.
+  virtual std::string why_no_agent_for(const Session& /*session*/) const { return {}; }
+
+  // Starts the agent for `session` (for user scope: for all sessions of its user). `token` is
+  // the one-time secret the agent must present in agent.hello; the launcher hands it over
+  // without putting it in argv, the environment or a log (user scope has no token: empty).
+  // Never waits for the agent to be ready; takes at most a few milliseconds in the usual case.
+  // A user-scope launcher that finds the agent already running returns that process.
   virtual std::expected<LaunchedAgent, std::string> launch(const Session& session,
                                                            const std::string& token) = 0;
 
   // Sends `signal` to a launched agent. The default is kill(2) on the pid; launchers holding a
-  // pidfd override it so a recycled pid is never hit.
+  // pidfd override it so a recycled pid is never hit. User-scope launchers stop the agent
+  // through the user's service manager on SIGTERM and kill its unit on SIGKILL.
   virtual void send_signal(const LaunchedAgent& agent, int signal);
 
   // Collects the agent's exit once exit_fd turned readable: its wait status, or nullopt while it
-  // still runs. The default is waitpid(2) with WNOHANG.
+  // still runs. The default is waitpid(2) with WNOHANG; 0 when it is not (or no more) our child.
   virtual std::optional<int> reap(const LaunchedAgent& agent);
+
+  // Stops what other strategies may have left running for `uid` (after [agent] launch changed):
+  // their units in the user's service manager. Called once per user and daemon run.
+  virtual void retire_other_strategies(uid_t /*uid*/) {}
 };
 
 }  // namespace liaison::daemon

@@ -1,5 +1,6 @@
 #include "daemon/agent_token.h"
 
+#include <openssl/evp.h>
 #include <sys/random.h>
 
 #include <array>
@@ -34,6 +35,18 @@ bool tokens_match(std::string_view expected, std::string_view presented) {
     difference |= static_cast<unsigned char>(expected[i] ^ presented[i]);
   }
   return difference == 0;
+}
+
+std::string token_digest(std::string_view token) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(token.data(), token.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");  // only without memory: nothing sane to do
+  }
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
 }
 
 }  // namespace liaison::daemon

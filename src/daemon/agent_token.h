@@ -14,4 +14,8 @@ std::string make_agent_token();
 // Compares in time that depends only on the lengths, not on where the strings differ.
 bool tokens_match(std::string_view expected, std::string_view presented);
 
+// The SHA-256 of a token, hex-encoded: what the daemon keeps (in memory and in its adoption
+// records) instead of the token itself, so a record read by the wrong eyes proves nothing.
+std::string token_digest(std::string_view token);
+
 }  // namespace liaison::daemon

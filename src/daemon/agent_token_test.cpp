@@ -33,5 +33,13 @@ TEST(AgentToken, AnEmptyExpectedTokenMatchesNothing) {
   EXPECT_FALSE(tokens_match("", ""));
 }
 
+TEST(AgentToken, DigestIsTheHexSha256AndDiffersFromTheToken) {
+  EXPECT_EQ(token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string token = make_agent_token();
+  EXPECT_NE(token_digest(token), token);
+  EXPECT_TRUE(tokens_match(token_digest(token), token_digest(token)));
+}
+
 }  // namespace
 }  // namespace liaison::daemon

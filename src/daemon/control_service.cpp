@@ -1,8 +1,5 @@
 #include "daemon/control_service.h"
 
-#include <pwd.h>
-
-#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -17,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "daemon/notify_request.h"
+#include "daemon/users.h"
 
 namespace liaison::daemon {
 namespace {
@@ -28,29 +26,6 @@ namespace codes = protocol::codes;
 
 std::string iso8601(std::chrono::system_clock::time_point time) {
   return fmt::format("{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(time));
-}
-
-struct ResolvedUser {
-  uid_t uid;
-  std::string name;
-};
-
-// A --user value: a login name, or a numeric uid that need not have a passwd entry.
-std::optional<ResolvedUser> resolve_user(const std::string& name_or_uid) {
-  uid_t uid = 0;
-  const char* end = name_or_uid.data() + name_or_uid.size();
-  auto [parsed_end, error] = std::from_chars(name_or_uid.data(), end, uid);
-  const bool numeric = error == std::errc() && parsed_end == end;
-  std::string buffer(16384, '\0');
-  passwd entry{};
-  passwd* found = nullptr;
-  if (numeric) {
-    getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
-    return ResolvedUser{uid, found ? found->pw_name : name_or_uid};
-  }
-  getpwnam_r(name_or_uid.c_str(), &entry, buffer.data(), buffer.size(), &found);
-  if (found == nullptr) return std::nullopt;
-  return ResolvedUser{found->pw_uid, found->pw_name};
 }
 
 Json error_json(const Error& error) {
@@ -67,6 +42,16 @@ struct ControlService::Target {
   std::optional<Error> error;
   std::optional<uint32_t> notification_id;
   std::optional<NotificationOutcome> outcome;
+  // The agent serving `session` (AgentView::agent_id), and the target of another session it
+  // serves too whose delivery this one shares: one agent shows a notification once.
+  std::string agent;
+  const Target* delivered_with = nullptr;
+
+  void share(const Target& delivered) {
+    error = delivered.error;
+    notification_id = delivered.notification_id;
+    outcome = delivered.outcome;
+  }
 
   Json to_json(bool waited) const {
     Json result = {{"session", session.empty() ? Json(nullptr) : Json(session)},
@@ -87,6 +72,7 @@ asio::awaitable<Result<Json>> ControlService::handle(protocol::Request request) 
   if (request.method == "version") co_return version();
   if (request.method == "sessions.list") co_return list_sessions();
   if (request.method == "notify") co_return co_await notify(request.params);
+  if (KeyRouter::handles(request.method)) co_return co_await keys_.handle(std::move(request));
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 
@@ -123,15 +109,17 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   const std::vector<AgentView> agents = agents_.agents();
   std::vector<Target> targets;
   std::set<std::string> chosen;
-  auto add_session = [&](const Session& s) {
-    if (chosen.insert(s.id).second) targets.push_back({s.id, s.uid, s.user});
+  auto add_session = [&](const AgentView& a) {
+    if (!chosen.insert(a.session.id).second) return;
+    targets.push_back({a.session.id, a.session.uid, a.session.user});
+    targets.back().agent = a.agent_id;
   };
   for (const std::string& name : request->users) {
     auto user = resolve_user(name);
     if (!user) co_return std::unexpected(Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
     bool any = false;
     for (const AgentView& agent : agents) {
-      if (agent.session.uid == user->uid) add_session(agent.session), any = true;
+      if (agent.session.uid == user->uid) add_session(agent), any = true;
     }
     if (!any) {
       targets.push_back({"", user->uid, user->name,
@@ -142,13 +130,13 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   for (const std::string& id : request->sessions) {
     auto match = std::find_if(agents.begin(), agents.end(), [&](const AgentView& a) { return a.session.id == id; });
     if (match != agents.end()) {
-      add_session(match->session);
+      add_session(*match);
     } else {
       targets.push_back({id, 0, "", Error::application(codes::kNoSession, fmt::format("no eligible session \"{}\"", id))});
     }
   }
   if (request->all) {
-    for (const AgentView& agent : agents) add_session(agent.session);
+    for (const AgentView& agent : agents) add_session(agent);
   }
   const bool none_reachable = std::all_of(targets.begin(), targets.end(),
                                           [](const Target& t) { return t.session.empty() || t.error; });
@@ -159,11 +147,23 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   }
 
   const Json agent_params = agent_notify_params(*request, config_.notify.app_name);
+  // Once per agent: a user-scope agent (asuser, launch-agent) serves all of its user's sessions,
+  // and each of them reports that one delivery.
+  std::map<std::string, const Target*> first_of_agent;
   for (Target& target : targets) {
-    if (!target.error) co_await deliver(target, agent_params);
+    if (target.error) continue;
+    if (auto first = first_of_agent.find(target.agent); first != first_of_agent.end()) {
+      target.delivered_with = first->second;
+      continue;
+    }
+    first_of_agent.emplace(target.agent, &target);
+    co_await deliver(target, agent_params);
   }
   if (request->wait_action_seconds) {
     co_await wait_for_outcomes(targets, std::chrono::seconds(*request->wait_action_seconds));
+  }
+  for (Target& target : targets) {
+    if (target.delivered_with != nullptr) target.share(*target.delivered_with);
   }
   Json results = Json::array();
   for (const Target& target : targets) results.push_back(target.to_json(request->wait_action_seconds.has_value()));
@@ -205,12 +205,13 @@ asio::awaitable<void> ControlService::wait_for_outcomes(std::vector<Target>& tar
   auto remaining = std::make_shared<int>(0);
   auto all_done = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   for (Target& target : targets) {
-    if (!target.notification_id) continue;
+    if (!target.notification_id || target.delivered_with != nullptr) continue;
     ++*remaining;
     asio::co_spawn(
         executor,
         [this, &target, timeout, remaining, all_done]() -> asio::awaitable<void> {
-          target.outcome = co_await outcomes_.wait(target.session, *target.notification_id, timeout);
+          // Events are filed under the agent that reported them.
+          target.outcome = co_await outcomes_.wait(target.agent, *target.notification_id, timeout);
           if (--*remaining == 0) all_done->cancel();
         },
         asio::detached);

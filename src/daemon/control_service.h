@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/key_router.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/rate_limiter.h"
 #include "protocol/json_rpc.h"
@@ -22,8 +23,9 @@ class ControlService {
   static constexpr std::chrono::milliseconds kAgentReadyWait{5000};
   static constexpr std::chrono::milliseconds kAgentCallTimeout{5000};
 
-  ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, const Config& config)
-      : agents_(agents), outcomes_(outcomes), config_(config),
+  ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, KeyRouter& keys,
+                 const Config& config)
+      : agents_(agents), outcomes_(outcomes), keys_(keys), config_(config),
         rate_limiter_(config.notify.per_user_per_minute) {}
 
   // By value: a coroutine must own what it reads after its first suspension.
@@ -41,6 +43,7 @@ class ControlService {
 
   AgentSupervisor& agents_;
   NotificationOutcomes& outcomes_;
+  KeyRouter& keys_;
   const Config& config_;
   RateLimiter rate_limiter_;
 };

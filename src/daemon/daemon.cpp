@@ -53,6 +53,13 @@ std::expected<void, std::string> make_directory(const std::string& path, mode_t 
   return std::unexpected(fmt::format("cannot create {}: {}", path, errno_text(errno)));
 }
 
+// What an agent.hello claims to be, for the log: a session, or (no session) its user's agent.
+std::string hello_target(const Json& params) {
+  auto session = params.find("session");
+  if (session == params.end() || session->is_null()) return "its user (no session named)";
+  return fmt::format("session {}", session->dump());
+}
+
 std::optional<gid_t> liaison_group() {
   std::string buffer(16384, '\0');
   group entry{};
@@ -69,9 +76,13 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
       config_(std::move(config)),
       paths_(std::move(paths)),
       parts_(std::move(parts)),
-      supervisor_(io, parts_.launcher),
+      supervisor_(io, parts_.launcher,
+                  AdoptionOptions{.processes = parts_.processes,
+                                  .records_directory = paths_.runtime_dir + "/agents"}),
       outcomes_(io.get_executor()),
-      control_(supervisor_, outcomes_, config_),
+      keys_(supervisor_, config_, paths_.state_dir, parts_.key_providers),
+      launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
+      control_(supervisor_, outcomes_, keys_, config_),
       agent_acceptor_(io),
       control_acceptor_(io) {}
 
@@ -171,7 +182,12 @@ void Daemon::serve_control(Socket socket) {
   ++control_connections_;
   connection->set_close_handler([this] { --control_connections_; });
   connection->start(
-      [this](protocol::Request request) { return control_.handle(std::move(request)); });
+      [this](protocol::Request request) {
+        if (LaunchAgentService::handles(request.method)) {
+          return launch_agents_.handle(std::move(request));
+        }
+        return control_.handle(std::move(request));
+      });
 }
 
 void Daemon::serve_agent(Socket socket) {
@@ -228,8 +244,8 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connect
     auto accepted = supervisor_.accept_hello(connection, peer, request.params);
     if (!accepted) {
       // Logged once: the connection closes right after, so a retry is a new, separate event.
-      log::warning(fmt::format("refused agent.hello from uid {} pid {} for session \"{}\": {}",
-                               peer.uid, peer.pid, request.params.value("session", ""),
+      log::warning(fmt::format("refused agent.hello from uid {} pid {} for {}: {}",
+                               peer.uid, peer.pid, hello_target(request.params),
                                accepted.error().message),
                    {{"LIAISON_UID", std::to_string(peer.uid)},
                     {"LIAISON_AGENT_PID", std::to_string(peer.pid)},
@@ -237,7 +253,7 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connect
       connection->close_after_reply();
       co_return std::unexpected(accepted.error());
     }
-    *session = request.params.value("session", "");
+    *session = supervisor_.agent_id_of(connection);  // what its events are filed under
     release_unproven(peer.uid);
     co_return accepted;
   }
@@ -262,16 +278,28 @@ void Daemon::release_unproven(uid_t uid) {
 
 void Daemon::stop(std::function<void()> done) {
   if (stopping_) return;
+  log::info("stopping: asking every agent to leave", {{"LIAISON_EVENT", "daemon-stopping"}});
+  stop_listening();
+  supervisor_.stop_all(std::move(done));
+}
+
+void Daemon::hand_over(std::function<void()> done) {
+  if (stopping_) return;
+  log::info("restarting: the agents stay for the next daemon", {{"LIAISON_EVENT", "daemon-restarting"}});
+  stop_listening();
+  supervisor_.hand_over();
+  done();
+}
+
+void Daemon::stop_listening() {
   stopping_ = true;
   parts_.notify_service_manager("STOPPING=1");
-  log::info("stopping: asking every agent to leave", {{"LIAISON_EVENT", "daemon-stopping"}});
   std::error_code ignored;
   agent_acceptor_.close(ignored);
   control_acceptor_.close(ignored);
   if (session_changes_) session_changes_->cancel(ignored);
   ::unlink(paths_.control_socket().c_str());
   ::unlink(paths_.agent_socket().c_str());
-  supervisor_.stop_all(std::move(done));
 }
 
 }  // namespace liaison::daemon

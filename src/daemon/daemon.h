@@ -18,8 +18,11 @@
 #include "daemon/agent_launcher.h"
 #include "daemon/agent_supervisor.h"
 #include "daemon/control_service.h"
+#include "daemon/key_router.h"
+#include "daemon/launch_agent_service.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/peer_identity.h"
+#include "daemon/process_inspector.h"
 #include "daemon/session_source.h"
 
 namespace liaison::daemon {
@@ -36,8 +39,19 @@ struct DaemonParts {
   SessionSource& sessions;
   AgentLauncher& launcher;
   PeerIdentity& peers;
+  // The key providers that can run in the daemon, by name ("software"; "tpm" where config places
+  // the TPM here). None by default: every key operation then says why.
+  keys::KeyManager::ProviderLookup key_providers = [](std::string_view name) {
+    return keys::KeyResult<keys::UnexportableKeyProvider*>(std::unexpected(
+        keys::KeyError{"unavailable", "no key provider \"" + std::string(name) + "\" here"}));
+  };
   // Tells the service manager about readiness ("READY=1") and shutdown ("STOPPING=1").
   std::function<void(const std::string&)> notify_service_manager = [](const std::string&) {};
+  // Facts about agent processes (Linux: /proc, sd-login, pidfds). Without it agents are not
+  // re-adopted across a daemon restart, and user-scope agents (asuser, launch-agent) are refused.
+  const ProcessInspector* processes = nullptr;
+  // Installs and reports the launch-agent unit (launch_agent.*); null where there is none.
+  LaunchAgentInstaller* launch_agent = nullptr;
 };
 
 class Daemon {
@@ -58,8 +72,13 @@ class Daemon {
   // Stops every agent gracefully, closes the sockets, then calls `done`.
   void stop(std::function<void()> done);
 
+  // For a restart: closes the sockets and leaves every agent running for the next daemon, which
+  // re-adopts them (docs/architecture.md); calls `done` at once.
+  void hand_over(std::function<void()> done);
+
  private:
   std::expected<void, std::string> bind_sockets();
+  void stop_listening();
   void refresh_sessions();
   asio::awaitable<void> watch_sessions();
   asio::awaitable<void> accept_loop(asio::local::stream_protocol::acceptor& acceptor,
@@ -77,6 +96,8 @@ class Daemon {
   DaemonParts parts_;
   AgentSupervisor supervisor_;
   NotificationOutcomes outcomes_;
+  KeyRouter keys_;
+  LaunchAgentService launch_agents_;
   ControlService control_;
   asio::local::stream_protocol::acceptor agent_acceptor_;
   asio::local::stream_protocol::acceptor control_acceptor_;

@@ -30,6 +30,23 @@ KeyResult<KeyRecord> KeyManager::create(std::string_view label, std::string_view
   return record;
 }
 
+KeyResult<KeyRecord> KeyManager::find(std::string_view label) {
+  auto stamp = store_.stamp(label);
+  if (stamp) {
+    if (auto known = known_.find(label); known != known_.end() && known->second.stamp == *stamp) {
+      return known->second.record;
+    }
+  }
+  // Changed, new, or gone: the store reads and checks it (and says precisely what is wrong).
+  auto record = store_.load(label);
+  if (!record || !stamp) {
+    known_.erase(std::string(label));
+    return record;
+  }
+  known_.insert_or_assign(std::string(label), Known{*stamp, *record});
+  return record;
+}
+
 KeyResult<UnexportableSigningKey*> KeyManager::load(const KeyRecord& record) {
   if (auto found = loaded_.find(record.label);
       found != loaded_.end() && found->second.wrapped == record.wrapped_key) {
@@ -48,7 +65,7 @@ KeyResult<Bytes> KeyManager::sign_digest(std::string_view label, std::span<const
   if (digest.size() != 32) {
     return std::unexpected(invalid(fmt::format("a SHA-256 digest is 32 bytes, not {}", digest.size())));
   }
-  auto record = store_.load(label);
+  auto record = find(label);
   if (!record) return std::unexpected(record.error());
   auto key = load(*record);
   if (!key) return std::unexpected(key.error());
@@ -56,9 +73,10 @@ KeyResult<Bytes> KeyManager::sign_digest(std::string_view label, std::span<const
 }
 
 KeyResult<void> KeyManager::remove(std::string_view label) {
-  auto record = store_.load(label);
+  auto record = find(label);
   if (!record) return std::unexpected(record.error());
   loaded_.erase(std::string(label));
+  known_.erase(std::string(label));
   if (auto provider = providers_(record->backend); provider) {
     if (auto erased = (*provider)->erase(record->wrapped_key); !erased) {
       return std::unexpected(erased.error());

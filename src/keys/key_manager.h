@@ -29,7 +29,10 @@ class KeyManager {
   KeyResult<KeyRecord> create(std::string_view label, std::string_view backend, bool replace);
 
   KeyResult<KeyListing> list() const { return store_.list(); }
-  KeyResult<KeyRecord> find(std::string_view label) const { return store_.load(label); }
+
+  // The record under `label`: read and checked from the store when its file changed since the
+  // last look (one fstatat otherwise), so signing does not re-parse the file every time.
+  KeyResult<KeyRecord> find(std::string_view label);
 
   // Signs a 32-byte SHA-256 digest with the key under `label`; DER ECDSA.
   KeyResult<Bytes> sign_digest(std::string_view label, std::span<const uint8_t> digest);
@@ -42,12 +45,17 @@ class KeyManager {
     Bytes wrapped;  // what it was loaded from: a replaced key must not sign with the old one
     std::unique_ptr<UnexportableSigningKey> key;
   };
+  struct Known {
+    KeyStore::FileStamp stamp;
+    KeyRecord record;
+  };
 
   KeyResult<UnexportableSigningKey*> load(const KeyRecord& record);
 
   KeyStore store_;
   ProviderLookup providers_;
   std::map<std::string, Loaded, std::less<>> loaded_;
+  std::map<std::string, Known, std::less<>> known_;
 };
 
 }  // namespace liaison::keys

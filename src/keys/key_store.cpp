@@ -446,6 +446,20 @@ KeyResult<KeyRecord> KeyStore::load(std::string_view label) const {
   return *record;
 }
 
+KeyResult<KeyStore::FileStamp> KeyStore::stamp(std::string_view label) const {
+  if (auto valid = check_label_for_store(label); !valid) return std::unexpected(valid.error());
+  struct stat status {};
+  if (::fstatat(directory_fd_.get(), file_name_for(label).c_str(), &status, AT_SYMLINK_NOFOLLOW) !=
+      0) {
+    return fail(errno == ENOENT ? "not_found" : "failed",
+                fmt::format("no key labeled \"{}\" in {}", label, directory_.string()));
+  }
+  // ctime changes on every write, rename, chown and chmod of the file.
+  return FileStamp{status.st_ino, status.st_size,
+                   status.st_ctim.tv_sec * 1'000'000'000LL + status.st_ctim.tv_nsec,
+                   status.st_uid, status.st_mode};
+}
+
 KeyResult<KeyListing> KeyStore::list() const {
   auto names = directory_entries(directory_fd_.get(), directory_);
   if (!names) return std::unexpected(names.error());

@@ -81,6 +81,19 @@ class KeyStore {
   // above; `failed` for a file that is not a valid record.
   KeyResult<KeyRecord> load(std::string_view label) const;
 
+  // What identifies the current version of a label's file (inode, size, change time, owner,
+  // mode): one fstatat, so callers can keep a loaded record and notice any change to the file,
+  // a chown or chmod included, without reading and checking it again on every use.
+  struct FileStamp {
+    ino_t inode = 0;
+    off_t size = 0;
+    int64_t change_time_ns = 0;
+    uid_t owner = 0;
+    mode_t mode = 0;
+    friend bool operator==(const FileStamp&, const FileStamp&) = default;
+  };
+  KeyResult<FileStamp> stamp(std::string_view label) const;
+
   // Every record, and every file that is not a usable record (never silently skipped).
   KeyResult<KeyListing> list() const;
 

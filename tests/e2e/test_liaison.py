@@ -224,6 +224,10 @@ def test_no_token_reaches_the_journal(container, daemon):
 
 
 def test_stopping_the_daemon_stops_every_agent(container, daemon):
+    """KillMode=process: systemd signals the daemon alone, so that a restart leaves the agents to
+    the next daemon (test_strategies.py). Stopping for good is then the daemon's own job: it asks
+    every agent to leave, terminates and kills the rest, so within the stop policy (5 s) nothing
+    of liaison.service is left, not even the adoption records (the runtime dir goes with it)."""
     agents = {entry["agent"]["pid"] for entry in daemon.values() if entry["agent"].get("pid")}
     assert agents, daemon
 
@@ -232,3 +236,7 @@ def test_stopping_the_daemon_stops_every_agent(container, daemon):
     running = observe_until(lambda: [pid for pid in agents if container.process_running(pid)],
                             until=lambda pids: not pids, timeout=AGENT_EXIT_TIMEOUT_S)
     assert not running, f"agents still running after `systemctl stop liaison`: {running}"
+    in_unit = container.exec(["sh", "-c", "grep -l '/liaison.service$' /proc/[0-9]*/cgroup || true"],
+                             timeout=15).stdout.split()
+    assert not in_unit, f"processes left in liaison.service's cgroup: {in_unit}"
+    assert not container.path("/run/liaison").exists(), "the adoption records outlived the stop"

@@ -18,11 +18,17 @@
 #include <functional>
 #include <map>
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
 #include "daemon/daemon.h"
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_session_source.h"
+#include "keys/fake_provider.h"
+#include "keys/public_key_formats.h"
 
 namespace liaison {
 namespace {
@@ -42,6 +48,9 @@ class InProcessLauncher final : public daemon::AgentLauncher {
 
   std::string strategy() const override { return "in-process"; }
 
+  // What each launched agent uses for the user's session keys; none when unset.
+  std::function<std::unique_ptr<agent::AgentKeys>(const Session&)> make_keys;
+
   std::expected<daemon::LaunchedAgent, std::string> launch(const Session& session,
                                                            const std::string& token) override {
     ++launches_[session.id];
@@ -57,6 +66,7 @@ class InProcessLauncher final : public daemon::AgentLauncher {
       raw->notifier = notifier.get();
       return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
     });
+    if (make_keys) running->agent->set_keys(make_keys(session));
     const int fd = ::dup(running->exit_fd.get());
     running->agent->start([fd](int) {
       const uint64_t one = 1;
@@ -64,7 +74,7 @@ class InProcessLauncher final : public daemon::AgentLauncher {
       ::close(fd);
     });
     // The agent runs in this process, so this process's pid is what SO_PEERCRED reports for it.
-    daemon::LaunchedAgent launched{::getpid(), UniqueFd(::dup(raw->exit_fd.get()))};
+    daemon::LaunchedAgent launched{::getpid(), session.uid, UniqueFd(::dup(raw->exit_fd.get()))};
     running_[session.id] = std::move(running);
     return launched;
   }
@@ -117,7 +127,7 @@ class DaemonAgentTest : public testing::Test {
   void start_daemon() {
     launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
     daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
-                                               daemon::DaemonParts{sessions_, *launcher_, peers_});
+                                               daemon::DaemonParts{.sessions = sessions_, .launcher = *launcher_, .peers = peers_});
     ASSERT_TRUE(daemon_->start().has_value());
   }
 
@@ -398,6 +408,139 @@ TEST_F(DaemonAgentTest, ABurstOfHalfLinesDoesNotStopTheControlSocket) {
   auto sent = control("notify", {{"user", "1001"}, {"title", "still serving"}});
   ASSERT_TRUE(sent.has_value()) << sent.error().message;
   EXPECT_EQ((*sent)["results"][0]["delivered"], true);
+}
+
+// Whether `signature` (DER) over `digest` verifies with the PEM public key, by OpenSSL.
+bool verifies(const std::string& public_key_pem, const keys::Bytes& digest,
+              const keys::Bytes& signature) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  if (!key) return false;
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+      EVP_PKEY_CTX_new(key.get(), nullptr), EVP_PKEY_CTX_free);
+  return EVP_PKEY_verify_init(context.get()) == 1 &&
+         EVP_PKEY_verify(context.get(), signature.data(), signature.size(), digest.data(),
+                         digest.size()) == 1;
+}
+
+class KeyRoutingTest : public DaemonAgentTest {
+ protected:
+  void start_with_keys() {
+    paths_.state_dir = (dir_ / "state").string();
+    std::filesystem::create_directories(paths_.state_dir);
+    sessions_.set_sessions({session("3", kAlice, "alice")});
+    launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
+    launcher_->make_keys = [this](const Session& s) {
+      return std::make_unique<agent::AgentKeys>(
+          dir_ / ("home-" + s.id), [this](std::string_view name, const std::string&) {
+            return lookup(name, session_tpm_);
+          });
+    };
+    daemon_ = std::make_unique<daemon::Daemon>(
+        io_, config_, paths_,
+        daemon::DaemonParts{.sessions = sessions_, .launcher = *launcher_, .peers = peers_,
+                            .key_providers = [this](std::string_view name) {
+                              return lookup(name, daemon_tpm_);
+                            }});
+    ASSERT_TRUE(daemon_->start().has_value());
+    wait_for_state("3", "ready");
+  }
+
+  keys::KeyResult<keys::UnexportableKeyProvider*> lookup(std::string_view name,
+                                                         keys::FakeKeyProvider& tpm) {
+    if (name == "tpm" && tpm_absent_) {
+      return std::unexpected(keys::KeyError{"unavailable", "no TPM at /dev/tpmrm0"});
+    }
+    if (name == "tpm") return &tpm;
+    if (name == "software") return &software_;
+    return std::unexpected(keys::KeyError{"unavailable", "no such provider here"});
+  }
+
+  // Signs a digest through control.sock and checks the signature against the key's PEM.
+  void expect_signature_verifies(const Json& key) {
+    const keys::Bytes digest = keys::sha256(std::vector<uint8_t>{'h', 'i'});
+    auto signed_ = control("key.sign", {{"user", "1001"}, {"label", key["label"]},
+                                        {"digest", keys::base64_encode(digest)}});
+    ASSERT_TRUE(signed_.has_value()) << signed_.error().message;
+    auto signature = keys::base64_decode((*signed_)["signature"].get<std::string>());
+    ASSERT_TRUE(signature.has_value());
+    EXPECT_TRUE(verifies(key["public_key"], digest, *signature));
+  }
+
+  bool tpm_absent_ = false;
+  keys::FakeKeyProvider daemon_tpm_{keys::KeyContext::kDaemon, true, "tpm"};
+  keys::FakeKeyProvider session_tpm_{keys::KeyContext::kUserSession, true, "tpm"};
+  keys::FakeKeyProvider software_{keys::KeyContext::kDaemon, false, "software"};
+};
+
+TEST_F(KeyRoutingTest, DaemonContextKeysAreMadeAndUsedInTheDaemon) {
+  start_with_keys();
+  auto made = control("key.create", {{"user", "1001"}, {"label", "device"}, {"backend", "tpm"}});
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ((*made)["context"], "daemon");
+  EXPECT_EQ((*made)["hardware_backed"], true);
+  EXPECT_EQ((*made)["uid"], kAlice);
+  EXPECT_EQ(daemon_tpm_.calls().generate, 1);
+  EXPECT_EQ(session_tpm_.calls().generate, 0);
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(paths_.state_dir) / "keys/1001/device.json"));
+  expect_signature_verifies(*made);
+}
+
+TEST_F(KeyRoutingTest, UserSessionKeysAreMadeAndUsedInTheUsersAgent) {
+  config_.keys.tpm_context = "user-session";
+  start_with_keys();
+  auto made = control("key.create", {{"user", "1001"}, {"label", "enclave"}, {"backend", "tpm"}});
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ((*made)["context"], "user-session");
+  EXPECT_EQ(session_tpm_.calls().generate, 1);
+  EXPECT_EQ(daemon_tpm_.calls().generate, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "home-3" / "enclave.json"));
+  expect_signature_verifies(*made);
+  auto listed = control("key.list", {{"user", "1001"}});
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ((*listed)["keys"].size(), 1u);
+  EXPECT_EQ((*listed)["keys"][0]["context"], "user-session");
+}
+
+TEST_F(KeyRoutingTest, AutoFallsBackToASoftwareKeyAndSaysSo) {
+  tpm_absent_ = true;
+  start_with_keys();
+  auto made = control("key.create", {{"user", "1001"}, {"label", "fallback"}, {"backend", "auto"}});
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ((*made)["backend"], "software");
+  EXPECT_EQ((*made)["hardware_backed"], false);
+  EXPECT_NE((*made)["note"].get<std::string>().find("no TPM at /dev/tpmrm0"), std::string::npos);
+}
+
+TEST_F(KeyRoutingTest, AutoPrefersTheTpm) {
+  start_with_keys();
+  auto made = control("key.create", {{"user", "1001"}, {"label", "auto"}, {"backend", "auto"}});
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ((*made)["backend"], "tpm");
+  EXPECT_FALSE(made->contains("note"));
+}
+
+TEST_F(KeyRoutingTest, AUserSessionKeyWithoutASessionIsANoSessionError) {
+  config_.keys.tpm_context = "user-session";
+  start_with_keys();
+  auto made = control("key.create", {{"user", "1002"}, {"label", "k"}, {"backend", "tpm"}});
+  ASSERT_FALSE(made.has_value());
+  EXPECT_EQ(made.error().data_code, protocol::codes::kNoSession);
+}
+
+TEST_F(KeyRoutingTest, ExistingLabelsAndBadLabelsAreRefused) {
+  start_with_keys();
+  ASSERT_TRUE(control("key.create", {{"user", "1001"}, {"label", "k"}, {"backend", "software"}}));
+  auto again = control("key.create", {{"user", "1001"}, {"label", "k"}, {"backend", "software"}});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().data_code, protocol::codes::kExists);
+  auto bad = control("key.create", {{"user", "1001"}, {"label", "../k"}, {"backend", "software"}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, protocol::kInvalidParams);
+  auto missing = control("key.sign", {{"user", "1001"}, {"label", "nope"}, {"digest", ""}});
+  ASSERT_FALSE(missing.has_value());
 }
 
 TEST_F(DaemonAgentTest, StoppingTheDaemonStopsEveryAgent) {

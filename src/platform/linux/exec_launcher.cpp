@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "platform/linux/passwd.h"
+#include "platform/linux/unit_launchers.h"
 
 namespace liaison::platform {
 namespace {
@@ -420,7 +421,7 @@ std::expected<daemon::LaunchedAgent, std::string> ExecLauncher::launch(
   log::info(
       fmt::format("started agent for session {} as uid {}, pid {}", session.id, session.uid, *pid),
       {{"LIAISON_SESSION", session.id}});
-  return daemon::LaunchedAgent{.pid = *pid, .exit_fd = std::move(pidfd)};
+  return daemon::LaunchedAgent{.pid = *pid, .uid = session.uid, .exit_fd = std::move(pidfd)};
 }
 
 void ExecLauncher::send_signal(const daemon::LaunchedAgent& agent, int signal) {
@@ -435,6 +436,8 @@ std::optional<int> ExecLauncher::reap(const daemon::LaunchedAgent& agent) {
   if (!agent.exit_fd) return AgentLauncher::reap(agent);
   return platform::reap(agent.exit_fd);
 }
+
+void ExecLauncher::retire_other_strategies(uid_t uid) { retire_agent_units(uid, strategy()); }
 
 std::optional<int> reap(const UniqueFd& pidfd) {
   siginfo_t info{};

@@ -42,6 +42,9 @@ class ExecLauncher final : public daemon::AgentLauncher {
   void send_signal(const daemon::LaunchedAgent& agent, int signal) override;
   std::optional<int> reap(const daemon::LaunchedAgent& agent) override;
 
+  // Stops the asuser and launch-agent units a previous [agent] launch left in the user's manager.
+  void retire_other_strategies(uid_t uid) override;
+
  private:
   std::vector<std::string> agent_command_;
   std::string agent_socket_path_;

@@ -25,6 +25,7 @@ import sys
 
 SHARE = "/usr/local/share/liaison-test"
 NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
+SESSION_TARGET = "liaison-test-session.target"
 STARTUP_TIMEOUT_S = 15
 
 
@@ -62,6 +63,25 @@ class Desktop:
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def start_session_target(env):
+    """Starts the session target (and so graphical-session.target), as a desktop does once its
+    display is known to the user's service manager. Returns whether this login started it: a
+    second login of the same user shares the first one's, as it shares its service manager."""
+    state = subprocess.run(["systemctl", "--user", "is-active", SESSION_TARGET], env=env,
+                           timeout=10, capture_output=True, text=True).stdout.strip()
+    if state == "active":
+        return False
+    subprocess.run(["systemctl", "--user", "start", SESSION_TARGET], env=env, check=True,
+                   timeout=STARTUP_TIMEOUT_S)
+    return True
+
+
+def stop_session_target():
+    """Stops the session target at logout, as a desktop's session manager does."""
+    subprocess.run(["systemctl", "--user", "stop", SESSION_TARGET], timeout=10,
+                   capture_output=True, check=False)
 
 
 def runtime_subdir():
@@ -135,7 +155,7 @@ def start_x11(desktop, args):
     subprocess.run(["systemctl", "--user", "import-environment", "DISPLAY"],
                    env=env, check=True, timeout=10)
     server = start_notification_server(desktop, ["dunst", "-config", f"{SHARE}/dunstrc"], env)
-    return {"display": display, "notifications": server}
+    return {"display": display, "notifications": server}, env
 
 
 def start_wayland(desktop, _args):
@@ -155,7 +175,7 @@ def start_wayland(desktop, _args):
     os.close(fifo_fd)
     env["WAYLAND_DISPLAY"] = display
     server = start_notification_server(desktop, ["mako", "-c", f"{SHARE}/mako.conf"], env)
-    return {"wayland_display": display, "notifications": server}
+    return {"wayland_display": display, "notifications": server}, env
 
 
 STARTERS = {"x11": start_x11, "wayland": start_wayland}
@@ -173,9 +193,12 @@ def main(argv):
     signal.signal(signal.SIGTERM, raise_exit)
     signal.signal(signal.SIGHUP, raise_exit)
     desktop = Desktop()
+    owns_session_target = False
     try:
         status = {"session": os.environ.get("XDG_SESSION_ID", "")}
-        status.update(STARTERS[argv[1]](desktop, argv[2:]))
+        started, env = STARTERS[argv[1]](desktop, argv[2:])
+        status.update(started)
+        owns_session_target = start_session_target(env)
         # The harness reads this line (systemctl show -p StatusText) to learn about the login.
         fields = " ".join(f"{key}={value}" for key, value in status.items())
         notify_systemd(f"READY=1\nSTATUS={fields}")
@@ -185,6 +208,8 @@ def main(argv):
         print(f"desktop: {error}", file=sys.stderr)
         return 1
     finally:
+        if owns_session_target:
+            stop_session_target()
         desktop.terminate()
 
 

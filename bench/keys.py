@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""Signatures per second (issue 4), each beside its limit from the same run:
+
+  - TPM: through control.sock (pipelined), through the CLI, and through TpmProvider in process,
+    next to a raw Esys_Sign loop on the same swtpm (tpm_sign_bench);
+  - software: through control.sock (pipelined), next to `openssl speed -elapsed ecdsap256`.
+
+Runs on the host (daemon-context keys need no login session): its own swtpm on loopback, its own
+`liaison daemon` with a throwaway runtime and state directory. Prints a markdown section.
+
+    sudo /usr/bin/python3 bench/keys.py --build-dir build
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PIPELINE_WINDOW = 32  # requests in flight; the daemon takes 64 per connection
+
+
+def free_port_pair():
+    for _ in range(200):
+        port = random.randrange(20000, 32000, 2)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair on 127.0.0.1")
+
+
+def start_swtpm(state):
+    port = free_port_pair()
+    process = subprocess.Popen(
+        ["swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+         "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1", "--tpmstate", f"dir={state}",
+         "--flags", "not-need-init,startup-clear"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"swtpm:host=127.0.0.1,port={port}"
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError("swtpm did not start")
+
+
+def raw_and_provider(build_dir, tcti, count):
+    """tpm_sign_bench: a raw Esys_Sign loop and TpmProvider::sign_digest, taking turns."""
+    out = subprocess.run([str(build_dir / "src/keys/tpm_sign_bench"), "--tcti", tcti,
+                          "--count", str(count), "--json"], capture_output=True, text=True,
+                         timeout=600, check=True).stdout
+    return json.loads(out)
+
+
+class Control:
+    """A JSON-RPC client of control.sock."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(path)
+        self.buffer = b""
+        self.next_id = 1
+
+    def send(self, method, params):
+        self.sock.sendall(json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method,
+                                      "params": params}).encode() + b"\n")
+        self.next_id += 1
+
+    def receive(self):
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("the daemon closed the connection")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        message = json.loads(line)
+        if "error" in message:
+            raise RuntimeError(f"daemon error: {message['error']}")
+        return message["result"]
+
+    def call(self, method, params):
+        self.send(method, params)
+        return self.receive()
+
+
+def pipelined_signs(control, label, count):
+    """`count` key.sign calls with at most PIPELINE_WINDOW in flight; signatures per second."""
+    digest = base64.b64encode(hashlib.sha256(b"bench").digest()).decode()
+    params = {"user": "0", "label": label, "digest": digest}
+    began = time.monotonic()
+    sent = received = 0
+    while received < count:
+        while sent < count and sent - received < PIPELINE_WINDOW:
+            control.send("key.sign", params)
+            sent += 1
+        control.receive()
+        received += 1
+    return count / (time.monotonic() - began)
+
+
+def cli_signs(liaison, runtime, label, count):
+    digest_file = Path(runtime) / "digest"
+    digest_file.write_bytes(hashlib.sha256(b"bench").digest())
+    env = dict(os.environ, LIAISON_RUNTIME_DIR=runtime)
+    began = time.monotonic()
+    for _ in range(count):
+        subprocess.run([liaison, "key", "sign", "--user", "0", "--label", label, "--digest",
+                        "--in", str(digest_file), "--out", "/dev/null"], env=env, check=True,
+                       timeout=60)
+    return count / (time.monotonic() - began)
+
+
+def openssl_speed():
+    out = subprocess.run(["openssl", "speed", "-elapsed", "-seconds", "3", "ecdsap256"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    # "256 bits ecdsa (nistp256)   0.0000s   0.0001s  25000.1   9000.2"  -> sign/s, verify/s
+    match = re.search(r"nistp256\)\s+\S+s\s+\S+s\s+([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"cannot read `openssl speed`:\n{out}")
+    return float(match.group(1))
+
+
+def start_daemon(liaison, runtime, state, config):
+    process = subprocess.Popen([liaison, "daemon", "--runtime-dir", runtime, "--state-dir", state,
+                                "--config", config], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.path.exists(os.path.join(runtime, "control.sock")):
+            return process
+        if process.poll() is not None:
+            raise RuntimeError(f"the daemon exited: {process.stderr.read().decode()}")
+        time.sleep(0.02)
+    raise RuntimeError("the daemon did not come up")
+
+
+def measure(build_dir, count, cli_count, progress=print):
+    liaison = str(build_dir / "src/cli/liaison")
+    work = tempfile.mkdtemp(prefix="liaison-bench-keys-")
+    runtime, state, tpm_state = (os.path.join(work, d) for d in ("run", "state", "tpm"))
+    for d in (runtime, state, tpm_state):
+        os.makedirs(d)
+    swtpm = daemon = None
+    results = {}
+    try:
+        swtpm, tcti = start_swtpm(tpm_state)
+        progress(f"raw Esys_Sign vs TpmProvider in process ({count} each)")
+        results["in_process"] = raw_and_provider(build_dir, tcti, count)
+        config = os.path.join(work, "liaison.toml")
+        Path(config).write_text(f'[keys]\ntpm_tcti = "{tcti}"\n')
+        daemon = start_daemon(liaison, runtime, state, config)
+        control = Control(os.path.join(runtime, "control.sock"))
+        control.call("key.create", {"user": "0", "label": "tpm", "backend": "tpm"})
+        control.call("key.create", {"user": "0", "label": "soft", "backend": "software"})
+        progress(f"control.sock, pipelined ({count} signatures each, TPM and software)")
+        results["socket_tpm"] = pipelined_signs(control, "tpm", count)
+        results["socket_software"] = pipelined_signs(control, "soft", count)
+        progress(f"the CLI ({cli_count} signatures)")
+        results["cli_tpm"] = cli_signs(liaison, runtime, "tpm", cli_count)
+        progress("openssl speed -elapsed ecdsap256")
+        results["openssl"] = openssl_speed()
+    finally:
+        if daemon:
+            daemon.terminate()
+            daemon.wait(timeout=15)
+        if swtpm:
+            swtpm.terminate()
+            swtpm.wait(timeout=5)
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def markdown(results, count, cli_count):
+    raw = results["in_process"]["raw_esys_sign_per_s"]
+    provider = results["in_process"]["provider_sign_per_s"]
+
+    def versus(value, limit):
+        return f"{(1 - value / limit) * 100:.1f} % below" if value < limit else \
+            f"{(value / limit - 1) * 100:.1f} % above"
+
+    rows = [
+        ("raw `Esys_Sign` loop (the limit)", raw, "—"),
+        ("`TpmProvider::sign_digest`, in process", provider, versus(provider, raw)),
+        ("`key.sign` on control.sock, pipelined", results["socket_tpm"],
+         versus(results["socket_tpm"], raw)),
+        ("`liaison key sign` (CLI, one process per signature)", results["cli_tpm"],
+         versus(results["cli_tpm"], raw)),
+    ]
+    lines = [
+        "## Signatures per second (keys)",
+        "",
+        f"*Method.* `bench/keys.py` on the host: its own swtpm on loopback and its own `liaison "
+        f"daemon` (daemon-context keys need no session). TPM: `tpm_sign_bench` runs a raw "
+        f"`Esys_Sign` loop and `TpmProvider::sign_digest` taking turns in batches ({count} each); "
+        f"then {count} `key.sign` calls on one control.sock connection with {PIPELINE_WINDOW} in "
+        f"flight, and {cli_count} runs of `liaison key sign --digest`. Software: the same "
+        f"pipelined calls next to `openssl speed -elapsed ecdsap256` (elapsed, not CPU, time). "
+        f"The swtpm TCTI opens a TCP connection per command, which is most of a TPM signature's "
+        f"cost here.",
+        "",
+        "| TPM (swtpm) | signatures/s | vs the raw loop |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {value:.0f} | {note} |" for name, value, note in rows]
+    lines += [
+        "",
+        "| software (OpenSSL, P-256) | signatures/s | vs `openssl speed` |",
+        "|---|---|---|",
+        f"| `openssl speed -elapsed ecdsap256` (the limit) | {results['openssl']:.0f} | — |",
+        f"| `key.sign` on control.sock, pipelined | {results['socket_software']:.0f} | "
+        f"{versus(results['socket_software'], results['openssl'])} |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--cli-count", type=int, default=200)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/keys.py: run as root (the daemon starts as root)", file=sys.stderr)
+        return 1
+    results = measure(Path(args.build_dir).resolve(), args.count, args.cli_count)
+    print(markdown(results, args.count, args.cli_count))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

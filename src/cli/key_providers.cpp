@@ -1,0 +1,45 @@
+#include "cli/key_providers.h"
+
+#include <fmt/format.h>
+
+namespace liaison::cli {
+
+keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::lookup(std::string_view name,
+                                                                     const std::string& tpm_tcti) {
+  if (name == keys::kSoftwareProviderName) return &software_;
+  if (name == "tpm") return open_tpm(tpm_tcti);
+  if (name == "secure-enclave") {
+    return std::unexpected(keys::KeyError{"unavailable", "the Secure Enclave exists only on macOS"});
+  }
+  return std::unexpected(keys::KeyError{"invalid_params", fmt::format("no key backend \"{}\"", name)});
+}
+
+keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(const std::string& tpm_tcti) {
+  if (!tpm_here_) {
+    return std::unexpected(keys::KeyError{
+        "unavailable",
+        fmt::format("the TPM is not used in the {} ([keys] tpm_context)",
+                    context_ == keys::KeyContext::kDaemon ? "daemon" : "user's session")});
+  }
+  // A TCTI that changed (the daemon forwards its config to agents) means another TPM.
+  if (tpm_ && tpm_->tcti() != tpm_tcti) tpm_.reset();
+  if (!tpm_) {
+    // Not remembered on failure: a TPM that appears later (a module loaded) is found then.
+    auto opened = keys::tpm::TpmProvider::open(tpm_tcti, context_);
+    if (!opened) return std::unexpected(opened.error());
+    tpm_ = std::move(*opened);
+  }
+  schedule_idle_flush();
+  return tpm_.get();
+}
+
+void KeyProviders::schedule_idle_flush() {
+  idle_flush_.expires_after(keys::tpm::TpmProvider::kIdleFlushAfter + std::chrono::seconds(1));
+  idle_flush_.async_wait([this](const std::error_code& error) {
+    if (error || !tpm_) return;
+    tpm_->flush_idle();
+    if (tpm_->loaded_key_count() > 0) schedule_idle_flush();
+  });
+}
+
+}  // namespace liaison::cli

@@ -1,0 +1,205 @@
+#include "daemon/key_router.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "keys/key_methods.h"
+#include "daemon/users.h"
+
+namespace liaison::daemon {
+namespace {
+
+using protocol::Error;
+using protocol::Json;
+using protocol::Result;
+namespace codes = protocol::codes;
+
+constexpr std::string_view kDaemonContext = "daemon";
+
+struct Placement {
+  std::string backend;  // concrete, or "auto" when the agent is to decide
+  keys::KeyContext context;
+  std::string note;  // said next to the result when the choice deserves a word
+};
+
+// --user NAME|UID arrives as a string or a number.
+std::string user_param(const Json& params) {
+  auto found = params.find("user");
+  if (found == params.end()) return "";
+  if (found->is_number_unsigned() || (found->is_number_integer() && *found >= 0)) {
+    return std::to_string(found->get<int64_t>());
+  }
+  return found->is_string() ? found->get<std::string>() : "";
+}
+
+Json with_owner(Json result, uid_t uid, const std::string& user) {
+  result["user"] = user;
+  result["uid"] = uid;
+  return result;
+}
+
+}  // namespace
+
+asio::awaitable<Result<Json>> KeyRouter::handle(protocol::Request request) {
+  if (request.method == "key.create") co_return co_await create(request.params);
+  if (request.method == "key.list") co_return co_await list(request.params);
+  if (request.method == "key.public" || request.method == "key.sign" ||
+      request.method == "key.delete") {
+    co_return co_await on_existing_key(request.method, request.params);
+  }
+  co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+Result<keys::KeyManager*> KeyRouter::manager_for(uid_t uid) {
+  if (auto found = managers_.find(uid); found != managers_.end()) return found->second.get();
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(state_dir_) / "keys", ignored);
+  auto store = keys::KeyStore::open(keys::daemon_key_directory(state_dir_, uid), ::geteuid());
+  if (!store) return std::unexpected(keys::key_error_to_rpc(store.error()));
+  auto manager = std::make_unique<keys::KeyManager>(std::move(*store), providers_);
+  keys::KeyManager* raw = manager.get();
+  managers_.emplace(uid, std::move(manager));
+  return raw;
+}
+
+std::string KeyRouter::session_of(uid_t uid) const {
+  for (const AgentView& agent : agents_.agents()) {
+    if (agent.session.uid == uid && agent.state == AgentState::kReady) return agent.session.id;
+  }
+  for (const AgentView& agent : agents_.agents()) {
+    if (agent.session.uid == uid) return agent.session.id;  // starting: worth a short wait
+  }
+  return "";
+}
+
+asio::awaitable<Result<Json>> KeyRouter::forward_to_agent(uid_t uid, const std::string& user,
+                                                          const std::string& method, Json params) {
+  const std::string session = session_of(uid);
+  if (session.empty()) {
+    co_return std::unexpected(Error::application(
+        codes::kNoSession,
+        fmt::format("{}'s user-session keys live in their session, and {} has none", user, user)));
+  }
+  auto connection = co_await agents_.ready_connection(session, std::chrono::seconds(5));
+  if (!connection) {
+    co_return std::unexpected(Error::application(
+        codes::kUnavailable, fmt::format("the agent for session {} is not ready", session)));
+  }
+  params["tpm_tcti"] = config_.keys.tpm_tcti;
+  auto answer = co_await connection->call(method, std::move(params), kAgentKeyTimeout);
+  if (!answer) co_return std::unexpected(answer.error());
+  co_return with_owner(std::move(*answer), uid, user);
+}
+
+asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
+  auto user = resolve_user(user_param(params));
+  if (!user) co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+  Placement placement{params.value("backend", config_.keys.backend), keys::KeyContext::kDaemon, ""};
+  const bool tpm_in_session = config_.keys.tpm_context == "user-session";
+  if (placement.backend == "secure-enclave" || (placement.backend == "tpm" && tpm_in_session) ||
+      (placement.backend == "auto" && tpm_in_session)) {
+    placement.context = keys::KeyContext::kUserSession;
+  } else if (placement.backend == "auto") {
+    auto tpm = providers_("tpm");
+    placement.backend = tpm ? "tpm" : "software";
+    if (!tpm) {
+      placement.note = fmt::format("no TPM ({}): made a software key, not hardware-backed",
+                                   tpm.error().message);
+    }
+  } else if (placement.backend != "tpm" && placement.backend != "software") {
+    co_return std::unexpected(Error::invalid_params(fmt::format(
+        "backend \"{}\" is not one of auto, tpm, secure-enclave, software", placement.backend)));
+  }
+  Json forwarded = {{"label", params.value("label", "")},
+                    {"backend", placement.backend},
+                    {"replace", params.value("replace", false)}};
+  if (placement.context == keys::KeyContext::kUserSession) {
+    co_return co_await forward_to_agent(user->uid, user->name, "key.create", std::move(forwarded));
+  }
+  auto manager = manager_for(user->uid);
+  if (!manager) co_return std::unexpected(manager.error());
+  auto created = keys::run_key_method(**manager, "key.create", forwarded, kDaemonContext);
+  if (!created) co_return std::unexpected(keys::key_error_to_rpc(created.error()));
+  Json result = with_owner(std::move(*created), user->uid, user->name);
+  if (!placement.note.empty()) result["note"] = placement.note;
+  log::info(fmt::format("created key \"{}\" ({}) for {}", result.value("label", ""),
+                        placement.backend, user->name),
+            {{"LIAISON_UID", std::to_string(user->uid)}, {"LIAISON_EVENT", "key-created"}});
+  co_return result;
+}
+
+asio::awaitable<Result<Json>> KeyRouter::on_existing_key(const std::string& method,
+                                                         const Json& params) {
+  auto user = resolve_user(user_param(params));
+  if (!user) co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+  Json forwarded = params;
+  forwarded.erase("user");
+  auto manager = manager_for(user->uid);
+  if (!manager) co_return std::unexpected(manager.error());
+  // A label lives in one place: the daemon's store first, else the user's session.
+  if (auto here = (*manager)->find(forwarded.value("label", "")); here || here.error().code != "not_found") {
+    auto done = keys::run_key_method(**manager, method, forwarded, kDaemonContext);
+    if (!done) co_return std::unexpected(keys::key_error_to_rpc(done.error()));
+    co_return with_owner(std::move(*done), user->uid, user->name);
+  }
+  if (session_of(user->uid).empty()) {
+    co_return std::unexpected(Error::application(
+        codes::kNotFound,
+        fmt::format("{} has no key \"{}\" (user-session keys can only be reached while {} has a "
+                    "session)",
+                    user->name, forwarded.value("label", ""), user->name)));
+  }
+  co_return co_await forward_to_agent(user->uid, user->name, method, std::move(forwarded));
+}
+
+asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
+  std::set<uid_t> uids;
+  std::map<uid_t, std::string> names;
+  if (params.contains("user") && !params["user"].is_null()) {
+    auto user = resolve_user(user_param(params));
+    if (!user) co_return std::unexpected(Error::application(codes::kNotFound, "no such user"));
+    uids.insert(user->uid);
+    names[user->uid] = user->name;
+  } else {
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(state_dir_) / "keys", ignored)) {
+      if (auto user = resolve_user(entry.path().filename().string())) {
+        uids.insert(user->uid);
+        names[user->uid] = user->name;
+      }
+    }
+    for (const AgentView& agent : agents_.agents()) {
+      uids.insert(agent.session.uid);
+      names[agent.session.uid] = agent.session.user;
+    }
+  }
+  Json keys = Json::array();
+  Json problems = Json::array();
+  auto gather = [&](Json listing, uid_t uid) {
+    for (Json& key : listing["keys"]) keys.push_back(with_owner(std::move(key), uid, names[uid]));
+    for (Json& problem : listing["problems"]) problems.push_back(with_owner(std::move(problem), uid, names[uid]));
+  };
+  for (uid_t uid : uids) {
+    auto manager = manager_for(uid);
+    if (!manager) co_return std::unexpected(manager.error());
+    auto here = keys::run_key_method(**manager, "key.list", Json::object(), kDaemonContext);
+    if (!here) co_return std::unexpected(keys::key_error_to_rpc(here.error()));
+    gather(std::move(*here), uid);
+    if (session_of(uid).empty()) continue;
+    auto there = co_await forward_to_agent(uid, names[uid], "key.list", Json::object());
+    if (there) {
+      gather(std::move(*there), uid);
+    } else {
+      problems.push_back({{"user", names[uid]}, {"uid", uid}, {"code", there.error().data_code},
+                          {"message", "user-session keys not listed: " + there.error().message}});
+    }
+  }
+  co_return Json{{"keys", keys}, {"problems", problems}};
+}
+
+}  // namespace liaison::daemon

@@ -1,0 +1,58 @@
+// The control socket's key.* methods: each key operation goes where its key store is reachable.
+// Daemon-context keys (a Linux TPM by default, software keys) are handled here with one
+// KeyManager per user under <state>/keys/<uid>/; user-session keys (the Secure Enclave, or a TPM
+// that config places in the session) are forwarded to an agent of that user, which keeps them in
+// $XDG_DATA_HOME/liaison/keys/.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <asio/awaitable.hpp>
+
+#include "common/config.h"
+#include "daemon/agent_supervisor.h"
+#include "keys/key_manager.h"
+#include "protocol/json_rpc.h"
+
+namespace liaison::daemon {
+
+class KeyRouter {
+ public:
+  static constexpr std::chrono::milliseconds kAgentKeyTimeout{30'000};
+
+  // `providers` gives the providers that can run in the daemon ("software"; "tpm" when the TPM
+  // is placed here); `state_dir` holds keys/<uid>/.
+  KeyRouter(AgentSupervisor& agents, const Config& config, std::string state_dir,
+            keys::KeyManager::ProviderLookup providers)
+      : agents_(agents), config_(config), state_dir_(std::move(state_dir)),
+        providers_(std::move(providers)) {}
+
+  static bool handles(const std::string& method) { return method.starts_with("key."); }
+
+  asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
+
+ private:
+  struct Target;
+
+  asio::awaitable<protocol::Result<protocol::Json>> create(const protocol::Json& params);
+  asio::awaitable<protocol::Result<protocol::Json>> list(const protocol::Json& params);
+  asio::awaitable<protocol::Result<protocol::Json>> on_existing_key(const std::string& method,
+                                                                    const protocol::Json& params);
+  asio::awaitable<protocol::Result<protocol::Json>> forward_to_agent(
+      uid_t uid, const std::string& user, const std::string& method, protocol::Json params);
+  protocol::Result<keys::KeyManager*> manager_for(uid_t uid);
+  std::string session_of(uid_t uid) const;
+
+  AgentSupervisor& agents_;
+  const Config& config_;
+  std::string state_dir_;
+  keys::KeyManager::ProviderLookup providers_;
+  std::map<uid_t, std::unique_ptr<keys::KeyManager>> managers_;
+};
+
+}  // namespace liaison::daemon

@@ -1,0 +1,208 @@
+#include "daemon/launch_agent_service.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "common/log.h"
+#include "daemon/users.h"
+
+namespace liaison::daemon {
+
+using protocol::Error;
+using protocol::Json;
+using protocol::Result;
+namespace codes = protocol::codes;
+
+struct LaunchAgentService::Targets {
+  bool all = true;
+  std::set<uid_t> uids;
+
+  bool includes(uid_t uid) const { return all || uids.contains(uid); }
+};
+
+struct LaunchAgentService::UserErrors {
+  std::map<uid_t, std::string> by_uid;
+
+  void note(uid_t uid, const std::expected<void, std::string>& outcome) {
+    if (!outcome && !by_uid.contains(uid)) by_uid[uid] = outcome.error();
+  }
+};
+
+namespace {
+
+Result<std::string> user_value(const Json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+    return std::to_string(value.get<int64_t>());
+  }
+  return std::unexpected(
+      Error::invalid_params("user must be a name or a uid, or an array of them"));
+}
+
+std::string name_of(uid_t uid) {
+  auto user = resolve_user(std::to_string(uid));
+  return user ? user->name : std::to_string(uid);
+}
+
+}  // namespace
+
+asio::awaitable<Result<Json>> LaunchAgentService::handle(protocol::Request request) {
+  if (installer_ == nullptr) {
+    co_return std::unexpected(Error::application(
+        codes::kUnavailable, "the launch-agent strategy is not available on this platform"));
+  }
+  if (request.method == "launch_agent.install") co_return install(request.params);
+  if (request.method == "launch_agent.uninstall") co_return uninstall(request.params);
+  if (request.method == "launch_agent.status") co_return status(request.params);
+  co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+namespace {
+
+// `user` (one or several) or `all`; neither means all.
+Result<std::pair<bool, std::vector<std::string>>> parse_target_params(const Json& params) {
+  if (!params.is_object())
+    return std::unexpected(Error::invalid_params("params must be an object"));
+  for (const auto& [key, value] : params.items()) {
+    if (key != "user" && key != "all") {
+      return std::unexpected(Error::invalid_params(fmt::format("unknown param \"{}\"", key)));
+    }
+  }
+  std::vector<std::string> users;
+  if (auto user = params.find("user"); user != params.end()) {
+    const Json list = user->is_array() ? *user : Json::array({*user});
+    for (const Json& entry : list) {
+      auto value = user_value(entry);
+      if (!value) return std::unexpected(value.error());
+      users.push_back(*value);
+    }
+    if (users.empty()) return std::unexpected(Error::invalid_params("user must not be empty"));
+  }
+  bool all = false;
+  if (auto flag = params.find("all"); flag != params.end()) {
+    if (!flag->is_boolean()) return std::unexpected(Error::invalid_params("all must be a boolean"));
+    all = flag->get<bool>();
+  }
+  if (all && !users.empty()) {
+    return std::unexpected(Error::invalid_params("give user or all, not both"));
+  }
+  return std::pair{users.empty(), users};
+}
+
+}  // namespace
+
+Result<Json> LaunchAgentService::install(const Json& params) { return change(params, true); }
+Result<Json> LaunchAgentService::uninstall(const Json& params) { return change(params, false); }
+
+Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
+  auto parsed = parse_target_params(params);
+  if (!parsed) return std::unexpected(parsed.error());
+  Targets targets{.all = parsed->first};
+  for (const std::string& name : parsed->second) {
+    auto user = resolve_user(name);
+    if (!user)
+      return std::unexpected(
+          Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
+    targets.uids.insert(user->uid);
+  }
+  auto current = installer_->installation();
+  if (!current) return std::unexpected(Error::application(codes::kFailed, current.error()));
+  LaunchAgentInstallation next = *current;
+  if (installing && targets.all) {
+    next = {.all = true};
+  } else if (installing) {
+    next.users.insert(targets.uids.begin(), targets.uids.end());
+  } else if (targets.all) {
+    next = {};
+  } else if (current->all) {
+    return std::unexpected(
+        Error::application(codes::kFailed,
+                           "launch-agent is installed for all users: uninstall it with --all, then "
+                           "install it for the users who keep it"));
+  } else {
+    for (uid_t uid : targets.uids) next.users.erase(uid);
+  }
+  auto changed = installer_->write(next);
+  if (!changed) return std::unexpected(Error::application(codes::kFailed, changed.error()));
+  log::info(
+      fmt::format("launch-agent {}: {}", installing ? "install" : "uninstall",
+                  changed->files ? "files changed" : "nothing to change"),
+      {{"LIAISON_EVENT", installing ? "launch-agent-installed" : "launch-agent-uninstalled"}});
+
+  // Every user with a session: their manager reloads, then their agent follows the change.
+  UserErrors errors;
+  std::set<uid_t> users;
+  for (const AgentView& view : agents_.agents()) users.insert(view.session.uid);
+  for (uid_t uid : users) {
+    if (changed->files) errors.note(uid, installer_->reload(uid));
+    if (current->installed_for(uid) && !next.installed_for(uid))
+      errors.note(uid, installer_->stop(uid));
+    if (changed->command && next.installed_for(uid) && current->installed_for(uid)) {
+      errors.note(uid, installer_->restart_if_running(uid));
+    }
+  }
+  // Under [agent] launch = "launch-agent" this starts the agent in the current sessions of the
+  // users it was installed for, and parks those it was removed for.
+  agents_.reconsider();
+  Json result = report(next, targets, errors);
+  result["changed"] = changed->files;
+  return result;
+}
+
+Result<Json> LaunchAgentService::status(const Json& params) {
+  auto parsed = parse_target_params(params);
+  if (!parsed) return std::unexpected(parsed.error());
+  Targets targets{.all = parsed->first};
+  for (const std::string& name : parsed->second) {
+    auto user = resolve_user(name);
+    if (!user)
+      return std::unexpected(
+          Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
+    targets.uids.insert(user->uid);
+  }
+  auto installation = installer_->installation();
+  if (!installation)
+    return std::unexpected(Error::application(codes::kFailed, installation.error()));
+  return report(*installation, targets, {});
+}
+
+Json LaunchAgentService::report(const LaunchAgentInstallation& installation, const Targets& targets,
+                                const UserErrors& errors) {
+  Json users = Json::array();
+  for (uid_t uid : installation.users) users.push_back({{"uid", uid}, {"user", name_of(uid)}});
+  Json sessions = Json::array();
+  std::map<uid_t, UserUnitState> units;
+  for (const AgentView& view : agents_.agents()) {
+    const uid_t uid = view.session.uid;
+    if (!targets.includes(uid)) continue;
+    if (!units.contains(uid)) units[uid] = installer_->unit_state(uid);
+    const UserUnitState& unit = units[uid];
+    Json entry = {
+        {"session", view.session.id},
+        {"uid", uid},
+        {"user", view.session.user},
+        {"installed", installation.installed_for(uid)},
+        {"unit",
+         {{"load_state", unit.load_state.empty() ? Json(nullptr) : Json(unit.load_state)},
+          {"active_state", unit.active_state.empty() ? Json(nullptr) : Json(unit.active_state)},
+          {"pid", unit.main_pid == 0 ? Json(nullptr) : Json(unit.main_pid)}}},
+        {"agent",
+         {{"state", agent_state_name(view.state)},
+          {"pid", view.pid == 0 ? Json(nullptr) : Json(view.pid)},
+          {"strategy", view.strategy}}}};
+    if (!unit.error.empty()) entry["unit"]["error"] = unit.error;
+    if (auto failed = errors.by_uid.find(uid); failed != errors.by_uid.end()) {
+      entry["error"] = {{"code", std::string(codes::kFailed)}, {"message", failed->second}};
+    }
+    sessions.push_back(std::move(entry));
+  }
+  return {{"unit", installer_->unit_name()},
+          {"command", installer_->command()},
+          {"strategy", strategy_},
+          {"installed", {{"all", installation.all}, {"users", users}}},
+          {"sessions", sessions}};
+}
+
+}  // namespace liaison::daemon

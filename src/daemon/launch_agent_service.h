@@ -1,0 +1,45 @@
+// The control socket's launch_agent.* methods (`liaison launch-agent install|uninstall|status
+// [--user U | --all]`): install, modify, stop and remove the launch-agent unit and report it per
+// session. Params are named like the flags: `user` (a name or uid, or an array of them) or
+// `all`; neither means all. Results are what `--json` prints (docs/protocol.md).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <string>
+
+#include "daemon/agent_supervisor.h"
+#include "daemon/launch_agent_installer.h"
+#include "protocol/json_rpc.h"
+
+namespace liaison::daemon {
+
+class LaunchAgentService {
+ public:
+  // `installer` may be null (a platform without launch agents): every method then says so.
+  // `strategy` is the daemon's [agent] launch: agents are started only under "launch-agent".
+  LaunchAgentService(AgentSupervisor& agents, LaunchAgentInstaller* installer, std::string strategy)
+      : agents_(agents), installer_(installer), strategy_(std::move(strategy)) {}
+
+  static bool handles(const std::string& method) { return method.starts_with("launch_agent."); }
+
+  // By value: a coroutine must own what it reads after its first suspension.
+  asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
+
+  protocol::Result<protocol::Json> install(const protocol::Json& params);
+  protocol::Result<protocol::Json> uninstall(const protocol::Json& params);
+  protocol::Result<protocol::Json> status(const protocol::Json& params);
+
+ private:
+  struct Targets;
+  struct UserErrors;
+
+  protocol::Result<protocol::Json> change(const protocol::Json& params, bool installing);
+  protocol::Json report(const LaunchAgentInstallation& installation, const Targets& targets,
+                        const UserErrors& errors);
+
+  AgentSupervisor& agents_;
+  LaunchAgentInstaller* installer_;
+  std::string strategy_;
+};
+
+}  // namespace liaison::daemon
