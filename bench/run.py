@@ -11,9 +11,13 @@ directory, starts it, and measures:
   2. `liaison notify` -> the notification server received it, beside runuser + notify-send;
      and both commands' wall time (hyperfine);
   3. agent idle RSS, beside the notification servers and `sleep`;
-  4. daemon (and agent) wakeups per idle minute, beside a 5 s polling loop.
+  4. daemon (and agent) wakeups per idle minute, beside a 5 s polling loop;
+  5. per launch strategy: login -> ready, kill -9 -> ready again, restart -> re-adopted
+     (bench/strategies.py);
+  6. signatures per second through control.sock and the CLI, beside a raw Esys_Sign loop on the
+     same swtpm and `openssl speed` (bench/keys.py, on the host).
 
-It prints a table and writes the report (a generated file) to --out. About 3-4 minutes.
+It prints a table and writes the report (a generated file) to --out. About 5-7 minutes.
 The container is always torn down; exit status 1 when a measurement fails.
 """
 
@@ -35,6 +39,7 @@ from common import (BENCH_DIR, REPO_ROOT, BenchError, Container, liaison_session
 import idle
 import keys as key_bench
 import login_ready
+import strategies
 import notify_latency
 import report
 
@@ -155,6 +160,8 @@ def main():
     parser.add_argument("--gap", type=float, default=0.2, help="seconds between sends")
     parser.add_argument("--hyperfine-runs", type=int, default=30)
     parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--strategy-rounds", type=int, default=10,
+                        help="rounds per launch strategy (default 10)")
     parser.add_argument("--signatures", type=int, default=2000,
                         help="signatures per contender in the keys bench (default 2000)")
     parser.add_argument("--cli-signatures", type=int, default=200,
@@ -200,6 +207,11 @@ def main():
         current = "idle minute"
         phase(f"{current}: wakeups and resident memory")
         results["idle"] = idle.measure(container, sessions, args.idle_seconds, progress)
+
+        current = "launch strategies"
+        phase(f"{current}: login -> ready, kill -9 -> ready, restart -> re-adopted")
+        strategy_results = strategies.measure(container, sessions, rounds=args.strategy_rounds,
+                                              progress=progress)
     except KeyboardInterrupt:
         print(f"\nbench interrupted during: {current}", file=sys.stderr)
         return 130
@@ -225,7 +237,10 @@ def main():
     keys_section = key_bench.markdown(key_results, args.signatures, args.cli_signatures)
     print(keys_section)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(results, derived, meta).rstrip("\n") + "\n\n" + keys_section)
+    strategies_section = strategies.markdown(strategy_results)
+    print(strategies_section)
+    out.write_text(report.markdown(results, derived, meta).rstrip("\n") + "\n\n" +
+                   strategies_section.rstrip("\n") + "\n\n" + keys_section)
     print(f"bench done in {meta['duration']:.0f} s; wrote {out}")
     return 0
 

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "platform/linux/dbus_notifier.h"
 #include "platform/linux/logind_session_watch.h"
+#include "platform/linux/session_environment.h"
 
 namespace liaison::cli {
 namespace {
@@ -58,10 +59,19 @@ bool runs_in_user_manager() {
 }
 
 std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
-    asio::io_context& io, agent::NotifierEvents events) {
+    asio::io_context& io, agent::NotifierEvents events, const std::string& session_id) {
   auto notifier = platform::DbusNotifier::connect(std::move(events));
   if (!notifier) return std::unexpected(notifier.error());
-  if (auto attached = (*notifier)->attach(io); !attached) return std::unexpected(attached.error());
+  platform::XdgUrlOpenerOptions opener;
+  if (!session_id.empty()) {
+    // A clicked URL opens on the display the session has now, not the one this agent inherited.
+    opener.session_environment = [session_id] {
+      return platform::current_session_display_environment(session_id);
+    };
+  }
+  if (auto attached = (*notifier)->attach(io, {}, std::move(opener)); !attached) {
+    return std::unexpected(attached.error());
+  }
   return std::unique_ptr<agent::Notifier>(std::move(*notifier));
 }
 
@@ -98,7 +108,9 @@ int run_agent() {
   asio::io_context io;
   agent::Agent agent(
       io, options,
-      [&io](agent::NotifierEvents events) { return make_dbus_notifier(io, std::move(events)); },
+      [&io, session = options.session_id](agent::NotifierEvents events) {
+        return make_dbus_notifier(io, std::move(events), session);
+      },
       session_watch ? std::move(*session_watch) : nullptr);
   KeyProviders key_providers(io, keys::KeyContext::kUserSession, /*tpm_here=*/true);
   if (auto store = keys::agent_key_directory(std::getenv("XDG_DATA_HOME"), std::getenv("HOME"))) {

@@ -94,6 +94,8 @@ struct AgentSupervisor::Slot {
 struct AgentSupervisor::PendingAdoption {
   AdoptionRecord record;
   UniqueFd watch;
+  // It runs a binary that has since been replaced (an upgrade): it is to be replaced too.
+  bool outdated = false;
 };
 
 namespace {
@@ -459,7 +461,8 @@ void AgentSupervisor::resume() {
       continue;
     }
     const std::string id = record.agent_id;
-    pending_adoptions_.emplace(id, PendingAdoption{std::move(record), std::move(*watch)});
+    const bool outdated = facts->executable.ends_with(" (deleted)");
+    pending_adoptions_.emplace(id, PendingAdoption{std::move(record), std::move(*watch), outdated});
   }
 }
 
@@ -476,6 +479,16 @@ void AgentSupervisor::adopt(Slot& slot, PendingAdoption adoption) {
              {"LIAISON_AGENT_PID", std::to_string(record.pid)},
              {"LIAISON_EVENT", "agent-adopting"}});
   watch_exit(slot);
+  if (adoption.outdated) {
+    // After an upgrade: the old agent leaves (its hello is refused meanwhile) and its exit
+    // launches one of the new binary, so there are never two.
+    log::info(fmt::format("agent pid {} of session {} runs a binary that was replaced since: "
+                          "replacing the agent",
+                          record.pid, slot.id),
+              {{"LIAISON_SESSION", slot.id}, {"LIAISON_EVENT", "agent-outdated"}});
+    slot.token_digests.clear();
+    launcher_.send_signal(slot.process, SIGTERM);
+  }
   slot.timer.expires_after(adoption_.wait);
   slot.timer.async_wait([this, id = slot.id](const std::error_code& error) {
     if (error) return;

@@ -434,6 +434,25 @@ TEST_F(SupervisorTest, AnAgentThatDoesNotComeBackIsReplacedAfterTheWait) {
   EXPECT_EQ(pid_of("3"), 5000);
 }
 
+TEST_F(SupervisorTest, AnAgentRunningAReplacedBinaryIsReplacedNotAdopted) {
+  make_supervisor();
+  supervisor_->reconcile({session("3", kAlice)});
+  const pid_t old_agent = launcher_->last_pid();
+  const std::string token = launcher_->last_token();
+  supervisor_->hand_over();
+  ProcessFacts upgraded = launcher_->facts_for(old_agent, kAlice);
+  upgraded.executable += " (deleted)";  // what /proc/<pid>/exe says after an upgrade
+  processes_.set(old_agent, upgraded);
+  make_supervisor();
+  launcher_->set_next_pid(6000);
+  supervisor_->reconcile({session("3", kAlice)});
+  EXPECT_EQ(signals_to(old_agent, SIGTERM), 1);
+  AgentLine line = connect();
+  EXPECT_FALSE(session_hello(line, "3", kAlice, old_agent, token).has_value());
+  run_until([&] { return launcher_->total_launches() == 1; });
+  EXPECT_EQ(pid_of("3"), 6000);
+}
+
 TEST_F(SupervisorTest, AgentsOfSessionsThatEndedMeanwhileAreStopped) {
   make_supervisor();
   supervisor_->reconcile({session("3", kAlice), session("4", kBob)});

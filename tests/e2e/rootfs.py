@@ -26,7 +26,9 @@ LOCK_TIMEOUT_S = BUILD_TIMEOUT_S + 60
 def content_hash():
     """Hashes the build script and every file it installs (path, mode and content)."""
     digest = hashlib.sha256()
-    inputs = [BUILD_SCRIPT, *sorted(p for p in ROOTFS_FILES.rglob("*") if p.is_file())]
+    # Python's bytecode caches are not inputs: a clean checkout must hash like a used one.
+    inputs = [BUILD_SCRIPT, *sorted(p for p in ROOTFS_FILES.rglob("*")
+                                    if p.is_file() and "__pycache__" not in p.parts)]
     for path in inputs:
         digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0")
         digest.update(oct(path.stat().st_mode & 0o7777).encode() + b"\0")

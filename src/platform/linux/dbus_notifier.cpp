@@ -199,9 +199,10 @@ std::expected<void, std::string> DbusNotifier::subscribe() {
 }
 
 std::expected<void, std::string> DbusNotifier::attach(
-    asio::io_context& io, std::function<void(const std::string& reason)> on_bus_lost) {
+    asio::io_context& io, std::function<void(const std::string& reason)> on_bus_lost,
+    XdgUrlOpenerOptions opener) {
   if (driver_) return std::unexpected("the notifier is already attached to an event loop");
-  if (!url_opener_) url_opener_ = std::make_unique<XdgUrlOpener>(io);
+  if (!url_opener_) url_opener_ = std::make_unique<XdgUrlOpener>(io, std::move(opener));
   auto driver = SdBusAsio::attach(io, bus_.get(), std::move(on_bus_lost));
   if (!driver) return std::unexpected(driver.error());
   driver_ = std::move(*driver);

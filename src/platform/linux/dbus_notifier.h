@@ -60,8 +60,10 @@ class DbusNotifier final : public agent::Notifier {
   // Drives the bus from `io` (see SdBusAsio): without it no event is ever delivered. Call once;
   // `io` must outlive the notifier. `on_bus_lost` is told when the session bus goes away for
   // good (the session ended): the agent cannot notify any more and should exit.
+  // `opener` configures the default URL opener (when none was given to connect_on_bus).
   std::expected<void, std::string> attach(
-      asio::io_context& io, std::function<void(const std::string& reason)> on_bus_lost = {});
+      asio::io_context& io, std::function<void(const std::string& reason)> on_bus_lost = {},
+      XdgUrlOpenerOptions opener = {});
 
   // Notify(app_name, replaces_id, icon, title, body, actions, hints, timeout); a dedup_id still on
   // screen is replaced. The body is escaped for servers that read it as markup; the title never

@@ -1093,6 +1093,19 @@ TEST(AddMissingDisplayVariablesTest, TakesOnlyDisplayVariablesWeLack) {
                                   "XAUTHORITY=/run/user/1000/xauth", "XDG_CURRENT_DESKTOP=sway"));
 }
 
+TEST(RefreshDisplayVariablesTest, TheSessionAsItIsNowWinsOverWhatTheAgentInherited) {
+  // Launched before the desktop: the agent inherited another session's DISPLAY, and no
+  // WAYLAND_DISPLAY; the session's processes now show its own display.
+  std::vector<std::string> refreshed = refresh_display_variables(
+      {"HOME=/home/alice", "DISPLAY=:0", "XAUTHORITY=/old"},
+      {"DISPLAY=:1", "XDG_CURRENT_DESKTOP=sway", "FOO=bar"});
+
+  EXPECT_THAT(refreshed, ElementsAre("HOME=/home/alice", "XAUTHORITY=/old", "DISPLAY=:1",
+                                     "XDG_CURRENT_DESKTOP=sway"));
+  EXPECT_THAT(refresh_display_variables({"DISPLAY=:0"}, {}), ElementsAre("DISPLAY=:0"))
+      << "nothing known now: keep what we have";
+}
+
 // Sets or unsets variables for one test, and puts the old values back.
 class ScopedEnvironment {
  public:

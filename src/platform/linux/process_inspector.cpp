@@ -81,9 +81,10 @@ std::expected<daemon::ProcessFacts, std::string> LinuxProcessInspector::facts_of
   if (!directory) return std::unexpected(fmt::format("/proc/{}: {}", pid, errno_text(errno)));
   auto stat = read_at(directory.get(), "stat", 4096);
   auto status = read_at(directory.get(), "status", 16384);
-  std::optional<uint64_t> start_time = stat ? start_time_from_stat(*stat) : std::nullopt;
-  std::optional<uid_t> uid = status ? real_uid_from_status(*status) : std::nullopt;
-  if (!start_time || !uid) return std::unexpected(fmt::format("pid {} is gone", pid));
+  if (!stat || !status) return std::unexpected(fmt::format("pid {} is gone", pid));
+  auto start_time = start_time_from_stat(*stat);
+  auto uid = real_uid_from_status(*status);
+  if (!start_time || !uid) return std::unexpected(fmt::format("pid {} is unreadable", pid));
   daemon::ProcessFacts facts{.uid = *uid, .start_time = *start_time};
   char executable[4096];
   ssize_t length = ::readlinkat(directory.get(), "exe", executable, sizeof(executable) - 1);

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/unique_fd.h"
+#include "platform/linux/logind_session_source.h"
 
 namespace liaison::platform {
 namespace {
@@ -557,6 +558,32 @@ std::expected<std::vector<std::string>, std::string> agent_environment_for(
   auto inputs = gather_environment_inputs(session);
   if (!inputs) return std::unexpected(inputs.error());
   return build_agent_environment(*inputs);
+}
+
+std::vector<std::string> current_session_display_environment(const std::string& session_id) {
+  static constexpr std::string_view kNames[] = {"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY",
+                                                "XDG_CURRENT_DESKTOP"};
+  auto session = read_logind_session(session_id);
+  if (!session || !*session) return {};
+  std::vector<std::string> found;
+  auto take = [&](std::string_view name, const std::string& entry) {
+    const bool named = entry.size() > name.size() && entry.starts_with(name) &&
+                       entry[name.size()] == '=';
+    const bool have = std::ranges::any_of(found, [&](const std::string& f) {
+      return f.size() > name.size() && f.starts_with(name) && f[name.size()] == '=';
+    });
+    if (named && !have) found.push_back(entry);
+  };
+  // The session's own processes first: they are the desktop as it is now.
+  for (pid_t pid : session_process_ids(**session, 64)) {
+    auto environment = read_process_environment(pid, (*session)->uid, 64 * 1024);
+    if (!environment) continue;
+    for (std::string_view name : kNames) {
+      for (const std::string& entry : *environment) take(name, entry);
+    }
+  }
+  if (!(*session)->display.empty()) take("DISPLAY", "DISPLAY=" + (*session)->display);
+  return found;
 }
 
 }  // namespace liaison::platform

@@ -79,4 +79,11 @@ std::vector<std::string> cgroup_procs_candidates(std::string_view proc_pid_cgrou
 std::optional<std::vector<std::string>> read_process_environment(pid_t pid, uid_t uid,
                                                                  size_t max_bytes);
 
+// The display variables (DISPLAY, WAYLAND_DISPLAY, XAUTHORITY, XDG_CURRENT_DESKTOP) of session
+// `session_id` as its own processes have them now, else DISPLAY from logind. For the agent, as
+// the session's user, at the moment it needs a display: its own environment was fixed at launch,
+// often before the desktop existed, and the user manager's may belong to another of the user's
+// sessions. Empty when nothing is known.
+std::vector<std::string> current_session_display_environment(const std::string& session_id);
+
 }  // namespace liaison::platform

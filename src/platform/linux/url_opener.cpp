@@ -208,6 +208,18 @@ std::vector<std::string> add_missing_display_variables(std::vector<std::string> 
   return base;
 }
 
+std::vector<std::string> refresh_display_variables(std::vector<std::string> base,
+                                                   const std::vector<std::string>& session_now) {
+  for (std::string_view name : kDisplayVariables) {
+    auto fresh = std::ranges::find_if(
+        session_now, [&](const std::string& entry) { return variable_name(entry) == name; });
+    if (fresh == session_now.end()) continue;
+    std::erase_if(base, [&](const std::string& entry) { return variable_name(entry) == name; });
+    base.push_back(*fresh);
+  }
+  return base;
+}
+
 namespace {
 
 // The manager's private socket, where there is one: it answers even where the manager is not on
@@ -285,6 +297,9 @@ XdgUrlOpener::XdgUrlOpener(asio::io_context& io, XdgUrlOpenerOptions options)
 // Our own environment, plus the display variables the user's manager learned after we started.
 std::vector<std::string> XdgUrlOpener::child_environment(sd_bus* manager) const {
   std::vector<std::string> environment = own_environment();
+  if (options_.session_environment) {
+    environment = refresh_display_variables(std::move(environment), options_.session_environment());
+  }
   bool lacks_some = std::ranges::any_of(
       kDisplayVariables, [&](std::string_view name) { return !has_variable(environment, name); });
   if (!lacks_some || manager == nullptr) return environment;

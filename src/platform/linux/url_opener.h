@@ -33,6 +33,12 @@ inline constexpr std::string_view kDisplayVariables[] = {"DISPLAY", "WAYLAND_DIS
 std::vector<std::string> add_missing_display_variables(std::vector<std::string> base,
                                                        const std::vector<std::string>& session);
 
+// `base` with each display variable that `session_now` has replaced by its value there: what the
+// agent's session shows now wins over what the agent inherited at launch, before the desktop
+// (and its DISPLAY or WAYLAND_DISPLAY) was up.
+std::vector<std::string> refresh_display_variables(std::vector<std::string> base,
+                                                   const std::vector<std::string>& session_now);
+
 // A connection to the user's service manager: its private socket ($XDG_RUNTIME_DIR/systemd/private)
 // when there is one, the user bus otherwise; method calls on it time out after 2 s. The functions
 // below use the timeout of the connection they are given.
@@ -60,6 +66,9 @@ struct XdgUrlOpenerOptions {
   // URL is opened with the agent's own environment.
   std::function<std::expected<SdBusPtr, std::string>()> connect_user_manager =
       connect_to_user_manager;
+  // The display variables of the agent's own session as they are now (its processes, logind);
+  // asked at every click, since a desktop comes up after its agent. Unset: not consulted.
+  std::function<std::vector<std::string>()> session_environment;
   // Told the child's wait status once it has been reaped (tests wait on it; failures are logged).
   std::function<void(int wait_status)> on_exit;
 };
