@@ -1,7 +1,8 @@
 #include "agent/agent.h"
 
-#include <algorithm>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -10,7 +11,6 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include "common/log.h"
 
@@ -104,9 +104,11 @@ asio::awaitable<void> Agent::run() {
     }
     if (leaving_) break;
     if (std::chrono::steady_clock::now() - away_since >= options_.daemon_grace) {
-      log::warning(fmt::format("the daemon stayed away for {} s: leaving",
-                               std::chrono::duration_cast<std::chrono::seconds>(options_.daemon_grace).count()),
-                   {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "agent-grace-expired"}});
+      log::warning(
+          fmt::format(
+              "the daemon stayed away for {} s: leaving",
+              std::chrono::duration_cast<std::chrono::seconds>(options_.daemon_grace).count()),
+          {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "agent-grace-expired"}});
       leave(0);
       break;
     }
@@ -145,8 +147,8 @@ asio::awaitable<bool> Agent::connect_and_hello() {
   }
   options_.token = accepted->value("next_token", "");
   connection_ = connection;
-  log::info("connected to the daemon", {{"LIAISON_SESSION", options_.session_id},
-                                        {"LIAISON_EVENT", "agent-ready"}});
+  log::info("connected to the daemon",
+            {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "agent-ready"}});
   co_return true;
 }
 
@@ -154,15 +156,16 @@ asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
   if (request.method == "notify") co_return show(request.params);
   if (request.method.starts_with("key.")) {
     if (!keys_) {
-      co_return std::unexpected(Error::application(protocol::codes::kUnavailable,
-                                                   "this agent keeps no keys"));
+      co_return std::unexpected(
+          Error::application(protocol::codes::kUnavailable, "this agent keeps no keys"));
     }
     // Key operations block this loop for their duration (a TPM signature: about a millisecond
     // on a simulator, tens on hardware); the agent has nothing more urgent to do meanwhile.
     co_return keys_->handle(request.method, std::move(request.params));
   }
   if (request.method == "shutdown") {
-    log::info("the daemon asked this agent to shut down", {{"LIAISON_SESSION", options_.session_id}});
+    log::info("the daemon asked this agent to shut down",
+              {{"LIAISON_SESSION", options_.session_id}});
     // Leave after this turn of the loop, so a reply (if one was asked for) still goes out.
     asio::post(io_, [this] { leave(0); });
     co_return Json::object();
@@ -183,7 +186,8 @@ Result<Json> Agent::show(const Json& params) {
                      {{"notification_id", id}, {"reason", close_reason_name(reason)}});
             }};
     auto made = make_notifier_(std::move(events));
-    if (!made) return std::unexpected(Error::application(protocol::codes::kUnavailable, made.error()));
+    if (!made)
+      return std::unexpected(Error::application(protocol::codes::kUnavailable, made.error()));
     notifier_ = std::move(*made);
   }
   auto shown = notifier_->show(notification_from(params));

@@ -4,14 +4,13 @@
 // to shut down, it leaves.
 #pragma once
 
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
 #include <chrono>
 #include <expected>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <asio/awaitable.hpp>
-#include <asio/io_context.hpp>
 
 #include "agent/agent_keys.h"
 #include "agent/notifier.h"

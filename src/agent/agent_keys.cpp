@@ -31,7 +31,8 @@ protocol::Result<protocol::Json> AgentKeys::handle(const std::string& method,
     // In the session, "auto" means the hardware this context reaches, else a software key.
     auto tpm = providers_("tpm", tpm_tcti_);
     params["backend"] = tpm ? "tpm" : "software";
-    if (!tpm) note = "no TPM (" + tpm.error().message + "): made a software key, not hardware-backed";
+    if (!tpm)
+      note = "no TPM (" + tpm.error().message + "): made a software key, not hardware-backed";
   }
   auto keys = manager();
   if (!keys) return std::unexpected(keys.error());

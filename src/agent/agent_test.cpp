@@ -1,15 +1,13 @@
 #include "agent/agent.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/use_awaitable.hpp>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <functional>
 
@@ -29,7 +27,8 @@ using protocol::Result;
 class AgentTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("liaison-agent-test-" + std::to_string(getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("liaison-agent-test-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
     socket_path_ = (dir_ / "agent.sock").string();
   }
@@ -57,22 +56,31 @@ class AgentTest : public testing::Test {
     if (request.method == "agent.hello") {
       hello_tokens_.push_back(request.params.value("token", ""));
       if (refuse_hello_) {
-        co_return std::unexpected(protocol::Error::application(protocol::codes::kNotPermitted, "no"));
+        co_return std::unexpected(
+            protocol::Error::application(protocol::codes::kNotPermitted, "no"));
       }
-      co_return Json{{"session", "3"}, {"next_token", fmt::format("t{}", hello_tokens_.size() + 1)}};
+      co_return Json{{"session", "3"},
+                     {"next_token", fmt::format("t{}", hello_tokens_.size() + 1)}};
     }
     co_return Json();
   }
 
   std::unique_ptr<Agent> make_agent(std::chrono::milliseconds grace = 60s,
                                     std::unique_ptr<SessionWatch> watch = nullptr) {
-    AgentOptions options{.socket_path = socket_path_, .session_id = "3", .token = "t1",
-                         .daemon_grace = grace, .first_retry = 10ms, .max_retry = 50ms};
-    auto agent = std::make_unique<Agent>(io_, options, [this](NotifierEvents events) {
-      auto notifier = std::make_unique<FakeNotifier>(std::move(events));
-      notifier_ = notifier.get();
-      return std::expected<std::unique_ptr<Notifier>, std::string>(std::move(notifier));
-    }, std::move(watch));
+    AgentOptions options{.socket_path = socket_path_,
+                         .session_id = "3",
+                         .token = "t1",
+                         .daemon_grace = grace,
+                         .first_retry = 10ms,
+                         .max_retry = 50ms};
+    auto agent = std::make_unique<Agent>(
+        io_, options,
+        [this](NotifierEvents events) {
+          auto notifier = std::make_unique<FakeNotifier>(std::move(events));
+          notifier_ = notifier.get();
+          return std::expected<std::unique_ptr<Notifier>, std::string>(std::move(notifier));
+        },
+        std::move(watch));
     agent->start([this](int code) { exit_code_ = code; });
     return agent;
   }
@@ -84,9 +92,12 @@ class AgentTest : public testing::Test {
   // Sends `method` to the agent from the daemon's side and waits for the answer.
   Result<Json> daemon_calls(const std::string& method, const Json& params) {
     std::optional<Result<Json>> outcome;
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      outcome = co_await daemon_side_->call(method, params, 2s);
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          outcome = co_await daemon_side_->call(method, params, 2s);
+        },
+        asio::detached);
     run_until([&] { return outcome.has_value(); });
     return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
   }
@@ -123,9 +134,14 @@ TEST_F(AgentTest, ShowsWhatTheDaemonSendsAndReportsWhatTheUserDoes) {
   listen();
   auto agent = make_agent();
   run_until([&] { return !hello_tokens_.empty(); });
-  const Json params = {{"app_name", "Acme"}, {"title", "Restart?"}, {"body", "<b>now</b>"},
+  const Json params = {{"app_name", "Acme"},
+                       {"title", "Restart?"},
+                       {"body", "<b>now</b>"},
                        {"actions", Json::array({{{"id", "restart"}, {"label", "Restart"}}})},
-                       {"urgency", "critical"}, {"id", "upd"}, {"action_url", ""}, {"icon", ""}};
+                       {"urgency", "critical"},
+                       {"id", "upd"},
+                       {"action_url", ""},
+                       {"icon", ""}};
   auto shown = daemon_calls("notify", params);
   ASSERT_TRUE(shown.has_value()) << shown.error().message;
   ASSERT_NE(notifier_, nullptr);

@@ -21,8 +21,8 @@ struct Notification {
   std::string action_url;  // opened in the session when the body is clicked; empty for none
   std::vector<std::pair<std::string, std::string>> actions;  // (id, label), in order
   Urgency urgency = Urgency::kNormal;
-  std::string dedup_id;   // a re-sent dedup_id replaces the notification shown under it
-  int32_t timeout_ms = -1;  // -1: the server's default
+  std::string dedup_id;       // a re-sent dedup_id replaces the notification shown under it
+  int32_t timeout_ms = -1;    // -1: the server's default
   std::string desktop_entry;  // the desktop-entry hint; empty for none
 };
 

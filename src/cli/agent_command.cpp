@@ -1,22 +1,21 @@
 // `liaison agent`: started by the daemon (or the user's service manager) inside a session; never
 // by hand. It takes its session and one-time token from what the launcher handed it.
+#include <fmt/format.h>
 #include <signal.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <string>
-
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
-#include <fmt/format.h>
+#include <cstdlib>
+#include <string>
 
 #include "agent/agent.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "cli/key_providers.h"
-#include "keys/key_store.h"
 #include "common/log.h"
+#include "keys/key_store.h"
 #include "platform/linux/dbus_notifier.h"
 #include "platform/linux/logind_session_watch.h"
 #include "platform/linux/session_environment.h"

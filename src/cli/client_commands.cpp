@@ -1,8 +1,8 @@
 // The commands that talk to a running daemon: sessions, notify, version.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"

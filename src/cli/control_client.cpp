@@ -1,5 +1,6 @@
 #include "cli/control_client.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -8,8 +9,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace liaison::cli {
 namespace {
@@ -50,7 +49,8 @@ std::expected<ControlClient, CallFailure> ControlClient::connect(const std::stri
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(address.sun_path)) {
-    return std::unexpected(CallFailure{kExitUsage, fmt::format("socket path too long: {}", socket_path)});
+    return std::unexpected(
+        CallFailure{kExitUsage, fmt::format("socket path too long: {}", socket_path)});
   }
   std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -63,8 +63,9 @@ std::expected<ControlClient, CallFailure> ControlClient::connect(const std::stri
                       socket_path)});
     }
     return std::unexpected(CallFailure{
-        kExitUnreachable, fmt::format("the liaison daemon is unreachable at {}: {} (is liaison.service running?)",
-                                      socket_path, std::strerror(error))});
+        kExitUnreachable,
+        fmt::format("the liaison daemon is unreachable at {}: {} (is liaison.service running?)",
+                    socket_path, std::strerror(error))});
   }
   return ControlClient(std::move(fd), socket_path);
 }
@@ -77,7 +78,8 @@ std::expected<std::string, CallFailure> ControlClient::read_line(
       buffer_.erase(0, newline + 1);
       return line;
     }
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       return std::unexpected(CallFailure{kExitFailed, "the daemon did not answer in time"});
     }
@@ -89,7 +91,8 @@ std::expected<std::string, CallFailure> ControlClient::read_line(
     ssize_t got = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      return std::unexpected(CallFailure{kExitUnreachable, fmt::format("the daemon closed {}", path_)});
+      return std::unexpected(
+          CallFailure{kExitUnreachable, fmt::format("the daemon closed {}", path_)});
     }
     buffer_.append(chunk, static_cast<std::size_t>(got));
   }
@@ -102,11 +105,13 @@ std::expected<Json, CallFailure> ControlClient::call(const std::string& method, 
   if (!write_all(fd_.get(), protocol::serialize(protocol::Request{Json(id), method, params}))) {
     // The daemon may have refused us before reading: its reason is waiting to be read.
     auto reason = read_line(std::min(deadline, std::chrono::steady_clock::now() + 1s));
-    auto refusal = reason ? protocol::parse_message(*reason) : std::unexpected(protocol::ParseFailure{});
+    auto refusal =
+        reason ? protocol::parse_message(*reason) : std::unexpected(protocol::ParseFailure{});
     if (refusal) {
-      if (auto* response = std::get_if<protocol::Response>(&*refusal); response && !response->outcome) {
-        return std::unexpected(
-            CallFailure{exit_status_for(response->outcome.error()), response->outcome.error().message});
+      if (auto* response = std::get_if<protocol::Response>(&*refusal);
+          response && !response->outcome) {
+        return std::unexpected(CallFailure{exit_status_for(response->outcome.error()),
+                                           response->outcome.error().message});
       }
     }
     return std::unexpected(CallFailure{kExitUnreachable, fmt::format("cannot write to {}", path_)});

@@ -39,7 +39,8 @@ class ControlClient {
                                                   std::chrono::milliseconds timeout);
 
  private:
-  explicit ControlClient(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  explicit ControlClient(UniqueFd fd, std::string path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
   std::expected<std::string, CallFailure> read_line(std::chrono::steady_clock::time_point deadline);
 
   UniqueFd fd_;

@@ -1,16 +1,15 @@
 // `liaison daemon`: wires the Linux platform into the portable daemon and runs the event loop.
+#include <fmt/format.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <climits>
 #include <cstdio>
 #include <memory>
 #include <vector>
-
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
@@ -62,8 +61,8 @@ std::unique_ptr<daemon::AgentLauncher> launcher_for(const std::string& strategy,
 
 int run_daemon(const DaemonFlags& flags) {
   const bool config_given = !flags.config_path.empty();
-  auto config = load_config(config_given ? flags.config_path : std::string(kDefaultConfigPath),
-                            config_given);
+  auto config =
+      load_config(config_given ? flags.config_path : std::string(kDefaultConfigPath), config_given);
   if (!config) return fail(config.error());
   log::Level level = log::Level::kInfo;
   if (!log::parse_level(flags.log_level.empty() ? config->log.level : flags.log_level, level)) {
@@ -90,10 +89,8 @@ int run_daemon(const DaemonFlags& flags) {
       {.sessions = **sessions,
        .launcher = *launcher,
        .peers = peers,
-       .key_providers =
-           [&key_providers, tcti = config->keys.tpm_tcti](std::string_view name) {
-             return key_providers.lookup(name, tcti);
-           },
+       .key_providers = [&key_providers, tcti = config->keys.tpm_tcti](
+                            std::string_view name) { return key_providers.lookup(name, tcti); },
        .notify_service_manager = [](const std::string& state) { sd_notify(0, state.c_str()); },
        .processes = &processes,
        .launch_agent = &launch_agent});

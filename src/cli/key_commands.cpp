@@ -1,12 +1,11 @@
 // `liaison key create | list | public | sign | delete`: thin clients of the key.* methods.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
@@ -50,11 +49,11 @@ bool write_output(const std::string& path, std::string_view bytes) {
 }
 
 std::string describe_key(const Json& key) {
-  return fmt::format("{} for {}: {}, {}, kept in the {}\n  kid {}\n", key.value("label", ""),
-                     key.value("user", ""), key.value("backend", ""),
-                     key.value("hardware_backed", false) ? "hardware-backed" : "NOT hardware-backed",
-                     key.value("context", "") == "daemon" ? "daemon" : "user's session",
-                     key.value("kid", ""));
+  return fmt::format(
+      "{} for {}: {}, {}, kept in the {}\n  kid {}\n", key.value("label", ""),
+      key.value("user", ""), key.value("backend", ""),
+      key.value("hardware_backed", false) ? "hardware-backed" : "NOT hardware-backed",
+      key.value("context", "") == "daemon" ? "daemon" : "user's session", key.value("kid", ""));
 }
 
 }  // namespace
@@ -124,17 +123,20 @@ int run_key_sign(const ClientFlags& flags, const KeyFlags& key) {
     print_error(input.error());
     return kExitUsage;
   }
-  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(input->data()), input->size());
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(input->data()),
+                                       input->size());
   if (key.digest && bytes.size() != 32) {
-    print_error(fmt::format("--digest takes a 32-byte SHA-256 digest; the input is {} bytes", bytes.size()));
+    print_error(fmt::format("--digest takes a 32-byte SHA-256 digest; the input is {} bytes",
+                            bytes.size()));
     return kExitUsage;
   }
   // Hashed here, so a large file costs one digest on the wire, not the file.
-  const keys::Bytes digest = key.digest ? keys::Bytes(bytes.begin(), bytes.end()) : keys::sha256(bytes);
-  auto signed_ = call_daemon(flags.runtime_dir, "key.sign",
-                             {{"user", key.user}, {"label", key.label},
-                              {"digest", keys::base64_encode(digest)}},
-                             kKeyCallTimeout);
+  const keys::Bytes digest =
+      key.digest ? keys::Bytes(bytes.begin(), bytes.end()) : keys::sha256(bytes);
+  auto signed_ = call_daemon(
+      flags.runtime_dir, "key.sign",
+      {{"user", key.user}, {"label", key.label}, {"digest", keys::base64_encode(digest)}},
+      kKeyCallTimeout);
   if (!signed_) return signed_.error();
   warn_if_software(*signed_);
   auto signature = keys::base64_decode(signed_->value("signature", ""));
@@ -150,11 +152,12 @@ int run_key_sign(const ClientFlags& flags, const KeyFlags& key) {
 }
 
 int run_key_delete(const ClientFlags& flags, const KeyFlags& key) {
-  auto deleted = call_daemon(flags.runtime_dir, "key.delete", {{"user", key.user}, {"label", key.label}},
-                             kKeyCallTimeout);
+  auto deleted = call_daemon(flags.runtime_dir, "key.delete",
+                             {{"user", key.user}, {"label", key.label}}, kKeyCallTimeout);
   if (!deleted) return deleted.error();
   fmt::print("{}", flags.json ? deleted->dump(2) + "\n"
-                              : fmt::format("deleted key {} of {}\n", key.label, deleted->value("user", "")));
+                              : fmt::format("deleted key {} of {}\n", key.label,
+                                            deleted->value("user", "")));
   return kExitOk;
 }
 

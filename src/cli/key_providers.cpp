@@ -9,12 +9,15 @@ keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::lookup(std::string
   if (name == keys::kSoftwareProviderName) return &software_;
   if (name == "tpm") return open_tpm(tpm_tcti);
   if (name == "secure-enclave") {
-    return std::unexpected(keys::KeyError{"unavailable", "the Secure Enclave exists only on macOS"});
+    return std::unexpected(
+        keys::KeyError{"unavailable", "the Secure Enclave exists only on macOS"});
   }
-  return std::unexpected(keys::KeyError{"invalid_params", fmt::format("no key backend \"{}\"", name)});
+  return std::unexpected(
+      keys::KeyError{"invalid_params", fmt::format("no key backend \"{}\"", name)});
 }
 
-keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(const std::string& tpm_tcti) {
+keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(
+    const std::string& tpm_tcti) {
   if (!tpm_here_) {
     return std::unexpected(keys::KeyError{
         "unavailable",

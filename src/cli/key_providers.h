@@ -4,12 +4,11 @@
 // while keys are loaded (no wakeups when idle).
 #pragma once
 
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "keys/software_provider.h"
 #include "keys/tpm/tpm_provider.h"

@@ -1,8 +1,8 @@
 // liaison: one binary for the daemon, the agent and the command line (DESIGN.md, Command line).
-#include <cstdio>
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
+#include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
@@ -28,8 +28,9 @@ void add_notify_flags(CLI::App& notify, NotifyFlags& flags) {
       ->check(CLI::IsMember({"low", "normal", "critical"}));
   notify.add_option("--icon", flags.icon, "an icon name or an absolute path");
   notify.add_option("--id", flags.id, "a dedup id: a re-sent id replaces the shown notification");
-  notify.add_option("--wait-action", flags.wait_action,
-                    "wait up to SECONDS for the user's click and report it")
+  notify
+      .add_option("--wait-action", flags.wait_action,
+                  "wait up to SECONDS for the user's click and report it")
       ->check(CLI::Range(1, 3600));
 }
 
@@ -50,7 +51,8 @@ void add_key_commands(CLI::App& app, KeyCommands& commands) {
   auto add = [&](const char* name, const char* help, bool needs_label, bool json) {
     CLI::App* command = key->add_subcommand(name, help);
     add_client_flags(*command, commands.client, json);
-    auto* user = command->add_option("--user", commands.key.user, "the key's owner, by name or uid");
+    auto* user =
+        command->add_option("--user", commands.key.user, "the key's owner, by name or uid");
     if (needs_label) {
       user->required();
       command->add_option("--label", commands.key.label, "1-64 of [A-Za-z0-9._-]")->required();
@@ -58,9 +60,11 @@ void add_key_commands(CLI::App& app, KeyCommands& commands) {
     return command;
   };
   commands.create = add("create", "make a key for a user", true, true);
-  commands.create->add_option("--backend", commands.key.backend, "auto, tpm, secure-enclave or software")
+  commands.create
+      ->add_option("--backend", commands.key.backend, "auto, tpm, secure-enclave or software")
       ->check(CLI::IsMember({"auto", "tpm", "secure-enclave", "software"}));
-  commands.create->add_flag("--replace", commands.key.replace, "replace an existing key of that label");
+  commands.create->add_flag("--replace", commands.key.replace,
+                            "replace an existing key of that label");
   commands.list = add("list", "list keys (of one user with --user)", false, true);
   commands.show_public = add("public", "print a key's public half", true, false);
   commands.show_public->add_option("--format", commands.key.format, "pem, der or jwk")

@@ -1,8 +1,8 @@
 #include "cli/output.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace liaison::cli {
 namespace {
@@ -52,10 +52,10 @@ std::string format_sessions(const Json& sessions) {
 std::string format_notify_results(const Json& results) {
   std::string out;
   for (const Json& r : results.at("results")) {
-    const std::string who = r.at("session").is_null()
-                                ? text_of(r.at("user"))
-                                : fmt::format("{} (session {})", text_of(r.at("user")),
-                                              text_of(r.at("session")));
+    const std::string who =
+        r.at("session").is_null()
+            ? text_of(r.at("user"))
+            : fmt::format("{} (session {})", text_of(r.at("user")), text_of(r.at("session")));
     if (!r.at("delivered").get<bool>()) {
       out += fmt::format("failed for {}: {}\n", who, text_of(r.at("error").at("message")));
       continue;

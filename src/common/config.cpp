@@ -1,13 +1,13 @@
 #include "common/config.h"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <cerrno>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <system_error>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 namespace liaison {
 namespace {
@@ -28,7 +28,9 @@ class TableReader {
     return {};
   }
 
-  Status read(std::string_view key, bool& out) const { return read_as<bool>(key, "a boolean", out); }
+  Status read(std::string_view key, bool& out) const {
+    return read_as<bool>(key, "a boolean", out);
+  }
   Status read(std::string_view key, std::string& out) const {
     return read_as<std::string>(key, "a string", out);
   }
@@ -40,7 +42,8 @@ class TableReader {
       if (out == value) return {};
     }
     std::string choices;
-    for (std::string_view value : allowed) choices += fmt::format("{}\"{}\"", choices.empty() ? "" : ", ", value);
+    for (std::string_view value : allowed)
+      choices += fmt::format("{}\"{}\"", choices.empty() ? "" : ", ", value);
     return std::unexpected(
         fmt::format("{}.{} = \"{}\" is not one of {}", name_, key, out, choices));
   }
@@ -90,8 +93,8 @@ Status read_sessions(const TableReader& table, Config::Sessions& sessions) {
 
 Status read_keys(const TableReader& table, Config::Keys& keys) {
   if (auto s = table.refuse_unknown({"backend", "tpm_tcti", "tpm_context"}); !s) return s;
-  if (auto s = table.read_string("backend", {"auto", "tpm", "secure-enclave", "software"},
-                                 keys.backend);
+  if (auto s =
+          table.read_string("backend", {"auto", "tpm", "secure-enclave", "software"}, keys.backend);
       !s) {
     return s;
   }
@@ -115,7 +118,8 @@ Status read_sections(const toml::table& root, Config& config) {
   for (const auto& [key, value] : root) {
     const toml::table* section = value.as_table();
     const std::string_view name = key.str();
-    if (section == nullptr) return std::unexpected(fmt::format("{} must be a table ([{}])", name, name));
+    if (section == nullptr)
+      return std::unexpected(fmt::format("{} must be a table ([{}])", name, name));
     TableReader reader(*section, name);
     Status status;
     if (name == "agent") {

@@ -68,12 +68,15 @@ TEST(Config, WrongTypesAndValuesNameTheKey) {
             "test.toml: sessions.include_tty must be a boolean");
   EXPECT_EQ(error_of("[sessions]\nmin_uid = -1\n"),
             "test.toml: sessions.min_uid = -1 is out of range 0..4294967294");
-  EXPECT_EQ(error_of("[sessions]\nmin_uid = 1.5\n"), "test.toml: sessions.min_uid must be an integer");
-  EXPECT_EQ(error_of("[agent]\nlaunch = \"setuid\"\n"),
-            "test.toml: agent.launch = \"setuid\" is not one of \"exec\", \"asuser\", \"launch-agent\"");
+  EXPECT_EQ(error_of("[sessions]\nmin_uid = 1.5\n"),
+            "test.toml: sessions.min_uid must be an integer");
+  EXPECT_EQ(
+      error_of("[agent]\nlaunch = \"setuid\"\n"),
+      "test.toml: agent.launch = \"setuid\" is not one of \"exec\", \"asuser\", \"launch-agent\"");
   EXPECT_EQ(error_of("[notify]\nper_user_per_minute = 0\n"),
             "test.toml: notify.per_user_per_minute = 0 is out of range 1..100000");
-  EXPECT_EQ(error_of("[notify]\napp_name = \"\"\n"), "test.toml: notify.app_name must not be empty");
+  EXPECT_EQ(error_of("[notify]\napp_name = \"\"\n"),
+            "test.toml: notify.app_name must not be empty");
 }
 
 TEST(Config, SyntaxErrorsSayWhere) {

@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
@@ -10,8 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace liaison::log {
 namespace {

@@ -1,12 +1,12 @@
 // Errors from system calls and libraries that report errno-style codes, for std::expected.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <expected>
 #include <string>
 #include <system_error>
-
-#include <fmt/format.h>
 
 namespace liaison {
 

@@ -1,5 +1,6 @@
 #include "daemon/agent_token.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sys/random.h>
 
@@ -7,8 +8,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace liaison::daemon {
 

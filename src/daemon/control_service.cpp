@@ -1,8 +1,7 @@
 #include "daemon/control_service.h"
 
-#include <map>
-#include <optional>
-#include <set>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -10,8 +9,9 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
+#include <map>
+#include <optional>
+#include <set>
 
 #include "daemon/notify_request.h"
 #include "daemon/users.h"
@@ -116,30 +116,36 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   };
   for (const std::string& name : request->users) {
     auto user = resolve_user(name);
-    if (!user) co_return std::unexpected(Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
+    if (!user)
+      co_return std::unexpected(
+          Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
     bool any = false;
     for (const AgentView& agent : agents) {
       if (agent.session.uid == user->uid) add_session(agent), any = true;
     }
     if (!any) {
-      targets.push_back({"", user->uid, user->name,
-                         Error::application(codes::kNoSession,
-                                            fmt::format("{} has no eligible session", user->name))});
+      targets.push_back(
+          {"", user->uid, user->name,
+           Error::application(codes::kNoSession,
+                              fmt::format("{} has no eligible session", user->name))});
     }
   }
   for (const std::string& id : request->sessions) {
-    auto match = std::find_if(agents.begin(), agents.end(), [&](const AgentView& a) { return a.session.id == id; });
+    auto match = std::find_if(agents.begin(), agents.end(),
+                              [&](const AgentView& a) { return a.session.id == id; });
     if (match != agents.end()) {
       add_session(*match);
     } else {
-      targets.push_back({id, 0, "", Error::application(codes::kNoSession, fmt::format("no eligible session \"{}\"", id))});
+      targets.push_back(
+          {id, 0, "",
+           Error::application(codes::kNoSession, fmt::format("no eligible session \"{}\"", id))});
     }
   }
   if (request->all) {
     for (const AgentView& agent : agents) add_session(agent);
   }
-  const bool none_reachable = std::all_of(targets.begin(), targets.end(),
-                                          [](const Target& t) { return t.session.empty() || t.error; });
+  const bool none_reachable = std::all_of(
+      targets.begin(), targets.end(), [](const Target& t) { return t.session.empty() || t.error; });
   if (targets.empty() || none_reachable) {
     std::string message = targets.empty() ? "no eligible session" : targets.front().error->message;
     for (std::size_t i = 1; i < targets.size(); ++i) message += "; " + targets[i].error->message;
@@ -166,7 +172,8 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
     if (target.delivered_with != nullptr) target.share(*target.delivered_with);
   }
   Json results = Json::array();
-  for (const Target& target : targets) results.push_back(target.to_json(request->wait_action_seconds.has_value()));
+  for (const Target& target : targets)
+    results.push_back(target.to_json(request->wait_action_seconds.has_value()));
   co_return Json{{"results", results}};
 }
 
@@ -174,9 +181,10 @@ asio::awaitable<void> ControlService::deliver(Target& target, const Json& agent_
   if (!rate_limiter_.try_acquire(target.uid)) {
     target.error = Error::application(
         codes::kRateLimited,
-        fmt::format("{} already had {} notifications in the last minute; retry in {} s", target.user,
-                    config_.notify.per_user_per_minute,
-                    std::chrono::ceil<std::chrono::seconds>(rate_limiter_.retry_after(target.uid)).count()));
+        fmt::format("{} already had {} notifications in the last minute; retry in {} s",
+                    target.user, config_.notify.per_user_per_minute,
+                    std::chrono::ceil<std::chrono::seconds>(rate_limiter_.retry_after(target.uid))
+                        .count()));
     co_return;
   }
   auto connection = co_await agents_.ready_connection(target.session, kAgentReadyWait);
@@ -203,7 +211,8 @@ asio::awaitable<void> ControlService::wait_for_outcomes(std::vector<Target>& tar
   // as the slowest answer, not the sum.
   auto executor = co_await asio::this_coro::executor;
   auto remaining = std::make_shared<int>(0);
-  auto all_done = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto all_done =
+      std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   for (Target& target : targets) {
     if (!target.notification_id || target.delivered_with != nullptr) continue;
     ++*remaining;
@@ -216,7 +225,8 @@ asio::awaitable<void> ControlService::wait_for_outcomes(std::vector<Target>& tar
         },
         asio::detached);
   }
-  if (*remaining > 0) co_await all_done->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (*remaining > 0)
+    co_await all_done->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace liaison::daemon

@@ -2,11 +2,10 @@
 // takes named params like the command's flags and returns what the command's --json prints.
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include <asio/awaitable.hpp>
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
@@ -25,7 +24,10 @@ class ControlService {
 
   ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, KeyRouter& keys,
                  const Config& config)
-      : agents_(agents), outcomes_(outcomes), keys_(keys), config_(config),
+      : agents_(agents),
+        outcomes_(outcomes),
+        keys_(keys),
+        config_(config),
         rate_limiter_(config.notify.per_user_per_minute) {}
 
   // By value: a coroutine must own what it reads after its first suspension.

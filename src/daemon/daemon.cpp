@@ -1,17 +1,16 @@
 #include "daemon/daemon.h"
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fmt/format.h>
+#include <cerrno>
+#include <cstring>
 
 #include "common/log.h"
 
@@ -32,8 +31,8 @@ std::string errno_text(int error) { return std::strerror(error); }
 // Binds a listening socket at `path`, replacing a stale one, with the given mode and group. The
 // mode is set after bind: until then the socket has the daemon's umask (no write bit for others),
 // so nobody can connect through a window of looser permissions.
-std::expected<void, std::string> listen_at(Acceptor& acceptor, const std::string& path,
-                                           mode_t mode, gid_t group) {
+std::expected<void, std::string> listen_at(Acceptor& acceptor, const std::string& path, mode_t mode,
+                                           gid_t group) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return std::unexpected(fmt::format("cannot remove stale {}: {}", path, errno_text(errno)));
   }
@@ -43,7 +42,8 @@ std::expected<void, std::string> listen_at(Acceptor& acceptor, const std::string
   if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
   if (error) return std::unexpected(fmt::format("cannot listen on {}: {}", path, error.message()));
   if (::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), mode) != 0) {
-    return std::unexpected(fmt::format("cannot set permissions of {}: {}", path, errno_text(errno)));
+    return std::unexpected(
+        fmt::format("cannot set permissions of {}: {}", path, errno_text(errno)));
   }
   return {};
 }
@@ -132,8 +132,9 @@ void Daemon::refresh_sessions() {
     if (reason.empty()) {
       eligible.push_back(session);
     } else if (explained_ineligible_.insert(session.id).second) {
-      log::debug(fmt::format("session {} of {} gets no agent: {}", session.id, session.user, reason),
-                 {{"LIAISON_SESSION", session.id}, {"LIAISON_EVENT", "session-skipped"}});
+      log::debug(
+          fmt::format("session {} of {} gets no agent: {}", session.id, session.user, reason),
+          {{"LIAISON_SESSION", session.id}, {"LIAISON_EVENT", "session-skipped"}});
     }
   }
   if (!stopping_) supervisor_.reconcile(eligible);
@@ -170,8 +171,9 @@ void Daemon::serve_control(Socket socket) {
   auto peer = parts_.peers.credentials_of(socket.native_handle());
   auto connection = Connection::create(std::move(socket));
   if (!peer || !parts_.peers.may_control(*peer)) {
-    connection->fail_and_close(Error::application(
-        protocol::codes::kNotPermitted, "only root and members of group liaison may use control.sock"));
+    connection->fail_and_close(
+        Error::application(protocol::codes::kNotPermitted,
+                           "only root and members of group liaison may use control.sock"));
     return;
   }
   if (control_connections_ >= kMaxControlConnections) {
@@ -181,13 +183,12 @@ void Daemon::serve_control(Socket socket) {
   }
   ++control_connections_;
   connection->set_close_handler([this] { --control_connections_; });
-  connection->start(
-      [this](protocol::Request request) {
-        if (LaunchAgentService::handles(request.method)) {
-          return launch_agents_.handle(std::move(request));
-        }
-        return control_.handle(std::move(request));
-      });
+  connection->start([this](protocol::Request request) {
+    if (LaunchAgentService::handles(request.method)) {
+      return launch_agents_.handle(std::move(request));
+    }
+    return control_.handle(std::move(request));
+  });
 }
 
 void Daemon::serve_agent(Socket socket) {
@@ -215,7 +216,8 @@ void Daemon::serve_agent(Socket socket) {
   hello_deadline->async_wait([weak = std::weak_ptr(connection), session](std::error_code error) {
     auto connection = weak.lock();
     if (error || !connection || !session->empty()) return;
-    connection->fail_and_close(Error::application(protocol::codes::kTimeout, "no agent.hello in time"));
+    connection->fail_and_close(
+        Error::application(protocol::codes::kTimeout, "no agent.hello in time"));
   });
   std::weak_ptr<Connection> weak = connection;
   connection->set_close_handler([this, weak, hello_deadline, session, uid = peer->uid] {
@@ -238,15 +240,14 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connect
   if (session->empty()) {
     if (request.method != "agent.hello") {
       connection->close_after_reply();
-      co_return std::unexpected(Error::application(protocol::codes::kNotPermitted,
-                                                   "the first call must be agent.hello"));
+      co_return std::unexpected(
+          Error::application(protocol::codes::kNotPermitted, "the first call must be agent.hello"));
     }
     auto accepted = supervisor_.accept_hello(connection, peer, request.params);
     if (!accepted) {
       // Logged once: the connection closes right after, so a retry is a new, separate event.
-      log::warning(fmt::format("refused agent.hello from uid {} pid {} for {}: {}",
-                               peer.uid, peer.pid, hello_target(request.params),
-                               accepted.error().message),
+      log::warning(fmt::format("refused agent.hello from uid {} pid {} for {}: {}", peer.uid,
+                               peer.pid, hello_target(request.params), accepted.error().message),
                    {{"LIAISON_UID", std::to_string(peer.uid)},
                     {"LIAISON_AGENT_PID", std::to_string(peer.pid)},
                     {"LIAISON_EVENT", "hello-refused"}});
@@ -285,7 +286,8 @@ void Daemon::stop(std::function<void()> done) {
 
 void Daemon::hand_over(std::function<void()> done) {
   if (stopping_) return;
-  log::info("restarting: the agents stay for the next daemon", {{"LIAISON_EVENT", "daemon-restarting"}});
+  log::info("restarting: the agents stay for the next daemon",
+            {{"LIAISON_EVENT", "daemon-restarting"}});
   stop_listening();
   supervisor_.hand_over();
   done();

@@ -3,16 +3,15 @@
 // Asio io_context; nothing here blocks or polls.
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <map>
-#include <set>
-#include <string>
-
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
 
 #include "common/config.h"
 #include "daemon/agent_launcher.h"

@@ -1,15 +1,14 @@
 #include "daemon/key_router.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <set>
 
-#include <fmt/format.h>
-
 #include "common/log.h"
-#include "keys/key_methods.h"
 #include "daemon/users.h"
+#include "keys/key_methods.h"
 
 namespace liaison::daemon {
 namespace {
@@ -108,8 +107,8 @@ asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
     auto tpm = providers_("tpm");
     placement.backend = tpm ? "tpm" : "software";
     if (!tpm) {
-      placement.note = fmt::format("no TPM ({}): made a software key, not hardware-backed",
-                                   tpm.error().message);
+      placement.note =
+          fmt::format("no TPM ({}): made a software key, not hardware-backed", tpm.error().message);
     }
   } else if (placement.backend != "tpm" && placement.backend != "software") {
     co_return std::unexpected(Error::invalid_params(fmt::format(
@@ -142,7 +141,8 @@ asio::awaitable<Result<Json>> KeyRouter::on_existing_key(const std::string& meth
   auto manager = manager_for(user->uid);
   if (!manager) co_return std::unexpected(manager.error());
   // A label lives in one place: the daemon's store first, else the user's session.
-  if (auto here = (*manager)->find(forwarded.value("label", "")); here || here.error().code != "not_found") {
+  if (auto here = (*manager)->find(forwarded.value("label", ""));
+      here || here.error().code != "not_found") {
     auto done = keys::run_key_method(**manager, method, forwarded, kDaemonContext);
     if (!done) co_return std::unexpected(keys::key_error_to_rpc(done.error()));
     co_return with_owner(std::move(*done), user->uid, user->name);
@@ -167,7 +167,8 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
     names[user->uid] = user->name;
   } else {
     std::error_code ignored;
-    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(state_dir_) / "keys", ignored)) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::filesystem::path(state_dir_) / "keys", ignored)) {
       if (auto user = resolve_user(entry.path().filename().string())) {
         uids.insert(user->uid);
         names[user->uid] = user->name;
@@ -182,7 +183,8 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
   Json problems = Json::array();
   auto gather = [&](Json listing, uid_t uid) {
     for (Json& key : listing["keys"]) keys.push_back(with_owner(std::move(key), uid, names[uid]));
-    for (Json& problem : listing["problems"]) problems.push_back(with_owner(std::move(problem), uid, names[uid]));
+    for (Json& problem : listing["problems"])
+      problems.push_back(with_owner(std::move(problem), uid, names[uid]));
   };
   for (uid_t uid : uids) {
     auto manager = manager_for(uid);
@@ -195,7 +197,9 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
     if (there) {
       gather(std::move(*there), uid);
     } else {
-      problems.push_back({{"user", names[uid]}, {"uid", uid}, {"code", there.error().data_code},
+      problems.push_back({{"user", names[uid]},
+                          {"uid", uid},
+                          {"code", there.error().data_code},
                           {"message", "user-session keys not listed: " + there.error().message}});
     }
   }

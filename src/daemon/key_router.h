@@ -7,12 +7,11 @@
 
 #include <sys/types.h>
 
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <asio/awaitable.hpp>
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
@@ -29,7 +28,9 @@ class KeyRouter {
   // is placed here); `state_dir` holds keys/<uid>/.
   KeyRouter(AgentSupervisor& agents, const Config& config, std::string state_dir,
             keys::KeyManager::ProviderLookup providers)
-      : agents_(agents), config_(config), state_dir_(std::move(state_dir)),
+      : agents_(agents),
+        config_(config),
+        state_dir_(std::move(state_dir)),
         providers_(std::move(providers)) {}
 
   static bool handles(const std::string& method) { return method.starts_with("key."); }
@@ -43,8 +44,10 @@ class KeyRouter {
   asio::awaitable<protocol::Result<protocol::Json>> list(const protocol::Json& params);
   asio::awaitable<protocol::Result<protocol::Json>> on_existing_key(const std::string& method,
                                                                     const protocol::Json& params);
-  asio::awaitable<protocol::Result<protocol::Json>> forward_to_agent(
-      uid_t uid, const std::string& user, const std::string& method, protocol::Json params);
+  asio::awaitable<protocol::Result<protocol::Json>> forward_to_agent(uid_t uid,
+                                                                     const std::string& user,
+                                                                     const std::string& method,
+                                                                     protocol::Json params);
   protocol::Result<keys::KeyManager*> manager_for(uid_t uid);
   std::string session_of(uid_t uid) const;
 

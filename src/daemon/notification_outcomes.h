@@ -4,6 +4,9 @@
 // recent events are kept for a while, bounded, and a late waiter finds them.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -11,10 +14,6 @@
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 
 namespace liaison::daemon {
 

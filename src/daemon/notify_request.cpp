@@ -1,10 +1,10 @@
 #include "daemon/notify_request.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace liaison::daemon {
 namespace {
@@ -27,7 +27,8 @@ bool has_control_characters(std::string_view text) {
 Status read_string(const Json& params, const char* key, std::size_t max_bytes, std::string& out) {
   auto found = params.find(key);
   if (found == params.end() || found->is_null()) return {};
-  if (!found->is_string()) return std::unexpected(Error::invalid_params(fmt::format("{} must be a string", key)));
+  if (!found->is_string())
+    return std::unexpected(Error::invalid_params(fmt::format("{} must be a string", key)));
   out = found->get<std::string>();
   if (out.size() > max_bytes) {
     return std::unexpected(Error::invalid_params(
@@ -92,7 +93,8 @@ Status read_actions(const Json& params, NotifyRequest& request) {
           "action id \"default\" is reserved for clicking the body (use action_url)"));
     }
     if (!ids.insert(id).second) {
-      return std::unexpected(Error::invalid_params(fmt::format("action id \"{}\" given twice", id)));
+      return std::unexpected(
+          Error::invalid_params(fmt::format("action id \"{}\" given twice", id)));
     }
     request.actions.emplace_back(std::move(id), std::move(label));
   }
@@ -135,9 +137,9 @@ Status read_presentation(const Json& params, NotifyRequest& request) {
 }
 
 Status refuse_unknown_params(const Json& params) {
-  static const std::set<std::string> known = {
-      "user", "session", "all", "title", "body", "action_url", "action",
-      "urgency", "icon", "id", "wait_action"};
+  static const std::set<std::string> known = {"user", "session",    "all",        "title",
+                                              "body", "action_url", "action",     "urgency",
+                                              "icon", "id",         "wait_action"};
   for (auto it = params.begin(); it != params.end(); ++it) {
     if (!known.contains(it.key())) {
       return std::unexpected(
@@ -163,10 +165,10 @@ Result<NotifyRequest> parse_notify_request(const Json& params) {
 Json agent_notify_params(const NotifyRequest& request, const std::string& app_name) {
   Json actions = Json::array();
   for (const auto& [id, label] : request.actions) actions.push_back({{"id", id}, {"label", label}});
-  return {{"app_name", app_name},     {"title", request.title},
-          {"body", request.body},     {"action_url", request.action_url},
-          {"actions", actions},       {"urgency", request.urgency},
-          {"icon", request.icon},     {"id", request.dedup_id}};
+  return {{"app_name", app_name}, {"title", request.title},
+          {"body", request.body}, {"action_url", request.action_url},
+          {"actions", actions},   {"urgency", request.urgency},
+          {"icon", request.icon}, {"id", request.dedup_id}};
 }
 
 }  // namespace liaison::daemon

@@ -50,8 +50,8 @@ TEST(NotifyRequest, TitleIsRequiredOneLineAndBounded) {
   EXPECT_EQ(error_of({{"all", true}, {"title", "a\nb"}}).message, "title must be one line of text");
   EXPECT_EQ(error_of({{"all", true}, {"title", std::string(kMaxTitleBytes + 1, 'x')}}).message,
             "title is 257 bytes, over the limit of 256");
-  EXPECT_TRUE(
-      parse_notify_request({{"all", true}, {"title", std::string(kMaxTitleBytes, 'x')}}).has_value());
+  EXPECT_TRUE(parse_notify_request({{"all", true}, {"title", std::string(kMaxTitleBytes, 'x')}})
+                  .has_value());
 }
 
 TEST(NotifyRequest, RefusesBadActions) {

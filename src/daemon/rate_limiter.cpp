@@ -21,7 +21,8 @@ std::chrono::milliseconds RateLimiter::retry_after(uid_t uid) {
   auto& sends = sends_by_uid_[uid];
   forget_older_than_a_minute(sends, now);
   if (sends.size() < per_minute_) return std::chrono::milliseconds(0);
-  return std::chrono::ceil<std::chrono::milliseconds>(sends.front() + std::chrono::minutes(1) - now);
+  return std::chrono::ceil<std::chrono::milliseconds>(sends.front() + std::chrono::minutes(1) -
+                                                      now);
 }
 
 }  // namespace liaison::daemon

@@ -9,14 +9,14 @@
 namespace liaison::daemon {
 
 struct Session {
-  std::string id;       // logind's session id ("3", "c1"); on macOS the CGSession id
+  std::string id;  // logind's session id ("3", "c1"); on macOS the CGSession id
   uid_t uid = 0;
-  std::string user;     // login name, resolved from the uid
-  std::string type;     // x11, wayland, mir, tty, unspecified
+  std::string user;           // login name, resolved from the uid
+  std::string type;           // x11, wayland, mir, tty, unspecified
   std::string session_class;  // user, greeter, lock-screen, background, manager
-  std::string state;    // active, online, closing
-  std::string seat;     // empty when the session has none (remote, wayland headless)
-  std::string display;  // X11 DISPLAY as logind knows it; often empty
+  std::string state;          // active, online, closing
+  std::string seat;           // empty when the session has none (remote, wayland headless)
+  std::string display;        // X11 DISPLAY as logind knows it; often empty
   bool remote = false;
   pid_t leader = 0;
 

@@ -2,9 +2,8 @@
 // agent (user-session keys), so both answer in one shape (docs/protocol.md).
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "keys/key_store.h"
 

@@ -17,7 +17,8 @@ KeyResult<KeyRecord> KeyManager::create(std::string_view label, std::string_view
   if (!replace) {
     // Checked before generating: a TPM key generation is slow, and refusing after it is waste.
     if (auto existing = store_.load(label); existing) {
-      return std::unexpected(KeyError{"exists", fmt::format("a key \"{}\" exists already (use --replace)", label)});
+      return std::unexpected(
+          KeyError{"exists", fmt::format("a key \"{}\" exists already (use --replace)", label)});
     }
   }
   auto provider = providers_(backend);
@@ -63,7 +64,8 @@ KeyResult<UnexportableSigningKey*> KeyManager::load(const KeyRecord& record) {
 
 KeyResult<Bytes> KeyManager::sign_digest(std::string_view label, std::span<const uint8_t> digest) {
   if (digest.size() != 32) {
-    return std::unexpected(invalid(fmt::format("a SHA-256 digest is 32 bytes, not {}", digest.size())));
+    return std::unexpected(
+        invalid(fmt::format("a SHA-256 digest is 32 bytes, not {}", digest.size())));
   }
   auto record = find(label);
   if (!record) return std::unexpected(record.error());

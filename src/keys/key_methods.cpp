@@ -12,7 +12,8 @@ using nlohmann::json;
 
 KeyError invalid(std::string message) { return KeyError{"invalid_params", std::move(message)}; }
 
-KeyResult<std::string> string_param(const json& params, const char* key, std::string fallback = {}) {
+KeyResult<std::string> string_param(const json& params, const char* key,
+                                    std::string fallback = {}) {
   auto found = params.find(key);
   if (found == params.end() || found->is_null()) {
     if (fallback.empty()) return std::unexpected(invalid(fmt::format("{} is required", key)));
@@ -62,15 +63,19 @@ KeyResult<Bytes> digest_to_sign(const json& params) {
   auto text = string_param(params, has_digest ? "digest" : "data");
   if (!text) return std::unexpected(text.error());
   auto bytes = base64_decode(*text);
-  if (!bytes) return std::unexpected(invalid(fmt::format("{} is not base64", has_digest ? "digest" : "data")));
+  if (!bytes)
+    return std::unexpected(
+        invalid(fmt::format("{} is not base64", has_digest ? "digest" : "data")));
   if (has_digest) {
     if (bytes->size() != 32) {
-      return std::unexpected(invalid(fmt::format("digest must be a 32-byte SHA-256, not {} bytes", bytes->size())));
+      return std::unexpected(
+          invalid(fmt::format("digest must be a 32-byte SHA-256, not {} bytes", bytes->size())));
     }
     return *bytes;
   }
   if (bytes->size() > kMaxSignDataBytes) {
-    return std::unexpected(invalid(fmt::format("data over {} bytes: send its SHA-256 as digest", kMaxSignDataBytes)));
+    return std::unexpected(
+        invalid(fmt::format("data over {} bytes: send its SHA-256 as digest", kMaxSignDataBytes)));
   }
   return sha256(*bytes);
 }
@@ -103,8 +108,8 @@ KeyResult<json> remove(KeyManager& manager, const json& params) {
 protocol::Error key_error_to_rpc(const KeyError& error) {
   if (error.code == "invalid_params") return protocol::Error::invalid_params(error.message);
   if (error.code == "unknown_method") return {protocol::kMethodNotFound, error.message, {}};
-  return protocol::Error::application(
-      error.code.empty() ? protocol::codes::kFailed : error.code, error.message);
+  return protocol::Error::application(error.code.empty() ? protocol::codes::kFailed : error.code,
+                                      error.message);
 }
 
 KeyResult<json> run_key_method(KeyManager& manager, std::string_view method, const json& params,

@@ -8,9 +8,8 @@
 //   key.delete {label}                           -> {deleted}
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "keys/key_manager.h"
 #include "protocol/json_rpc.h"

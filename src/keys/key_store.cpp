@@ -456,8 +456,8 @@ KeyResult<KeyStore::FileStamp> KeyStore::stamp(std::string_view label) const {
   }
   // ctime changes on every write, rename, chown and chmod of the file.
   return FileStamp{status.st_ino, status.st_size,
-                   status.st_ctim.tv_sec * 1'000'000'000LL + status.st_ctim.tv_nsec,
-                   status.st_uid, status.st_mode};
+                   status.st_ctim.tv_sec * 1'000'000'000LL + status.st_ctim.tv_nsec, status.st_uid,
+                   status.st_mode};
 }
 
 KeyResult<KeyListing> KeyStore::list() const {

@@ -1,11 +1,12 @@
 #include "protocol/connection.h"
 
+#include <fmt/format.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <fmt/format.h>
 
 namespace liaison::protocol {
 namespace {
@@ -87,9 +88,10 @@ void Connection::handle_line(std::string_view line) {
   auto& request = std::get<Request>(*message);
   if (requests_in_flight_ >= limits_.max_requests_in_flight) {
     if (!request.is_notification()) {
-      queue(serialize(Response{*request.id, std::unexpected(Error::application(
-                                                codes::kRateLimited,
-                                                "too many requests in flight on this connection"))}));
+      queue(serialize(
+          Response{*request.id,
+                   std::unexpected(Error::application(
+                       codes::kRateLimited, "too many requests in flight on this connection"))}));
     }
     return;
   }
@@ -105,7 +107,8 @@ asio::awaitable<void> Connection::answer(Request request) {
     if (handler_) outcome = co_await handler_(request);
   } catch (const Json::exception& e) {
     // A param of the wrong type that a handler read without checking: the peer's mistake.
-    outcome = std::unexpected(Error::invalid_params(fmt::format("wrong parameter type: {}", e.what())));
+    outcome =
+        std::unexpected(Error::invalid_params(fmt::format("wrong parameter type: {}", e.what())));
   } catch (const std::exception& e) {
     outcome = std::unexpected(Error::internal(e.what()));
   }
@@ -191,7 +194,8 @@ void Connection::queue(std::string line) {
 asio::awaitable<void> Connection::write_loop() {
   auto self = shared_from_this();
   while (open_ && !outbox_.empty()) {
-    auto [error, bytes] = co_await asio::async_write(socket_, asio::buffer(outbox_.front()), kNoThrow);
+    auto [error, bytes] =
+        co_await asio::async_write(socket_, asio::buffer(outbox_.front()), kNoThrow);
     if (error && open_) {
       // The peer stopped reading (it may have refused us and be closing). Keep reading what it
       // already sent, its reason included; the read loop closes at its end of stream.
@@ -221,8 +225,8 @@ void Connection::close() {
   // The writer may be mid-write on outbox_.front(): it drops the queue itself when it wakes.
   if (!writing_) outbox_.clear();
   for (auto& [id, pending] : pending_calls_) {
-    pending->outcome = std::unexpected(peer_refusal_.value_or(
-        Error::application(codes::kUnavailable, "the connection closed")));
+    pending->outcome = std::unexpected(
+        peer_refusal_.value_or(Error::application(codes::kUnavailable, "the connection closed")));
     pending->wakeup.cancel();
   }
   pending_calls_.clear();

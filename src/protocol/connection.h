@@ -5,6 +5,9 @@
 // JSON-RPC error first, and nothing the peer sends can make it block the event loop.
 #pragma once
 
+#include <asio/awaitable.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -13,10 +16,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <asio/awaitable.hpp>
-#include <asio/local/stream_protocol.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "protocol/json_rpc.h"
 

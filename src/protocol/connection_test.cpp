@@ -1,14 +1,13 @@
 #include "protocol/connection.h"
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/local/connect_pair.hpp>
 #include <asio/write.hpp>
-#include <gtest/gtest.h>
-
-#include <fmt/format.h>
-
 #include <functional>
 
 namespace liaison::protocol {
@@ -153,9 +152,12 @@ TEST_F(ConnectionTest, APeerThatNeverReadsIsDropped) {
                          i);
   }
   // Written from a second coroutine so the connection gets to run while the burst goes out.
-  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-    co_await asio::async_write(peer_, asio::buffer(burst), asio::use_awaitable);
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        co_await asio::async_write(peer_, asio::buffer(burst), asio::use_awaitable);
+      },
+      asio::detached);
   run_until([&] { return closed_; });
   EXPECT_TRUE(closed_) << "a peer that never reads must not make us queue without bound";
 }
@@ -166,19 +168,20 @@ TEST_F(ConnectionTest, CallsGetTheirResponsesMatchedById) {
   // Built outside the coroutines: g++ 12 miscompiles braced JSON initialisers next to co_await.
   const Json one = {{"n", 1}};
   const Json two = {{"n", 2}};
-  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-    first = co_await connection->call("notify", one, 5s);
-  }, asio::detached);
-  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-    second = co_await connection->call("notify", two, 5s);
-  }, asio::detached);
+  asio::co_spawn(
+      io_, [&]() -> asio::awaitable<void> { first = co_await connection->call("notify", one, 5s); },
+      asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> { second = co_await connection->call("notify", two, 5s); },
+      asio::detached);
   auto requests = run_until_peer_receives(2);
   ASSERT_EQ(requests.size(), 2u);
   // Answer in reverse order: matching is by id, not by arrival.
   for (auto it = requests.rbegin(); it != requests.rend(); ++it) {
-    peer_sends(Json{{"jsonrpc", "2.0"}, {"id", (*it)["id"]}, {"result", (*it)["params"]["n"]}}
-                   .dump() +
-               "\n");
+    peer_sends(
+        Json{{"jsonrpc", "2.0"}, {"id", (*it)["id"]}, {"result", (*it)["params"]["n"]}}.dump() +
+        "\n");
   }
   run_until([&] { return first && second; });
   ASSERT_TRUE(first && second);
@@ -189,9 +192,12 @@ TEST_F(ConnectionTest, CallsGetTheirResponsesMatchedById) {
 TEST_F(ConnectionTest, ACallWithNoAnswerTimesOut) {
   auto connection = start();
   std::optional<Result<Json>> outcome;
-  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-    outcome = co_await connection->call("notify", Json::object(), 30ms);
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        outcome = co_await connection->call("notify", Json::object(), 30ms);
+      },
+      asio::detached);
   run_until([&] { return outcome.has_value(); });
   ASSERT_TRUE(outcome && !outcome->has_value());
   EXPECT_EQ(outcome->error().data_code, codes::kTimeout);
@@ -200,9 +206,12 @@ TEST_F(ConnectionTest, ACallWithNoAnswerTimesOut) {
 TEST_F(ConnectionTest, ClosingFailsPendingCallsAsUnavailable) {
   auto connection = start();
   std::optional<Result<Json>> outcome;
-  asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-    outcome = co_await connection->call("notify", Json::object(), 5s);
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        outcome = co_await connection->call("notify", Json::object(), 5s);
+      },
+      asio::detached);
   run_until_peer_receives(1);
   peer_.close();
   run_until([&] { return outcome.has_value(); });

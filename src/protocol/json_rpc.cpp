@@ -94,8 +94,8 @@ std::expected<Message, ParseFailure> parse_message(std::string_view line) {
   }
   auto version = object.find("jsonrpc");
   if (version == object.end() || *version != "2.0") {
-    return std::unexpected(ParseFailure{
-        Error::invalid_request("\"jsonrpc\" must be \"2.0\""), id.value_or(nullptr)});
+    return std::unexpected(
+        ParseFailure{Error::invalid_request("\"jsonrpc\" must be \"2.0\""), id.value_or(nullptr)});
   }
   if (object.contains("method")) return parse_request(object, std::move(id));
   // A response may carry "id": null: an error the peer could not tie to a request.

@@ -5,12 +5,11 @@
 
 #include <cstddef>
 #include <expected>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 namespace liaison::protocol {
 

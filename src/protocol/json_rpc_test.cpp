@@ -12,7 +12,8 @@ ParseFailure parse_failure(std::string_view line) {
 }
 
 TEST(ParseMessage, ReadsARequestWithNamedParams) {
-  auto message = parse_message(R"({"jsonrpc":"2.0","id":7,"method":"notify","params":{"title":"x"}})");
+  auto message =
+      parse_message(R"({"jsonrpc":"2.0","id":7,"method":"notify","params":{"title":"x"}})");
   ASSERT_TRUE(message.has_value());
   const auto& request = std::get<Request>(*message);
   EXPECT_EQ(request.id, Json(7));

@@ -3,6 +3,11 @@
 // What this proves without root or a desktop: routing, hello verification, wait-action, logout,
 // relaunch after a crash, the rate limit, and a graceful stop. The same story runs for real in
 // tests/e2e inside a systemd + logind container.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -11,16 +16,9 @@
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/write.hpp>
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <functional>
 #include <map>
-
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
@@ -59,13 +57,17 @@ class InProcessLauncher final : public daemon::AgentLauncher {
     auto running = std::make_unique<Running>();
     running->exit_fd = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     Running* raw = running.get();
-    agent::AgentOptions options{.socket_path = socket_path_, .session_id = session.id,
-                                .token = token, .first_retry = 10ms, .max_retry = 50ms};
-    running->agent = std::make_unique<agent::Agent>(io_, options, [raw](agent::NotifierEvents events) {
-      auto notifier = std::make_unique<agent::FakeNotifier>(std::move(events));
-      raw->notifier = notifier.get();
-      return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
-    });
+    agent::AgentOptions options{.socket_path = socket_path_,
+                                .session_id = session.id,
+                                .token = token,
+                                .first_retry = 10ms,
+                                .max_retry = 50ms};
+    running->agent =
+        std::make_unique<agent::Agent>(io_, options, [raw](agent::NotifierEvents events) {
+          auto notifier = std::make_unique<agent::FakeNotifier>(std::move(events));
+          raw->notifier = notifier.get();
+          return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
+        });
     if (make_keys) running->agent->set_keys(make_keys(session));
     const int fd = ::dup(running->exit_fd.get());
     running->agent->start([fd](int) {
@@ -79,7 +81,9 @@ class InProcessLauncher final : public daemon::AgentLauncher {
     return launched;
   }
 
-  void send_signal(const daemon::LaunchedAgent& agent, int) override { signals_.push_back(agent.pid); }
+  void send_signal(const daemon::LaunchedAgent& agent, int) override {
+    signals_.push_back(agent.pid);
+  }
   std::optional<int> reap(const daemon::LaunchedAgent&) override { return 0; }
 
   agent::FakeNotifier* notifier_of(const std::string& session) {
@@ -89,7 +93,8 @@ class InProcessLauncher final : public daemon::AgentLauncher {
   // Simulates a crash: the daemon sees the exit fd fire without a shutdown.
   void crash(const std::string& session) {
     const uint64_t one = 1;
-    [[maybe_unused]] ssize_t written = ::write(running_.at(session)->exit_fd.get(), &one, sizeof(one));
+    [[maybe_unused]] ssize_t written =
+        ::write(running_.at(session)->exit_fd.get(), &one, sizeof(one));
   }
   int launches(const std::string& session) { return launches_[session]; }
   const std::string& token_of(const std::string& session) { return tokens_[session]; }
@@ -126,14 +131,20 @@ class DaemonAgentTest : public testing::Test {
 
   void start_daemon() {
     launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
-    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
-                                               daemon::DaemonParts{.sessions = sessions_, .launcher = *launcher_, .peers = peers_});
+    daemon_ = std::make_unique<daemon::Daemon>(
+        io_, config_, paths_,
+        daemon::DaemonParts{.sessions = sessions_, .launcher = *launcher_, .peers = peers_});
     ASSERT_TRUE(daemon_->start().has_value());
   }
 
   static Session session(std::string id, uid_t uid, std::string user, std::string type = "x11") {
-    return {.id = std::move(id), .uid = uid, .user = std::move(user), .type = std::move(type),
-            .session_class = "user", .state = "active", .seat = "seat0"};
+    return {.id = std::move(id),
+            .uid = uid,
+            .user = std::move(user),
+            .type = std::move(type),
+            .session_class = "user",
+            .state = "active",
+            .seat = "seat0"};
   }
 
   void run_until(const std::function<bool()>& done) {
@@ -147,9 +158,12 @@ class DaemonAgentTest : public testing::Test {
     auto connection = Connection::create(std::move(socket));
     connection->start(nullptr);
     std::optional<Result<Json>> outcome;
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      outcome = co_await connection->call(method, params, 20s);
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          outcome = co_await connection->call(method, params, 20s);
+        },
+        asio::detached);
     run_until([&] { return outcome.has_value(); });
     connection->close();
     return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
@@ -176,9 +190,12 @@ class DaemonAgentTest : public testing::Test {
     auto connection = Connection::create(std::move(socket));
     connection->start(nullptr);
     std::optional<Result<Json>> outcome;
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      outcome = co_await connection->call("agent.hello", params, 5s);
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          outcome = co_await connection->call("agent.hello", params, 5s);
+        },
+        asio::detached);
     run_until([&] { return outcome.has_value(); });
     run_until([&] { return !connection->is_open(); });
     EXPECT_FALSE(connection->is_open()) << "a refused agent's connection must be closed";
@@ -266,8 +283,10 @@ TEST_F(DaemonAgentTest, WaitActionReportsWhatTheUserClicked) {
     notifier->click(notifier->last_shown().id, "restart");
     notifier->close(notifier->last_shown().id, agent::CloseReason::kDismissed);
   });
-  auto sent = control("notify", {{"user", "1001"}, {"title", "Restart now?"},
-                                 {"action", {"restart=Restart", "later=Later"}}, {"wait_action", 10}});
+  auto sent = control("notify", {{"user", "1001"},
+                                 {"title", "Restart now?"},
+                                 {"action", {"restart=Restart", "later=Later"}},
+                                 {"wait_action", 10}});
   ASSERT_TRUE(sent.has_value()) << sent.error().message;
   EXPECT_EQ((*sent)["results"][0]["action"], "restart");
   EXPECT_EQ((*sent)["results"][0]["closed"], "dismissed");
@@ -434,16 +453,16 @@ class KeyRoutingTest : public DaemonAgentTest {
     launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
     launcher_->make_keys = [this](const Session& s) {
       return std::make_unique<agent::AgentKeys>(
-          dir_ / ("home-" + s.id), [this](std::string_view name, const std::string&) {
-            return lookup(name, session_tpm_);
-          });
+          dir_ / ("home-" + s.id),
+          [this](std::string_view name, const std::string&) { return lookup(name, session_tpm_); });
     };
     daemon_ = std::make_unique<daemon::Daemon>(
         io_, config_, paths_,
-        daemon::DaemonParts{.sessions = sessions_, .launcher = *launcher_, .peers = peers_,
-                            .key_providers = [this](std::string_view name) {
-                              return lookup(name, daemon_tpm_);
-                            }});
+        daemon::DaemonParts{
+            .sessions = sessions_,
+            .launcher = *launcher_,
+            .peers = peers_,
+            .key_providers = [this](std::string_view name) { return lookup(name, daemon_tpm_); }});
     ASSERT_TRUE(daemon_->start().has_value());
     wait_for_state("3", "ready");
   }
@@ -461,8 +480,9 @@ class KeyRoutingTest : public DaemonAgentTest {
   // Signs a digest through control.sock and checks the signature against the key's PEM.
   void expect_signature_verifies(const Json& key) {
     const keys::Bytes digest = keys::sha256(std::vector<uint8_t>{'h', 'i'});
-    auto signed_ = control("key.sign", {{"user", "1001"}, {"label", key["label"]},
-                                        {"digest", keys::base64_encode(digest)}});
+    auto signed_ = control(
+        "key.sign",
+        {{"user", "1001"}, {"label", key["label"]}, {"digest", keys::base64_encode(digest)}});
     ASSERT_TRUE(signed_.has_value()) << signed_.error().message;
     auto signature = keys::base64_decode((*signed_)["signature"].get<std::string>());
     ASSERT_TRUE(signature.has_value());
@@ -484,7 +504,8 @@ TEST_F(KeyRoutingTest, DaemonContextKeysAreMadeAndUsedInTheDaemon) {
   EXPECT_EQ((*made)["uid"], kAlice);
   EXPECT_EQ(daemon_tpm_.calls().generate, 1);
   EXPECT_EQ(session_tpm_.calls().generate, 0);
-  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(paths_.state_dir) / "keys/1001/device.json"));
+  EXPECT_TRUE(
+      std::filesystem::exists(std::filesystem::path(paths_.state_dir) / "keys/1001/device.json"));
   expect_signature_verifies(*made);
 }
 

@@ -1096,9 +1096,9 @@ TEST(AddMissingDisplayVariablesTest, TakesOnlyDisplayVariablesWeLack) {
 TEST(RefreshDisplayVariablesTest, TheSessionAsItIsNowWinsOverWhatTheAgentInherited) {
   // Launched before the desktop: the agent inherited another session's DISPLAY, and no
   // WAYLAND_DISPLAY; the session's processes now show its own display.
-  std::vector<std::string> refreshed = refresh_display_variables(
-      {"HOME=/home/alice", "DISPLAY=:0", "XAUTHORITY=/old"},
-      {"DISPLAY=:1", "XDG_CURRENT_DESKTOP=sway", "FOO=bar"});
+  std::vector<std::string> refreshed =
+      refresh_display_variables({"HOME=/home/alice", "DISPLAY=:0", "XAUTHORITY=/old"},
+                                {"DISPLAY=:1", "XDG_CURRENT_DESKTOP=sway", "FOO=bar"});
 
   EXPECT_THAT(refreshed, ElementsAre("HOME=/home/alice", "XAUTHORITY=/old", "DISPLAY=:1",
                                      "XDG_CURRENT_DESKTOP=sway"));

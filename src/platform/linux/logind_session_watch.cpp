@@ -1,12 +1,11 @@
 #include "platform/linux/logind_session_watch.h"
 
+#include <fmt/format.h>
 #include <systemd/sd-login.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <string_view>
-
-#include <fmt/format.h>
 
 namespace liaison::platform {
 

@@ -567,8 +567,8 @@ std::vector<std::string> current_session_display_environment(const std::string& 
   if (!session || !*session) return {};
   std::vector<std::string> found;
   auto take = [&](std::string_view name, const std::string& entry) {
-    const bool named = entry.size() > name.size() && entry.starts_with(name) &&
-                       entry[name.size()] == '=';
+    const bool named =
+        entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=';
     const bool have = std::ranges::any_of(found, [&](const std::string& f) {
       return f.size() > name.size() && f.starts_with(name) && f[name.size()] == '=';
     });
