@@ -13,6 +13,13 @@ namespace liaison {
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/liaison/liaison.toml";
 
+// The first uid of a human account: 1000 on Debian and most Linux systems, 501 on macOS.
+#ifdef __APPLE__
+inline constexpr uid_t kDefaultMinUid = 501;
+#else
+inline constexpr uid_t kDefaultMinUid = 1000;
+#endif
+
 struct Config {
   struct Agent {
     std::string launch = "exec";  // exec | asuser | launch-agent
@@ -20,7 +27,7 @@ struct Config {
   struct Sessions {
     bool include_remote = false;
     bool include_tty = false;
-    uid_t min_uid = 1000;
+    uid_t min_uid = kDefaultMinUid;
   } sessions;
   struct Keys {
     std::string backend = "auto";  // auto | tpm | secure-enclave | software

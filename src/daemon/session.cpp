@@ -5,8 +5,9 @@
 namespace liaison::daemon {
 namespace {
 
+// "aqua" is a macOS GUI login (a CGSession), as platform/macos reports it.
 bool is_graphical_type(const std::string& type) {
-  return type == "x11" || type == "wayland" || type == "mir";
+  return type == "x11" || type == "wayland" || type == "mir" || type == "aqua";
 }
 
 // Text sessions: logind says "tty" for a console login and "unspecified" when PAM gave no type

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
+
 namespace liaison::daemon {
 
 struct Session {
@@ -28,7 +30,7 @@ struct Session {
 struct EligibilityRules {
   bool include_remote = false;
   bool include_tty = false;
-  uid_t min_uid = 1000;
+  uid_t min_uid = kDefaultMinUid;
 };
 
 // Why a session gets no agent, or nullopt-like empty string when it does: logged once per session

@@ -49,6 +49,7 @@ const std::vector<EligibilityCase> kCases = {
     {"ActiveX11", no_change_session, no_change_rules, ""},
     {"Wayland", [](Session& s) { s.type = "wayland"; }, no_change_rules, ""},
     {"Mir", [](Session& s) { s.type = "mir"; }, no_change_rules, ""},
+    {"MacosAqua", [](Session& s) { s.type = "aqua"; }, no_change_rules, ""},
     {"OnlineIsEligible", [](Session& s) { s.state = "online"; }, no_change_rules, ""},
     {"NoSeatIsFine", [](Session& s) { s.seat.clear(); }, no_change_rules, ""},
     {"Greeter", [](Session& s) { s.session_class = "greeter"; }, no_change_rules, "class greeter"},

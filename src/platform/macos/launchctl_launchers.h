@@ -1,0 +1,56 @@
+// Apple only. The asuser and launch-agent strategies on macOS (DESIGN.md, Launch strategies):
+//   asuser        `launchctl asuser <uid> sudo -u #<uid> <agent>`: one unmanaged process in the
+//                 user's bootstrap namespace; the daemon's child, so it reaps it.
+//   launch-agent  the plist in /Library/LaunchAgents, loaded with `bootstrap gui/<uid>`, stopped
+//                 with `bootout`; launchd restarts it on failure and starts it at each login.
+// Both serve one user (AgentScope::kUser): a GUI login is per user on macOS.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/agent_launcher.h"
+#include "platform/macos/launchctl.h"
+
+namespace liaison::platform::macos {
+
+class MacAsUserLauncher final : public daemon::AgentLauncher {
+ public:
+  // `agent_command`: {"/Applications/Liaison.app/Contents/MacOS/liaison", "agent"}.
+  MacAsUserLauncher(std::vector<std::string> agent_command,
+                    std::string launchctl_path = std::string(kLaunchctlPath));
+
+  std::string strategy() const override { return "asuser"; }
+  daemon::AgentScope scope() const override { return daemon::AgentScope::kUser; }
+  std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
+                                                           const std::string& token) override;
+
+ private:
+  std::vector<std::string> agent_command_;
+  std::string launchctl_path_;
+};
+
+class MacLaunchAgentLauncher final : public daemon::AgentLauncher {
+ public:
+  MacLaunchAgentLauncher(CommandRunner& runner,
+                         std::string launchctl_path = std::string(kLaunchctlPath));
+
+  std::string strategy() const override { return "launch-agent"; }
+  daemon::AgentScope scope() const override { return daemon::AgentScope::kUser; }
+  std::string why_no_agent_for(const daemon::Session& session) const override;
+  std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
+                                                           const std::string& token) override;
+  // SIGTERM boots the job out (a signal would count as a crash and KeepAlive would restart it);
+  // other signals go through `launchctl kill`.
+  void send_signal(const daemon::LaunchedAgent& agent, int signal) override;
+  // Not our child: it only says the process is gone.
+  std::optional<int> reap(const daemon::LaunchedAgent& agent) override;
+
+ private:
+  Launchctl launchctl_;
+};
+
+// A kqueue fd that turns readable when `pid` exits (EVFILT_PROC NOTE_EXIT): macOS's pidfd.
+std::expected<UniqueFd, std::string> process_exit_fd(pid_t pid);
+
+}  // namespace liaison::platform::macos

@@ -1,0 +1,83 @@
+// Helpers shared by macos_portable_test's files: reading the captured macOS output, and a test
+// fixture that runs the launchctl stand-in (tests/macos/launchctl_standin.sh).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "platform/macos/command_runner.h"
+#include "platform/macos/launchctl.h"
+
+namespace liaison::platform::macos::testing {
+
+inline std::string fixture_path(const std::string& name) {
+  return std::string(LIAISON_MACOS_FIXTURES) + "/" + name;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+inline std::string read_fixture(const std::string& name) { return read_file(fixture_path(name)); }
+
+// Runs the stand-in in place of /bin/launchctl: it records its arguments and answers with a
+// fixture and an exit code.
+class LaunchctlStandInTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char path[] = "/tmp/liaison-launchctl-argv-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    argv_log_ = path;
+    setenv("STANDIN_ARGV_LOG", argv_log_.c_str(), 1);
+    answer("", "", 0);
+  }
+  void TearDown() override {
+    unlink(argv_log_.c_str());
+    for (const char* name :
+         {"STANDIN_ARGV_LOG", "STANDIN_STDOUT", "STANDIN_STDERR", "STANDIN_EXIT_CODE"}) {
+      unsetenv(name);
+    }
+    for (const auto& prefix : overrides_) {
+      for (const char* suffix : {"_STDOUT", "_STDERR", "_EXIT_CODE"}) {
+        unsetenv((prefix + suffix).c_str());
+      }
+    }
+  }
+  void answer(const std::string& stdout_fixture, const std::string& stderr_fixture, int exit_code) {
+    setenv("STANDIN_STDOUT", stdout_fixture.empty() ? "" : fixture_path(stdout_fixture).c_str(), 1);
+    setenv("STANDIN_STDERR", stderr_fixture.empty() ? "" : fixture_path(stderr_fixture).c_str(), 1);
+    setenv("STANDIN_EXIT_CODE", std::to_string(exit_code).c_str(), 1);
+  }
+  // The same, for one subcommand only ("print", "bootstrap"), overriding answer().
+  void answer_for(const std::string& subcommand, const std::string& stdout_fixture,
+                  const std::string& stderr_fixture, int exit_code) {
+    std::string prefix = "STANDIN_";
+    for (const char character : subcommand) prefix += static_cast<char>(std::toupper(character));
+    overrides_.push_back(prefix);
+    setenv((prefix + "_STDOUT").c_str(),
+           stdout_fixture.empty() ? "" : fixture_path(stdout_fixture).c_str(), 1);
+    setenv((prefix + "_STDERR").c_str(),
+           stderr_fixture.empty() ? "" : fixture_path(stderr_fixture).c_str(), 1);
+    setenv((prefix + "_EXIT_CODE").c_str(), std::to_string(exit_code).c_str(), 1);
+  }
+  std::string recorded() const { return read_file(argv_log_); }
+
+  SpawnCommandRunner runner_;
+  Launchctl launchctl_{runner_, LIAISON_LAUNCHCTL_STANDIN};
+  std::string argv_log_;
+  std::vector<std::string> overrides_;
+};
+
+}  // namespace liaison::platform::macos::testing
