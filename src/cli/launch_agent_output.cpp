@@ -9,13 +9,6 @@ namespace {
 
 using protocol::Json;
 
-std::string text_of(const Json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
-  return value.dump();
-}
-
 std::string installed_for(const Json& installed) {
   if (installed.value("all", false)) return "all users";
   std::string users;

@@ -5,7 +5,6 @@
 #include <algorithm>
 
 namespace liaison::cli {
-namespace {
 
 using protocol::Json;
 
@@ -15,8 +14,6 @@ std::string text_of(const Json& value) {
   if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
   return value.dump();
 }
-
-}  // namespace
 
 std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths;

@@ -8,6 +8,9 @@
 
 namespace liaison::cli {
 
+// One JSON value as a table cell: "-" for null, yes/no for booleans, strings as they are.
+std::string text_of(const protocol::Json& value);
+
 // Columns padded to their widest cell, two spaces apart; the last column is not padded.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
