@@ -153,16 +153,18 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   }
 
   const Json agent_params = agent_notify_params(*request, config_.notify.app_name);
-  // Once per agent: a user-scope agent (asuser, launch-agent) serves all of its user's sessions,
-  // and each of them reports that one delivery.
-  std::map<std::string, const Target*> first_of_agent;
+  // Once per notification server, which is once per user: every agent of a user, of any
+  // strategy, talks to the user's one session bus (/run/user/<uid>/bus) and the one server on it,
+  // so a second delivery would only show the same bubble twice. Each targeted session reports
+  // that one delivery.
+  std::map<uid_t, const Target*> first_of_user;
   for (Target& target : targets) {
     if (target.error) continue;
-    if (auto first = first_of_agent.find(target.agent); first != first_of_agent.end()) {
+    if (auto first = first_of_user.find(target.uid); first != first_of_user.end()) {
       target.delivered_with = first->second;
       continue;
     }
-    first_of_agent.emplace(target.agent, &target);
+    first_of_user.emplace(target.uid, &target);
     co_await deliver(target, agent_params);
   }
   if (request->wait_action_seconds) {

@@ -262,6 +262,26 @@ TEST_F(DaemonAgentTest, NotifyReachesOnlyTheTargetedUser) {
   EXPECT_EQ(launcher_->notifier_of("4"), nullptr) << "bob's agent showed nothing";
 }
 
+TEST_F(DaemonAgentTest, AUserWithTwoSessionsSeesANotificationOnce) {
+  // Both sessions talk to alice's one session bus and its one notification server.
+  sessions_.set_sessions({session("3", kAlice, "alice"), session("5", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  wait_for_state("5", "ready");
+  auto sent = control("notify", {{"user", "1001"}, {"title", "once"}});
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  const Json& results = (*sent)["results"];
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0]["delivered"], true);
+  EXPECT_EQ(results[1]["delivered"], true);
+  EXPECT_EQ(results[0]["notification_id"], results[1]["notification_id"]);
+  std::size_t shown = 0;
+  for (const char* id : {"3", "5"}) {
+    if (auto* notifier = launcher_->notifier_of(id)) shown += notifier->shown().size();
+  }
+  EXPECT_EQ(shown, 1u);
+}
+
 TEST_F(DaemonAgentTest, ANotifyToAUserWithoutASessionIsANoSessionError) {
   sessions_.set_sessions({session("3", kAlice, "alice")});
   start_daemon();
