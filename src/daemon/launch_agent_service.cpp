@@ -96,7 +96,8 @@ Result<std::pair<bool, std::vector<std::string>>> parse_target_params(const Json
 Result<Json> LaunchAgentService::install(const Json& params) { return change(params, true); }
 Result<Json> LaunchAgentService::uninstall(const Json& params) { return change(params, false); }
 
-Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
+// The users a call names (`user`, or `all`), resolved to uids.
+Result<LaunchAgentService::Targets> LaunchAgentService::targets_of(const Json& params) {
   auto parsed = parse_target_params(params);
   if (!parsed) return std::unexpected(parsed.error());
   Targets targets{.all = parsed->first};
@@ -107,14 +108,20 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
           Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
     targets.uids.insert(user->uid);
   }
+  return targets;
+}
+
+Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
+  auto targets = targets_of(params);
+  if (!targets) return std::unexpected(targets.error());
   auto current = installer_->installation();
   if (!current) return std::unexpected(Error::application(codes::kFailed, current.error()));
   LaunchAgentInstallation next = *current;
-  if (installing && targets.all) {
+  if (installing && targets->all) {
     next = {.all = true};
   } else if (installing) {
-    next.users.insert(targets.uids.begin(), targets.uids.end());
-  } else if (targets.all) {
+    next.users.insert(targets->uids.begin(), targets->uids.end());
+  } else if (targets->all) {
     next = {};
   } else if (current->all) {
     return std::unexpected(
@@ -122,7 +129,7 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
                            "launch-agent is installed for all users: uninstall it with --all, then "
                            "install it for the users who keep it"));
   } else {
-    for (uid_t uid : targets.uids) next.users.erase(uid);
+    for (uid_t uid : targets->uids) next.users.erase(uid);
   }
   auto changed = installer_->write(next);
   if (!changed) return std::unexpected(Error::application(codes::kFailed, changed.error()));
@@ -146,26 +153,18 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
   // Under [agent] launch = "launch-agent" this starts the agent in the current sessions of the
   // users it was installed for, and parks those it was removed for.
   agents_.reconsider();
-  Json result = report(next, targets, errors);
+  Json result = report(next, *targets, errors);
   result["changed"] = changed->files;
   return result;
 }
 
 Result<Json> LaunchAgentService::status(const Json& params) {
-  auto parsed = parse_target_params(params);
-  if (!parsed) return std::unexpected(parsed.error());
-  Targets targets{.all = parsed->first};
-  for (const std::string& name : parsed->second) {
-    auto user = resolve_user(name);
-    if (!user)
-      return std::unexpected(
-          Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
-    targets.uids.insert(user->uid);
-  }
+  auto targets = targets_of(params);
+  if (!targets) return std::unexpected(targets.error());
   auto installation = installer_->installation();
   if (!installation)
     return std::unexpected(Error::application(codes::kFailed, installation.error()));
-  return report(*installation, targets, {});
+  return report(*installation, *targets, {});
 }
 
 Json LaunchAgentService::report(const LaunchAgentInstallation& installation, const Targets& targets,

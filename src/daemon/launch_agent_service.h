@@ -33,6 +33,7 @@ class LaunchAgentService {
   struct Targets;
   struct UserErrors;
 
+  static protocol::Result<Targets> targets_of(const protocol::Json& params);
   protocol::Result<protocol::Json> change(const protocol::Json& params, bool installing);
   protocol::Json report(const LaunchAgentInstallation& installation, const Targets& targets,
                         const UserErrors& errors);
