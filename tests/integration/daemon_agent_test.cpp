@@ -151,22 +151,31 @@ class DaemonAgentTest : public testing::Test {
     for (int i = 0; i < 1000 && !done(); ++i) io_.run_for(5ms);
   }
 
-  // One call on control.sock, the way `liaison` makes it.
-  Result<Json> control(const std::string& method, Json params) {
+  // Connects to `socket_path` and makes one call on the new connection, as a client would.
+  std::pair<Result<Json>, std::shared_ptr<Connection>> call_on(const std::string& socket_path,
+                                                               const std::string& method,
+                                                               const Json& params,
+                                                               std::chrono::milliseconds timeout) {
     asio::local::stream_protocol::socket socket(io_);
-    socket.connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
+    socket.connect(asio::local::stream_protocol::endpoint(socket_path));
     auto connection = Connection::create(std::move(socket));
     connection->start(nullptr);
     std::optional<Result<Json>> outcome;
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
-          outcome = co_await connection->call(method, params, 20s);
+          outcome = co_await connection->call(method, params, timeout);
         },
         asio::detached);
     run_until([&] { return outcome.has_value(); });
+    return {outcome.value_or(std::unexpected(protocol::Error::internal("no answer"))), connection};
+  }
+
+  // One call on control.sock, the way `liaison` makes it.
+  Result<Json> control(const std::string& method, Json params) {
+    auto [outcome, connection] = call_on(paths_.control_socket(), method, params, 20s);
     connection->close();
-    return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
+    return outcome;
   }
 
   std::string agent_state(const std::string& session_id) {
@@ -185,21 +194,10 @@ class DaemonAgentTest : public testing::Test {
 
   // A connection to agent.sock that says agent.hello with whatever the test gives it.
   Result<Json> hello_from_impostor(const Json& params) {
-    asio::local::stream_protocol::socket socket(io_);
-    socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
-    auto connection = Connection::create(std::move(socket));
-    connection->start(nullptr);
-    std::optional<Result<Json>> outcome;
-    asio::co_spawn(
-        io_,
-        [&]() -> asio::awaitable<void> {
-          outcome = co_await connection->call("agent.hello", params, 5s);
-        },
-        asio::detached);
-    run_until([&] { return outcome.has_value(); });
+    auto [outcome, connection] = call_on(paths_.agent_socket(), "agent.hello", params, 5s);
     run_until([&] { return !connection->is_open(); });
     EXPECT_FALSE(connection->is_open()) << "a refused agent's connection must be closed";
-    return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
+    return outcome;
   }
 
   static inline int counter_ = 0;
