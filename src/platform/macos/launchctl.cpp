@@ -88,6 +88,8 @@ std::vector<std::string> print_arguments(uid_t uid, std::string_view label) {
   return {"print", gui_service(uid, label)};
 }
 
+std::vector<std::string> print_domain_arguments(uid_t uid) { return {"print", gui_domain(uid)}; }
+
 std::vector<std::string> asuser_arguments(uid_t uid, const std::vector<std::string>& command) {
   std::vector<std::string> arguments{"asuser", std::to_string(uid)};
   arguments.insert(arguments.end(), command.begin(), command.end());
@@ -156,6 +158,17 @@ LaunchctlOutcome interpret_kickstart(const CommandResult& result) {
 
 LaunchctlOutcome interpret_print(const CommandResult& result) {
   return interpret_kickstart(result);
+}
+
+LaunchctlOutcome interpret_print_domain(const CommandResult& result) {
+  if (auto common = interpret_common(result)) return *common;
+  switch (launchctl_error_number(result)) {
+    case 112:  // "unavailable" for a gui/ target without a GUI login (macos-facts.md §2)
+    case kServiceNotFound:
+      return LaunchctlOutcome::kNoGuiDomain;
+    default:
+      return LaunchctlOutcome::kFailed;
+  }
 }
 
 std::string describe(LaunchctlOutcome outcome, const CommandResult& result) {
@@ -256,6 +269,14 @@ std::expected<std::optional<LaunchdServiceState>, LaunchctlError> Launchctl::pri
   auto state = parse_launchctl_print(result->standard_output);
   if (!state) return std::unexpected(LaunchctlError{LaunchctlOutcome::kFailed, state.error()});
   return std::optional<LaunchdServiceState>(std::move(*state));
+}
+
+std::expected<std::pair<LaunchctlOutcome, std::string>, std::string> Launchctl::print_domain(
+    uid_t uid) {
+  auto result = run(print_domain_arguments(uid));
+  if (!result) return std::unexpected(result.error());
+  const auto outcome = interpret_print_domain(*result);
+  return std::pair{outcome, describe(outcome, *result)};
 }
 
 }  // namespace liaison::platform::macos

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "platform/macos/command_runner.h"
@@ -26,6 +27,7 @@ std::vector<std::string> bootstrap_arguments(uid_t uid, std::string_view plist_p
 std::vector<std::string> bootout_arguments(uid_t uid, std::string_view label);
 std::vector<std::string> kickstart_restart_arguments(uid_t uid, std::string_view label);
 std::vector<std::string> print_arguments(uid_t uid, std::string_view label);
+std::vector<std::string> print_domain_arguments(uid_t uid);  // print gui/501: the domain itself
 // `asuser <uid> <command...>`: one unmanaged process in the user's bootstrap namespace and audit
 // session. It changes neither uid nor environment: the command must drop privileges itself.
 std::vector<std::string> asuser_arguments(uid_t uid, const std::vector<std::string>& command);
@@ -50,6 +52,9 @@ LaunchctlOutcome interpret_bootstrap(const CommandResult& result);
 LaunchctlOutcome interpret_bootout(const CommandResult& result);
 LaunchctlOutcome interpret_kickstart(const CommandResult& result);
 LaunchctlOutcome interpret_print(const CommandResult& result);
+// kDone when the domain exists; kNoGuiDomain when the user has no GUI login (also for 113 and
+// 112, which a missing domain gives too).
+LaunchctlOutcome interpret_print_domain(const CommandResult& result);
 
 // A sentence for an operator: what happened and what to do, with launchctl's own words.
 std::string describe(LaunchctlOutcome outcome, const CommandResult& result);
@@ -89,6 +94,8 @@ class Launchctl {
   // nullopt when the service is not loaded in that domain.
   std::expected<std::optional<LaunchdServiceState>, LaunchctlError> print(uid_t uid,
                                                                           std::string_view label);
+  // Whether gui/<uid> exists, and launchctl's words for the log.
+  std::expected<std::pair<LaunchctlOutcome, std::string>, std::string> print_domain(uid_t uid);
 
  private:
   CommandRunner& runner_;
