@@ -541,7 +541,8 @@ def check_install(args):
                 raw = gz.read_bytes()
                 expect(raw[4:8] == b"\0\0\0\0" and not raw[3] & 0x08,
                        f"{gz.name} carries a time stamp or a name (not gzip -n)")
-                expect(gzip.decompress(raw) == source, f"{gz} is not docs/man/{name} (a stale build? rebuild first)")
+                expect(gzip.decompress(raw) == source,
+                       f"{gz} is not docs/man/{name} (a stale build? rebuild first)")
                 done = subprocess.run(["man", "--warnings", "-l", str(gz)], capture_output=True,
                                       text=True, env=dict(os.environ, LANG="C.UTF-8",
                                                           MANWIDTH="80"))
