@@ -92,13 +92,18 @@ Status read_sessions(const TableReader& table, Config::Sessions& sessions) {
 }
 
 Status read_keys(const TableReader& table, Config::Keys& keys) {
-  if (auto s = table.refuse_unknown({"backend", "tpm_tcti", "tpm_context"}); !s) return s;
+  if (auto s =
+          table.refuse_unknown({"backend", "tpm_tcti", "tpm_context", "keychain_access_group"});
+      !s) {
+    return s;
+  }
   if (auto s =
           table.read_string("backend", {"auto", "tpm", "secure-enclave", "software"}, keys.backend);
       !s) {
     return s;
   }
   if (auto s = table.read("tpm_tcti", keys.tpm_tcti); !s) return s;
+  if (auto s = table.read("keychain_access_group", keys.keychain_access_group); !s) return s;
   return table.read_string("tpm_context", {"daemon", "user-session"}, keys.tpm_context);
 }
 

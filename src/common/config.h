@@ -33,6 +33,9 @@ struct Config {
     std::string backend = "auto";  // auto | tpm | secure-enclave | software
     std::string tpm_tcti = "device:/dev/tpmrm0";
     std::string tpm_context = "daemon";  // daemon | user-session
+    // macOS: the keychain access group of Secure Enclave keys ("TEAMID.dev.liaison"); empty
+    // means the app's default group (the first of its keychain-access-groups entitlement).
+    std::string keychain_access_group;
   } keys;
   struct Notify {
     std::string app_name = "liaison";

@@ -21,6 +21,7 @@ TEST(Config, AnEmptyFileMeansTheDefaults) {
   EXPECT_EQ(config->keys.backend, "auto");
   EXPECT_EQ(config->keys.tpm_tcti, "device:/dev/tpmrm0");
   EXPECT_EQ(config->keys.tpm_context, "daemon");
+  EXPECT_EQ(config->keys.keychain_access_group, "");
   EXPECT_EQ(config->notify.app_name, "liaison");
   EXPECT_EQ(config->notify.per_user_per_minute, 30u);
 }
@@ -37,6 +38,7 @@ min_uid = 500
 backend = "tpm"
 tpm_tcti = "swtpm:host=127.0.0.1,port=2321"
 tpm_context = "user-session"
+keychain_access_group = "ABCDE12345.dev.liaison"
 [notify]
 app_name = "Acme"
 per_user_per_minute = 5
@@ -52,9 +54,19 @@ level = "debug"
   EXPECT_EQ(config->keys.backend, "tpm");
   EXPECT_EQ(config->keys.tpm_tcti, "swtpm:host=127.0.0.1,port=2321");
   EXPECT_EQ(config->keys.tpm_context, "user-session");
+  EXPECT_EQ(config->keys.keychain_access_group, "ABCDE12345.dev.liaison");
   EXPECT_EQ(config->notify.app_name, "Acme");
   EXPECT_EQ(config->notify.per_user_per_minute, 5u);
   EXPECT_EQ(config->log.level, "debug");
+}
+
+TEST(Config, KeychainAccessGroupIsAStringAndItsMisspellingsAreErrors) {
+  EXPECT_EQ(error_of("[keys]\nkeychain_access_group = 5\n"),
+            "test.toml: keys.keychain_access_group must be a string");
+  EXPECT_EQ(error_of("[keys]\nkeychain_acces_group = \"X\"\n"),
+            "test.toml: unknown key keys.keychain_acces_group");
+  EXPECT_EQ(error_of("[agent]\nkeychain_access_group = \"X\"\n"),
+            "test.toml: unknown key agent.keychain_access_group");
 }
 
 TEST(Config, UnknownKeysAndSectionsAreErrorsNamingThem) {
@@ -109,6 +121,7 @@ TEST(Config, TheShippedFileStatesTheDefaults) {
   EXPECT_EQ(shipped->keys.backend, defaults.keys.backend);
   EXPECT_EQ(shipped->keys.tpm_tcti, defaults.keys.tpm_tcti);
   EXPECT_EQ(shipped->keys.tpm_context, defaults.keys.tpm_context);
+  EXPECT_EQ(shipped->keys.keychain_access_group, defaults.keys.keychain_access_group);
   EXPECT_EQ(shipped->notify.app_name, defaults.notify.app_name);
   EXPECT_EQ(shipped->notify.per_user_per_minute, defaults.notify.per_user_per_minute);
   EXPECT_EQ(shipped->log.level, defaults.log.level);
