@@ -11,6 +11,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "cli/agent_startup.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "cli/key_providers.h"
@@ -22,32 +23,6 @@
 
 namespace liaison::cli {
 namespace {
-
-std::string env_or(const char* name, std::string fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// Reads the token the launcher wrote into the pipe at LIAISON_TOKEN_FD, then closes it, so no
-// child this agent starts (xdg-open) inherits it.
-std::string take_token() {
-  const std::string fd_text = env_or("LIAISON_TOKEN_FD", "");
-  ::unsetenv("LIAISON_TOKEN_FD");
-  if (fd_text.empty()) return "";
-  const int fd = std::atoi(fd_text.c_str());
-  std::string token;
-  char chunk[128];
-  for (ssize_t got; token.size() < 1024 && (got = ::read(fd, chunk, sizeof(chunk))) != 0;) {
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    token.append(chunk, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  return token;
-}
 
 // Whether this process runs as a unit of a user's own service manager (asuser, launch-agent).
 bool runs_in_user_manager() {
@@ -78,15 +53,7 @@ std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
 
 int run_agent() {
   ::signal(SIGPIPE, SIG_IGN);
-  agent::AgentOptions options;
-  options.session_id = env_or("LIAISON_SESSION", "");
-  options.socket_path = env_or("LIAISON_AGENT_SOCKET", "/run/liaison/agent.sock");
-  options.token = take_token();
-  if (const char* grace = std::getenv("LIAISON_DAEMON_GRACE_SECONDS")) {
-    options.daemon_grace = std::chrono::seconds(std::atoi(grace));
-  }
-  // After a daemon restart, come back within a second: the new daemon waits only a few.
-  options.max_retry = std::chrono::seconds(1);
+  agent::AgentOptions options = agent_options_from_environment("/run/liaison/agent.sock");
   if (options.session_id.empty() && !runs_in_user_manager()) {
     fmt::print(stderr,
                "liaison: `liaison agent` is started by the liaison daemon inside a session or by "

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "platform/macos/darwin_process_inspector.h"
 #include "platform/macos/launchd_plist.h"
 
 extern char** environ;
@@ -44,6 +45,22 @@ MacAsUserLauncher::MacAsUserLauncher(std::vector<std::string> agent_command,
                                      std::string launchctl_path)
     : agent_command_(std::move(agent_command)), launchctl_path_(std::move(launchctl_path)) {}
 
+std::optional<daemon::UnitIdentity> MacAsUserLauncher::unit_identity() const {
+  return daemon::UnitIdentity{.unit = "asuser", .executable = agent_command_.front()};
+}
+
+std::string MacAsUserLauncher::unit_of(pid_t pid) const {
+  // launchctl asuser and sudo stay the agent's ancestors while it runs (sudo waits for its
+  // command; whether launchctl execs or waits is not verified, and either way it is an
+  // ancestor). A few levels are enough; pid 1 (launchd) ends the walk.
+  std::lock_guard lock(mutex_);
+  for (int depth = 0; depth < 8 && pid > 1; ++depth) {
+    if (launched_.contains(pid)) return "asuser";
+    pid = parent_of(pid);
+  }
+  return {};
+}
+
 std::expected<daemon::LaunchedAgent, std::string> MacAsUserLauncher::launch(
     const daemon::Session& session, const std::string& /*token*/) {
   // asuser moves into the user's bootstrap namespace and audit session but keeps uid and
@@ -63,11 +80,28 @@ std::expected<daemon::LaunchedAgent, std::string> MacAsUserLauncher::launch(
       error != 0) {
     return std::unexpected(fmt::format("launchctl asuser: {}", std::strerror(error)));
   }
+  {
+    std::lock_guard lock(mutex_);
+    // Forget launches that ended (kill 0 fails with ESRCH) so the set stays small.
+    std::erase_if(launched_, [](pid_t old) { return kill(old, 0) != 0 && errno == ESRCH; });
+    launched_.insert(pid);
+  }
   return launched(pid, session.uid);
 }
 
 MacLaunchAgentLauncher::MacLaunchAgentLauncher(CommandRunner& runner, std::string launchctl_path)
     : launchctl_(runner, std::move(launchctl_path)) {}
+
+std::optional<daemon::UnitIdentity> MacLaunchAgentLauncher::unit_identity() const {
+  return daemon::UnitIdentity{.unit = std::string(kAgentLabel),
+                              .executable = std::string(kAgentExecutable)};
+}
+
+std::string MacLaunchAgentLauncher::unit_of(pid_t pid, uid_t uid) {
+  auto state = launchctl_.print(uid, kAgentLabel);
+  if (state && *state && (*state)->pid == pid) return std::string(kAgentLabel);
+  return {};
+}
 
 std::string MacLaunchAgentLauncher::why_no_agent_for(const daemon::Session& /*session*/) const {
   if (access(launch_agent_plist_path().c_str(), F_OK) != 0) {

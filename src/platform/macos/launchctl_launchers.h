@@ -6,6 +6,8 @@
 // Both serve one user (AgentScope::kUser): a GUI login is per user on macOS.
 #pragma once
 
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,12 +24,20 @@ class MacAsUserLauncher final : public daemon::AgentLauncher {
 
   std::string strategy() const override { return "asuser"; }
   daemon::AgentScope scope() const override { return daemon::AgentScope::kUser; }
+  // Unit "asuser": DarwinProcessInspector reports it for processes descending from a launch.
+  std::optional<daemon::UnitIdentity> unit_identity() const override;
   std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
                                                            const std::string& token) override;
+
+  // "asuser" when `pid` descends from a process this launcher started (launchctl, then sudo,
+  // then the agent), else empty.
+  std::string unit_of(pid_t pid) const;
 
  private:
   std::vector<std::string> agent_command_;
   std::string launchctl_path_;
+  mutable std::mutex mutex_;
+  std::set<pid_t> launched_;
 };
 
 class MacLaunchAgentLauncher final : public daemon::AgentLauncher {
@@ -37,6 +47,10 @@ class MacLaunchAgentLauncher final : public daemon::AgentLauncher {
 
   std::string strategy() const override { return "launch-agent"; }
   daemon::AgentScope scope() const override { return daemon::AgentScope::kUser; }
+  // Unit dev.liaison.agent running the app bundle's executable.
+  std::optional<daemon::UnitIdentity> unit_identity() const override;
+  // kAgentLabel when launchd says `pid` is our job's process in gui/<uid>, else empty.
+  std::string unit_of(pid_t pid, uid_t uid);
   std::string why_no_agent_for(const daemon::Session& session) const override;
   std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
                                                            const std::string& token) override;

@@ -39,9 +39,23 @@ std::string status_text(const char* what, OSStatus status) {
   return osstatus_error(what, status).message;
 }
 
+// The path the socket `fd` was accepted on (getsockname of an accepted unix socket names the
+// listening socket's path).
+std::string local_path_of(int fd) {
+  sockaddr_un address{};
+  socklen_t length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+      address.sun_family != AF_UNIX) {
+    return {};
+  }
+  return std::string(address.sun_path, strnlen(address.sun_path, sizeof address.sun_path));
+}
+
 }  // namespace
 
-DarwinPeerIdentity::DarwinPeerIdentity(const std::string& control_group) {
+DarwinPeerIdentity::DarwinPeerIdentity(const std::string& control_group,
+                                       std::optional<AgentCodeCheck> agent_check)
+    : agent_check_(std::move(agent_check)) {
   if (const group* entry = getgrnam(control_group.c_str())) control_gid_ = entry->gr_gid;
 }
 
@@ -62,6 +76,14 @@ std::expected<daemon::PeerCredentials, std::string> DarwinPeerIdentity::credenti
   if (getsockopt(socket_fd, SOL_LOCAL, LOCAL_PEERPID, &peer.pid, &length) != 0) {
     return std::unexpected(errno_text("LOCAL_PEERPID"));
   }
+  if (agent_check_ && local_path_of(socket_fd) == agent_check_->agent_socket_path) {
+    auto satisfied = peer_satisfies_requirement(socket_fd, agent_check_->requirement);
+    if (!satisfied) return std::unexpected(fmt::format("pid {}: {}", peer.pid, satisfied.error()));
+    if (!*satisfied) {
+      return std::unexpected(fmt::format("pid {} is not liaison's signed agent ({})", peer.pid,
+                                         agent_check_->requirement));
+    }
+  }
   return peer;
 }
 
@@ -70,6 +92,35 @@ bool DarwinPeerIdentity::may_control(const daemon::PeerCredentials& peer) const 
   if (!control_gid_) return false;
   return peer.gid == *control_gid_ ||
          std::ranges::find(peer.groups, *control_gid_) != peer.groups.end();
+}
+
+std::expected<std::string, std::string> own_team_identifier() {
+  SecCodeRef raw_self = nullptr;
+  OSStatus status = SecCodeCopySelf(kSecCSDefaultFlags, &raw_self);
+  CfPtr<SecCodeRef> self(raw_self);
+  if (status != errSecSuccess) return std::unexpected(status_text("SecCodeCopySelf", status));
+  SecStaticCodeRef raw_static = nullptr;
+  status = SecCodeCopyStaticCode(self.get(), kSecCSDefaultFlags, &raw_static);
+  CfPtr<SecStaticCodeRef> static_code(raw_static);
+  if (status != errSecSuccess) return std::unexpected(status_text("SecCodeCopyStaticCode", status));
+  CFDictionaryRef raw_information = nullptr;
+  status =
+      SecCodeCopySigningInformation(static_code.get(), kSecCSSigningInformation, &raw_information);
+  CfPtr<CFDictionaryRef> information(raw_information);
+  if (status != errSecSuccess) {
+    return std::unexpected(status_text("SecCodeCopySigningInformation", status));
+  }
+  const auto team =
+      static_cast<CFStringRef>(CFDictionaryGetValue(information.get(), kSecCodeInfoTeamIdentifier));
+  if (team == nullptr || CFGetTypeID(team) != CFStringGetTypeID()) {
+    return std::unexpected(
+        std::string("this build is not signed with a Team ID (unsigned or ad hoc)"));
+  }
+  char buffer[64] = {};
+  if (!CFStringGetCString(team, buffer, sizeof buffer, kCFStringEncodingUTF8)) {
+    return std::unexpected(std::string("unreadable Team ID"));
+  }
+  return std::string(buffer);
 }
 
 std::expected<bool, std::string> peer_satisfies_requirement(int socket_fd,

@@ -10,8 +10,8 @@
 
 namespace liaison::platform::macos {
 
-// `access_group` is "TEAMID.dev.liaison" or similar; it must be listed in the app's
-// keychain-access-groups entitlement.
+// `access_group` ([keys] keychain_access_group) is "TEAMID.dev.liaison" or similar and must be
+// listed in the app's keychain-access-groups entitlement; empty means the app's default group.
 std::unique_ptr<keys::UnexportableKeyProvider> make_secure_enclave_provider(
     std::string access_group);
 

@@ -38,17 +38,20 @@ Bytes bytes_from(NSData* data) {
   return Bytes(begin, begin + data.length);
 }
 
-// The query that names one of our keys; also used to delete it.
-NSDictionary* key_query(NSString* access_group, NSData* application_label) {
-  return @{
+// The query that names our keys in the data protection keychain: in `access_group`, or in the
+// app's default group when it is nil ([keys] keychain_access_group = ""). With a label: one key
+// (also used to delete it); without: all of them.
+NSMutableDictionary* key_query(NSString* access_group, NSData* application_label) {
+  NSMutableDictionary* query = [@{
     (id)kSecClass : (id)kSecClassKey,
     (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
     (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
     (id)kSecAttrKeyClass : (id)kSecAttrKeyClassPrivate,
-    (id)kSecAttrApplicationLabel : application_label,
-    (id)kSecAttrAccessGroup : access_group,
     (id)kSecUseDataProtectionKeychain : @YES,
-  };
+  } mutableCopy];
+  if (application_label != nil) query[(id)kSecAttrApplicationLabel] = application_label;
+  if (access_group != nil) query[(id)kSecAttrAccessGroup] = access_group;
+  return query;
 }
 
 class SecureEnclaveKey final : public keys::UnexportableSigningKey {
@@ -110,8 +113,10 @@ KeyResult<std::unique_ptr<keys::UnexportableSigningKey>> wrap(SecKeyRef private_
 
 class SecureEnclaveProvider final : public keys::UnexportableKeyProvider {
  public:
+  // An empty group leaves kSecAttrAccessGroup out: the keychain then uses the app's default
+  // group, the first entry of its keychain-access-groups entitlement.
   explicit SecureEnclaveProvider(std::string access_group)
-      : access_group_(@(access_group.c_str())) {}
+      : access_group_(access_group.empty() ? nil : @(access_group.c_str())) {}
 
   std::string name() const override { return "secure-enclave"; }
   keys::KeyContext context() const override { return keys::KeyContext::kUserSession; }
@@ -123,16 +128,17 @@ class SecureEnclaveProvider final : public keys::UnexportableKeyProvider {
         SecAccessControlCreateWithFlags(nullptr, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,
                                         kSecAccessControlPrivateKeyUsage, &error);
     if (!access) return std::unexpected(key_error("creating the key's access control", error));
+    NSMutableDictionary* private_attributes = [@{
+      (id)kSecAttrIsPermanent : @YES,
+      (id)kSecAttrAccessControl : (__bridge_transfer id)access,
+    } mutableCopy];
+    if (access_group_ != nil) private_attributes[(id)kSecAttrAccessGroup] = access_group_;
     NSDictionary* attributes = @{
       (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
       (id)kSecAttrKeySizeInBits : @256,
       (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
       (id)kSecUseDataProtectionKeychain : @YES,
-      (id)kSecPrivateKeyAttrs : @{
-        (id)kSecAttrIsPermanent : @YES,
-        (id)kSecAttrAccessControl : (__bridge_transfer id)access,
-        (id)kSecAttrAccessGroup : access_group_,
-      },
+      (id)kSecPrivateKeyAttrs : private_attributes,
     };
     SecKeyRef private_key = SecKeyCreateRandomKey((__bridge CFDictionaryRef)attributes, &error);
     if (!private_key) return std::unexpected(key_error("creating a Secure Enclave key", error));
@@ -141,7 +147,7 @@ class SecureEnclaveProvider final : public keys::UnexportableKeyProvider {
 
   KeyResult<std::unique_ptr<keys::UnexportableSigningKey>> from_wrapped(
       std::span<const uint8_t> wrapped) override {
-    NSMutableDictionary* query = [key_query(access_group_, data_from(wrapped)) mutableCopy];
+    NSMutableDictionary* query = key_query(access_group_, data_from(wrapped));
     query[(id)kSecReturnRef] = @YES;
     query[(id)kSecMatchLimit] = (id)kSecMatchLimitOne;
     CFTypeRef result = nullptr;
@@ -161,8 +167,62 @@ class SecureEnclaveProvider final : public keys::UnexportableKeyProvider {
     return {};
   }
 
+  // Two checks, cheapest first, both read-only for the keychain: (1) the Secure Enclave makes a
+  // throwaway key that is never stored (kSecAttrIsPermanent NO: no keychain item, so no
+  // entitlement question yet) -- fails on Macs without one (no T2 / Apple silicon) and, per
+  // Apple DTS, in daemons; (2) a search for our keys in the data protection keychain group,
+  // which gives errSecMissingEntitlement (-34018) exactly when generate() would. Uncertain (no
+  // Mac here): whether (1) alone ever needs the entitlement; if it does, (1) reports -34018 too,
+  // which the same message explains.
+  KeyResult<keys::ProviderDescription> describe() override {
+    CFErrorRef error = nullptr;
+    SecAccessControlRef access =
+        SecAccessControlCreateWithFlags(nullptr, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,
+                                        kSecAccessControlPrivateKeyUsage, &error);
+    if (!access) return std::unexpected(key_error("creating an access control", error));
+    NSDictionary* throwaway_attributes = @{
+      (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
+      (id)kSecAttrKeySizeInBits : @256,
+      (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
+      (id)kSecPrivateKeyAttrs : @{
+        (id)kSecAttrIsPermanent : @NO,
+        (id)kSecAttrAccessControl : (__bridge_transfer id)access,
+      },
+    };
+    SecKeyRef throwaway =
+        SecKeyCreateRandomKey((__bridge CFDictionaryRef)throwaway_attributes, &error);
+    if (!throwaway) {
+      return std::unexpected(key_error("making a throwaway Secure Enclave key", error));
+    }
+    CFRelease(throwaway);
+
+    NSMutableDictionary* query = key_query(access_group_, nil);
+    query[(id)kSecMatchLimit] = (id)kSecMatchLimitAll;
+    query[(id)kSecReturnAttributes] = @YES;
+    CFTypeRef result = nullptr;
+    const OSStatus status = SecItemCopyMatching((__bridge CFDictionaryRef)query, &result);
+    NSArray* items = CFBridgingRelease(result);  // nil when nothing was returned
+    if (status != errSecSuccess && status != errSecItemNotFound) {
+      return std::unexpected(key_error("searching the keychain for Secure Enclave keys", status));
+    }
+    const std::size_t count = status == errSecSuccess ? items.count : 0;
+    const std::string group =
+        access_group_ != nil ? std::string(access_group_.UTF8String) : std::string();
+    return keys::ProviderDescription{
+        .summary = fmt::format(
+            "Secure Enclave (P-256), keys in the data protection keychain, group {}; {} key{} "
+            "there",
+            group.empty() ? "the app's default" : group, count, count == 1 ? "" : "s"),
+        .facts = {{"hardware_backed", true},
+                  {"access_group", group},
+                  {"data_protection_keychain", true},
+                  {"keys", count}},
+        .problem = "",
+        .fix = ""};
+  }
+
  private:
-  NSString* access_group_;
+  NSString* access_group_;  // nil: the app's default group
 };
 
 }  // namespace
