@@ -4,8 +4,13 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <crt_externs.h>
+#include <os/log.h>
+#else
+#include <systemd/sd-journal.h>
+#endif
 
 #include <atomic>
 #include <cstdio>
@@ -45,6 +50,7 @@ std::string_view level_name(Level level) {
   return "info";
 }
 
+#if !defined(__APPLE__)
 // systemd sets JOURNAL_STREAM when stderr is a journal stream; matching its device and inode
 // tells us our stderr is still that stream and not redirected since.
 bool stderr_is_journal() {
@@ -72,6 +78,38 @@ void write_journal(Level level, std::string_view message, std::initializer_list<
   for (std::string& entry : entries) iov.push_back({entry.data(), entry.size()});
   sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
 }
+#endif
+
+#if defined(__APPLE__)
+// macOS: the unified log, subsystem dev.liaison, one category per process: "daemon", "agent",
+// or "cli" for the commands, taken from the subcommand (argv[1]) so log.h needs no set-up call.
+// `log stream --predicate 'subsystem == "dev.liaison" AND category == "agent"'`.
+os_log_t os_log_handle() {
+  static const os_log_t handle = [] {
+    const char* category = "cli";
+    if (*_NSGetArgc() > 1) {
+      const std::string_view command = (*_NSGetArgv())[1];
+      if (command == "daemon") category = "daemon";
+      if (command == "agent") category = "agent";
+    }
+    return os_log_create("dev.liaison", category);
+  }();
+  return handle;
+}
+
+// info goes in at the default level, which the unified log keeps on disk (its info level is
+// kept in memory only), as the journal keeps info. Fields become "key=value" text, public, so
+// `log show` prints them instead of <private>: callers never pass tokens or key material (log.h).
+void write_os_log(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  std::string text(message);
+  for (const Field& field : fields) text += fmt::format(" {}={}", field.key, field.value);
+  os_log_type_t type = OS_LOG_TYPE_DEFAULT;
+  if (level == Level::kDebug) type = OS_LOG_TYPE_DEBUG;
+  if (level == Level::kWarning) text.insert(0, "warning: ");
+  if (level == Level::kError) type = OS_LOG_TYPE_ERROR;
+  os_log_with_type(os_log_handle(), type, "%{public}s", text.c_str());
+}
+#endif
 
 void write_stderr(Level level, std::string_view message, std::initializer_list<Field> fields) {
   std::string line = fmt::format("liaison[{}]: {}: {}", getpid(), level_name(level), message);
@@ -97,6 +135,12 @@ bool parse_level(std::string_view name, Level& level) {
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (level < g_level.load()) return;
+#if defined(__APPLE__)
+  write_os_log(level, message, fields);
+  // Also on a terminal (run by hand); launchd points a job's stderr at /dev/null.
+  if (isatty(STDERR_FILENO)) write_stderr(level, message, fields);
+  return;
+#endif
   if (stderr_is_journal()) {
     write_journal(level, message, fields);
   } else {
