@@ -46,6 +46,7 @@ class FakeKeyProvider final : public UnexportableKeyProvider {
     int from_wrapped = 0;
     int erase = 0;
     int sign = 0;
+    int describe = 0;
   };
   Calls calls() const {
     std::lock_guard lock(state_->mutex);
@@ -81,6 +82,14 @@ class FakeKeyProvider final : public UnexportableKeyProvider {
   KeyResult<void> erase(std::span<const uint8_t>) override {
     if (auto failure = state_->take_failure(&Calls::erase)) return std::unexpected(*failure);
     return {};
+  }
+
+  KeyResult<ProviderDescription> describe() override {
+    if (auto failure = state_->take_failure(&Calls::describe)) return std::unexpected(*failure);
+    return ProviderDescription{.summary = name_ + ": a fake provider",
+                               .facts = {{"fake", true}},
+                               .problem = "",
+                               .fix = ""};
   }
 
  private:

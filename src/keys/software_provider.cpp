@@ -185,4 +185,14 @@ KeyResult<std::unique_ptr<UnexportableSigningKey>> SoftwareKeyProvider::from_wra
 
 KeyResult<void> SoftwareKeyProvider::erase(std::span<const uint8_t>) { return {}; }
 
+KeyResult<ProviderDescription> SoftwareKeyProvider::describe() {
+  const std::string version = OpenSSL_version(OPENSSL_VERSION);
+  return ProviderDescription{
+      .summary =
+          fmt::format("{}: keys are files readable by their owner, NOT hardware-bound", version),
+      .facts = {{"library", version}, {"hardware_backed", false}},
+      .problem = "",
+      .fix = ""};
+}
+
 }  // namespace liaison::keys

@@ -36,6 +36,9 @@ class SoftwareKeyProvider final : public UnexportableKeyProvider {
   // Nothing is kept outside the wrapped form: deleting the stored file deletes the key.
   KeyResult<void> erase(std::span<const uint8_t> wrapped) override;
 
+  // The OpenSSL version, and (as `problem`-free facts) that these keys are not hardware-bound.
+  KeyResult<ProviderDescription> describe() override;
+
  private:
   KeyContext context_;
 };

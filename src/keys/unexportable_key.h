@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,6 +34,15 @@ using KeyResult = std::expected<T, KeyError>;
 enum class KeyContext { kDaemon, kUserSession };
 
 std::string_view key_context_name(KeyContext context);
+
+// What `liaison doctor` reports about a provider: the hardware behind it, and whether it can sign
+// right now.
+struct ProviderDescription {
+  std::string summary;   // one line: "TPM 2.0 by IBM (SW   TPM), firmware 8217.4131.22.13838"
+  nlohmann::json facts;  // the same, field by field, for scripts
+  std::string problem;   // set when it answers but cannot sign now (a TPM in lockout)
+  std::string fix;       // what to do about `problem`
+};
 
 class UnexportableSigningKey {
  public:
@@ -71,6 +81,10 @@ class UnexportableKeyProvider {
   // Removes whatever the provider keeps for the key outside its wrapped form (a keychain item
   // for the Secure Enclave; nothing for a TPM key held only as a wrapped blob).
   virtual KeyResult<void> erase(std::span<const uint8_t> wrapped) = 0;
+
+  // The hardware behind this provider, for `liaison doctor`; fails as opening it would when it
+  // cannot be reached. One or two round trips (a TPM: two TPM2_GetCapability calls).
+  virtual KeyResult<ProviderDescription> describe() = 0;
 };
 
 // SHA-256 of `data` (OpenSSL), for callers that sign messages rather than digests.

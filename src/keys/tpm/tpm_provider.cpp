@@ -147,7 +147,7 @@ KeyResult<void> TpmProvider::erase(std::span<const uint8_t> wrapped) {
   return {};
 }
 
-KeyResult<TpmDescription> TpmProvider::describe() {
+KeyResult<TpmDescription> TpmProvider::describe_tpm() {
   TpmDescription description;
   description.tcti = connection_->tcti();
   // MANUFACTURER (0x105) through FIRMWARE_VERSION_2 (0x10c), then PERMANENT (0x200) through
@@ -165,6 +165,33 @@ KeyResult<TpmDescription> TpmProvider::describe() {
   uint32_t v2 = description.firmware_version_2;
   description.firmware_version =
       fmt::format("{}.{}.{}.{}", v1 >> 16, v1 & 0xFFFF, v2 >> 16, v2 & 0xFFFF);
+  return description;
+}
+
+KeyResult<ProviderDescription> TpmProvider::describe() {
+  auto tpm = describe_tpm();
+  if (!tpm) return std::unexpected(tpm.error());
+  ProviderDescription description{
+      .summary = fmt::format("TPM 2.0 by {} ({}), firmware {}, through {}", tpm->manufacturer,
+                             tpm->vendor, tpm->firmware_version, tpm->tcti),
+      .facts = {{"tcti", tpm->tcti},
+                {"manufacturer", tpm->manufacturer},
+                {"vendor", tpm->vendor},
+                {"firmware_version", tpm->firmware_version},
+                {"in_lockout", tpm->in_lockout},
+                {"failed_authorizations", tpm->failed_authorizations},
+                {"max_failed_authorizations", tpm->max_failed_authorizations}},
+      .problem = "",
+      .fix = ""};
+  if (tpm->in_lockout) {
+    description.problem = fmt::format(
+        "the TPM is in dictionary-attack lockout ({} of {} failed authorizations): it refuses to "
+        "use keys until the lockout ends",
+        tpm->failed_authorizations, tpm->max_failed_authorizations);
+    description.fix =
+        "wait for the lockout recovery time, or reset it with the lockout authorization: "
+        "tpm2_dictionarylockout --clear-lockout";
+  }
   return description;
 }
 

@@ -78,7 +78,10 @@ class TpmProvider final : public UnexportableKeyProvider {
   KeyResult<void> erase(std::span<const uint8_t> wrapped) override;
 
   // Manufacturer, firmware and lockout state (two TPM2_GetCapability round trips).
-  KeyResult<TpmDescription> describe();
+  KeyResult<TpmDescription> describe_tpm();
+
+  // describe_tpm() for `liaison doctor`, with a lockout as the problem to fix.
+  KeyResult<ProviderDescription> describe() override;
 
   // For the daemon's timer: flushes loaded keys unused for `idle_after`, and the storage root key
   // when nothing else is loaded, giving the TPM its object slots back. Returns the objects flushed.

@@ -257,7 +257,7 @@ TEST_F(TpmProviderTest, RefusesGarbageAndForeignWrappedForms) {
 }
 
 TEST_F(TpmProviderTest, DescribesTheTpm) {
-  auto description = provider_->describe();
+  auto description = provider_->describe_tpm();
   ASSERT_TRUE(description) << description.error().message;
   std::cout << fmt::format("manufacturer \"{}\", vendor \"{}\", firmware {} (0x{:08x} 0x{:08x})\n",
                            description->manufacturer, description->vendor,
@@ -270,6 +270,13 @@ TEST_F(TpmProviderTest, DescribesTheTpm) {
   EXPECT_NE(description->firmware_version, "0.0.0.0");
   EXPECT_FALSE(description->in_lockout);
   EXPECT_GT(description->max_failed_authorizations, 0u);
+
+  auto for_doctor = provider_->describe();
+  ASSERT_TRUE(for_doctor) << for_doctor.error().message;
+  EXPECT_THAT(for_doctor->summary, HasSubstr("TPM 2.0 by IBM"));
+  EXPECT_THAT(for_doctor->summary, HasSubstr(swtpm_->tcti()));
+  EXPECT_EQ(for_doctor->facts.at("manufacturer"), "IBM");
+  EXPECT_TRUE(for_doctor->problem.empty());
 }
 
 // --- Opening: clear errors where there is no TPM to talk to ---
@@ -457,10 +464,16 @@ TEST(TpmProviderRecovery, DictionaryAttackLockoutIsAClearError) {
 
   LockoutDriver driver(swtpm->tcti());
   driver.lock_out();
-  auto description = provider->describe();
+  auto description = provider->describe_tpm();
   ASSERT_TRUE(description) << description.error().message;
   EXPECT_TRUE(description->in_lockout);
   EXPECT_EQ(description->max_failed_authorizations, 1u);
+  // What `liaison doctor` shows: the lockout as a problem, with the command that ends it.
+  auto for_doctor = provider->describe();
+  ASSERT_TRUE(for_doctor) << for_doctor.error().message;
+  EXPECT_THAT(for_doctor->problem, HasSubstr("lockout"));
+  EXPECT_THAT(for_doctor->fix, HasSubstr("tpm2_dictionarylockout"));
+  EXPECT_EQ(for_doctor->facts.at("in_lockout"), true);
 
   auto refused = sign_message(*key, "during the lockout");
   ASSERT_FALSE(refused);
