@@ -13,6 +13,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "common/log.h"
+#include "keys/provider_check.h"
 
 namespace liaison::agent {
 namespace {
@@ -163,6 +164,8 @@ asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
     // on a simulator, tens on hardware); the agent has nothing more urgent to do meanwhile.
     co_return keys_->handle(request.method, std::move(request.params));
   }
+  // Read-only and quick (a few session-bus round trips, a TPM query): fine on this loop.
+  if (request.method == "doctor") co_return examine(request.params);
   if (request.method == "shutdown") {
     log::info("the daemon asked this agent to shut down",
               {{"LIAISON_SESSION", options_.session_id}});
@@ -196,6 +199,28 @@ Result<Json> Agent::show(const Json& params) {
     return std::unexpected(Error::application(protocol::codes::kUnavailable, shown.error()));
   }
   return Json{{"notification_id", *shown}};
+}
+
+// {"key_providers": ["tpm"], "tpm_tcti": "..."} -> {"findings": [...]}: the session as this
+// agent sees it, and each key provider the daemon routes to this context.
+Json Agent::examine(const Json& params) {
+  std::vector<protocol::Finding> findings;
+  if (probe_) findings = probe_->examine();
+  const std::string tcti = params.value("tpm_tcti", "");
+  if (auto names = params.find("key_providers"); names != params.end() && names->is_array()) {
+    for (const Json& name : *names) {
+      if (!name.is_string()) continue;
+      if (keys_) {
+        findings.push_back(keys_->check_provider(name.get<std::string>(), tcti));
+      } else {
+        findings.push_back(protocol::Finding::fail(
+            keys::provider_check_name(name.get<std::string>()),
+            "this agent keeps no keys: it found no key directory ($XDG_DATA_HOME or $HOME)",
+            "check the user's home directory in /etc/passwd"));
+      }
+    }
+  }
+  return {{"findings", protocol::to_json(findings)}};
 }
 
 void Agent::report(std::string method, Json params) {

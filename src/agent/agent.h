@@ -14,6 +14,7 @@
 
 #include "agent/agent_keys.h"
 #include "agent/notifier.h"
+#include "agent/session_probe.h"
 #include "agent/session_watch.h"
 #include "protocol/connection.h"
 
@@ -42,6 +43,9 @@ class Agent {
   // Serves key.* for the user's session keys; without it those calls fail as unavailable.
   void set_keys(std::unique_ptr<AgentKeys> keys) { keys_ = std::move(keys); }
 
+  // Examines the session for `liaison doctor`; without it the agent reports only its keys.
+  void set_probe(std::unique_ptr<SessionProbe> probe) { probe_ = std::move(probe); }
+
   // Starts connecting; `on_exit(code)` runs once when the agent decides to leave.
   void start(std::function<void(int exit_code)> on_exit);
 
@@ -51,6 +55,7 @@ class Agent {
   asio::awaitable<bool> connect_and_hello();
   asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
   protocol::Result<protocol::Json> show(const protocol::Json& params);
+  protocol::Json examine(const protocol::Json& params);
   void report(std::string method, protocol::Json params);
   void leave(int exit_code);
 
@@ -60,6 +65,7 @@ class Agent {
   std::unique_ptr<SessionWatch> session_watch_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<AgentKeys> keys_;
+  std::unique_ptr<SessionProbe> probe_;
   std::shared_ptr<protocol::Connection> connection_;
   std::function<void(int)> on_exit_;
   bool leaving_ = false;

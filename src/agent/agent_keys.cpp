@@ -1,15 +1,28 @@
 #include "agent/agent_keys.h"
 
+#include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "keys/key_methods.h"
+#include "keys/provider_check.h"
 
 namespace liaison::agent {
 namespace {
 
 constexpr std::string_view kUserSessionContext = "user-session";
 
+std::string this_users_session() {
+  const passwd* entry = ::getpwuid(::getuid());
+  if (entry == nullptr) return fmt::format("the session of uid {}", ::getuid());
+  return fmt::format("{}'s session", entry->pw_name);
+}
+
 }  // namespace
+
+protocol::Finding AgentKeys::check_provider(std::string_view name, const std::string& tpm_tcti) {
+  return keys::check_provider(name, providers_(name, tpm_tcti), this_users_session());
+}
 
 protocol::Result<keys::KeyManager*> AgentKeys::manager() {
   if (manager_) return manager_.get();

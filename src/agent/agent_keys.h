@@ -9,6 +9,7 @@
 #include <string>
 
 #include "keys/key_manager.h"
+#include "protocol/finding.h"
 #include "protocol/json_rpc.h"
 
 namespace liaison::agent {
@@ -25,6 +26,9 @@ class AgentKeys {
 
   // key.create | key.list | key.public | key.sign | key.delete from the daemon.
   protocol::Result<protocol::Json> handle(const std::string& method, protocol::Json params);
+
+  // For `liaison doctor`: the provider `name` as this user's session reaches it (describe()).
+  protocol::Finding check_provider(std::string_view name, const std::string& tpm_tcti);
 
  private:
   protocol::Result<keys::KeyManager*> manager();

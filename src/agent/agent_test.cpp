@@ -12,7 +12,9 @@
 #include <functional>
 
 #include "agent/fake_notifier.h"
+#include "agent/fake_session_probe.h"
 #include "agent/fake_session_watch.h"
+#include "keys/fake_provider.h"
 
 namespace liaison::agent {
 namespace {
@@ -219,6 +221,54 @@ TEST_F(AgentTest, LeavesWhenItsSessionEndsEvenWithoutTheDaemon) {
   session->end_session();
   run_until([&] { return exit_code_.has_value(); });
   EXPECT_EQ(exit_code_, 0);
+}
+
+TEST_F(AgentTest, DoctorReportsWhatItsProbeFoundAndEachKeyProviderAsked) {
+  listen();
+  auto agent = make_agent();
+  auto probe = std::make_unique<FakeSessionProbe>(std::vector<protocol::Finding>{
+      protocol::Finding::ok("session-bus", "unix:path=/run/user/1000/bus"),
+      protocol::Finding::fail("notification-server", "nobody owns the name", "start dunst")});
+  FakeSessionProbe* probe_seen = probe.get();
+  agent->set_probe(std::move(probe));
+  keys::FakeKeyProvider tpm(keys::KeyContext::kUserSession, true, "tpm");
+  std::string tcti_asked;
+  agent->set_keys(std::make_unique<AgentKeys>(
+      dir_ / "keys",
+      [&](std::string_view name,
+          const std::string& tcti) -> keys::KeyResult<keys::UnexportableKeyProvider*> {
+        tcti_asked = tcti;
+        if (name == "tpm") return &tpm;
+        return std::unexpected(keys::KeyError{"unavailable", "no such provider here"});
+      }));
+  run_until([&] { return !hello_tokens_.empty(); });
+
+  auto report = daemon_calls(
+      "doctor", {{"key_providers", {"tpm", "secure-enclave"}}, {"tpm_tcti", "swtpm:port=1"}});
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  auto findings = protocol::findings_from_json(*report);
+  ASSERT_EQ(findings.size(), 4u) << report->dump();
+  EXPECT_EQ(findings[0].check, "session-bus");
+  EXPECT_EQ(findings[1].hint, "start dunst");
+  EXPECT_EQ(findings[2].check, "tpm");
+  EXPECT_EQ(findings[2].status, protocol::Finding::Status::kOk);
+  EXPECT_EQ(findings[3].check, "secure-enclave");
+  EXPECT_TRUE(findings[3].failed());
+  EXPECT_EQ(tcti_asked, "swtpm:port=1");
+  EXPECT_EQ(probe_seen->calls(), 1);
+  EXPECT_EQ(tpm.calls().describe, 1);
+}
+
+TEST_F(AgentTest, DoctorWithoutKeysSaysSoForEachProviderAsked) {
+  listen();
+  auto agent = make_agent();
+  run_until([&] { return !hello_tokens_.empty(); });
+  auto report = daemon_calls("doctor", {{"key_providers", {"tpm"}}});
+  ASSERT_TRUE(report.has_value());
+  auto findings = protocol::findings_from_json(*report);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_TRUE(findings[0].failed());
+  EXPECT_NE(findings[0].detail.find("keeps no keys"), std::string::npos);
 }
 
 }  // namespace

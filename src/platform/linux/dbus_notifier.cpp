@@ -135,17 +135,22 @@ int append_hints(sd_bus_message* call, const agent::Notification& notification) 
 
 }  // namespace
 
-std::expected<std::unique_ptr<DbusNotifier>, std::string> DbusNotifier::connect(
-    agent::NotifierEvents events) {
+std::expected<SdBusPtr, std::string> open_session_bus() {
   sd_bus* raw = nullptr;
   int result = sd_bus_open_user(&raw);
   if (result < 0) {
     return std::unexpected(fmt::format("cannot connect to the session bus ({}): {}",
                                        session_bus_location(), errno_text(result)));
   }
-  SdBusPtr bus(raw);
-  sd_bus_set_description(bus.get(), "liaison-notifier");
-  return connect_on_bus(std::move(bus), std::move(events));
+  return SdBusPtr(raw);
+}
+
+std::expected<std::unique_ptr<DbusNotifier>, std::string> DbusNotifier::connect(
+    agent::NotifierEvents events) {
+  auto bus = open_session_bus();
+  if (!bus) return std::unexpected(bus.error());
+  sd_bus_set_description(bus->get(), "liaison-notifier");
+  return connect_on_bus(std::move(*bus), std::move(events));
 }
 
 std::expected<std::unique_ptr<DbusNotifier>, std::string> DbusNotifier::connect_on_bus(

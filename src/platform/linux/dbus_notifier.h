@@ -40,6 +40,10 @@ struct NotificationServerInformation {
   std::string spec_version;  // the Desktop Notifications spec version it implements ("1.2")
 };
 
+// Connects to the session bus of the session we run in ($DBUS_SESSION_BUS_ADDRESS, else
+// $XDG_RUNTIME_DIR/bus); the error says where it looked.
+std::expected<SdBusPtr, std::string> open_session_bus();
+
 class DbusNotifier final : public agent::Notifier {
  public:
   // Connects to the session bus of the session we run in ($DBUS_SESSION_BUS_ADDRESS, else

@@ -37,6 +37,7 @@
 #include "common/unique_fd.h"
 #include "platform/linux/sd_bus_asio.h"
 #include "platform/linux/sd_bus_ptr.h"
+#include "platform/linux/session_bus_probe.h"
 #include "platform/linux/url_opener.h"
 
 extern char** environ;  // NOLINT
@@ -722,6 +723,59 @@ TEST_F(DbusNotifierTest, ReportsServerInformation) {
   EXPECT_EQ(information->vendor, "liaison tests");
   EXPECT_EQ(information->version, "0.1");
   EXPECT_EQ(information->spec_version, "1.2");
+}
+
+// --- SessionBusProbe: what `liaison doctor` reports from inside the session ---
+
+std::vector<protocol::Finding> probe_bus(PrivateBus& bus) {
+  SessionBusProbe probe([&bus]() -> std::expected<SdBusPtr, std::string> { return bus.connect(); });
+  return probe.examine();
+}
+
+TEST_F(DbusNotifierTest, TheProbeNamesTheServerAndItsCapabilities) {
+  start_server();
+  auto findings = probe_bus(*bus_);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].check, "session-bus");
+  EXPECT_EQ(findings[0].status, protocol::Finding::Status::kOk);
+  EXPECT_THAT(findings[0].facts.at("address").get<std::string>(), HasSubstr("/bus"));
+  EXPECT_EQ(findings[1].check, "notification-server");
+  EXPECT_EQ(findings[1].status, protocol::Finding::Status::kOk) << findings[1].detail;
+  EXPECT_THAT(findings[1].detail, HasSubstr("fake-server 0.1 by liaison tests, spec 1.2"));
+  EXPECT_EQ(findings[1].facts.at("capabilities"),
+            protocol::Json::array({"actions", "body", "body-markup"}));
+  EXPECT_TRUE(server_->notify_calls().empty()) << "the probe must not show anything";
+}
+
+TEST_F(DbusNotifierTest, TheProbeFailsWithAFixWhenNoServerRuns) {
+  auto findings = probe_bus(*bus_);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].status, protocol::Finding::Status::kOk);
+  EXPECT_TRUE(findings[1].failed());
+  EXPECT_THAT(findings[1].detail, HasSubstr("no notification server on the session bus"));
+  EXPECT_THAT(findings[1].hint, HasSubstr("start a notification server"));
+}
+
+TEST_F(DbusNotifierTest, TheProbeWarnsWhenTheServerCannotShowButtons) {
+  start_server({.capabilities = {"body"}});
+  auto findings = probe_bus(*bus_);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[1].status, protocol::Finding::Status::kWarn);
+  EXPECT_THAT(findings[1].hint, HasSubstr("--wait-action"));
+}
+
+TEST(SessionBusProbeTest, NoBusIsAFailureThatSaysWhereItLooked) {
+  SessionBusProbe probe([]() -> std::expected<SdBusPtr, std::string> {
+    return std::unexpected(
+        "cannot connect to the session bus (neither DBUS_SESSION_BUS_ADDRESS "
+        "nor XDG_RUNTIME_DIR is set): No medium found");
+  });
+  auto findings = probe.examine();
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].check, "session-bus");
+  EXPECT_TRUE(findings[0].failed());
+  EXPECT_THAT(findings[0].detail, HasSubstr("neither DBUS_SESSION_BUS_ADDRESS"));
+  EXPECT_THAT(findings[0].hint, HasSubstr("dbus.socket"));
 }
 
 TEST_F(DbusNotifierTest, ForwardsActionsOnlyForItsOwnNotifications) {
