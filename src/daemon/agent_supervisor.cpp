@@ -83,6 +83,7 @@ struct AgentSupervisor::Slot {
   std::shared_ptr<protocol::Connection> connection;
   asio::steady_timer timer;  // pending backoff, stop escalation or adoption wait
   int consecutive_failures = 0;
+  std::string last_failure;  // for `liaison doctor`: why the streak of failures goes on
   std::chrono::steady_clock::time_point launched_at = std::chrono::steady_clock::now();
   bool wanted = true;      // false once its sessions are gone: it is being stopped for good
   bool parked = false;     // the strategy runs no agent for this user now (listed as stopped)
@@ -245,6 +246,7 @@ void AgentSupervisor::launch(Slot& slot) {
                {{"LIAISON_SESSION", slot.sessions.front().id}, {"LIAISON_EVENT", "launch-failed"}});
     slot.token_digests.clear();
     ++slot.consecutive_failures;
+    slot.last_failure = fmt::format("cannot start the agent: {}", launched.error());
     schedule_relaunch(slot);
     return;
   }
@@ -319,6 +321,9 @@ void AgentSupervisor::on_exit(const std::string& id, int exit_status) {
   const auto ran_for = std::chrono::steady_clock::now() - slot.launched_at;
   if (ran_for >= backoff_.healthy_after) slot.consecutive_failures = 0;
   ++slot.consecutive_failures;
+  slot.last_failure =
+      fmt::format("the agent {} after {} ms", how,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(ran_for).count());
   schedule_relaunch(slot);
 }
 
@@ -684,8 +689,9 @@ std::vector<AgentView> AgentSupervisor::agents() const {
   std::vector<AgentView> views;
   for (const auto& [id, slot] : slots_) {
     for (const Session& session : slot->sessions) {
-      views.push_back(
-          {session, slot->state, slot->process.pid, launcher_.strategy(), slot->since, id});
+      views.push_back({session, slot->state, slot->process.pid, launcher_.strategy(), slot->since,
+                       id, slot->consecutive_failures > 0 ? slot->last_failure : "",
+                       slot->consecutive_failures});
     }
   }
   std::sort(views.begin(), views.end(),

@@ -65,6 +65,10 @@ struct AgentView {
   std::chrono::system_clock::time_point since;
   // The agent serving this session: the session id itself, or "user-<uid>" for user scope.
   std::string agent_id;
+  // Why the last launch failed or the last agent ended, while it keeps failing; empty once an
+  // agent ran long enough to count as healthy.
+  std::string last_failure;
+  int consecutive_failures = 0;
 };
 
 class AgentSupervisor {

@@ -73,6 +73,7 @@ asio::awaitable<Result<Json>> ControlService::handle(protocol::Request request) 
   if (request.method == "sessions.list") co_return list_sessions();
   if (request.method == "notify") co_return co_await notify(request.params);
   if (KeyRouter::handles(request.method)) co_return co_await keys_.handle(std::move(request));
+  if (request.method == "doctor") co_return co_await doctor_.examine(std::move(request.params));
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 

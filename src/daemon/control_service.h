@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/doctor.h"
 #include "daemon/key_router.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/rate_limiter.h"
@@ -23,10 +24,11 @@ class ControlService {
   static constexpr std::chrono::milliseconds kAgentCallTimeout{5000};
 
   ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, KeyRouter& keys,
-                 const Config& config)
+                 Doctor& doctor, const Config& config)
       : agents_(agents),
         outcomes_(outcomes),
         keys_(keys),
+        doctor_(doctor),
         config_(config),
         rate_limiter_(config.notify.per_user_per_minute) {}
 
@@ -46,6 +48,7 @@ class ControlService {
   AgentSupervisor& agents_;
   NotificationOutcomes& outcomes_;
   KeyRouter& keys_;
+  Doctor& doctor_;
   const Config& config_;
   RateLimiter rate_limiter_;
 };

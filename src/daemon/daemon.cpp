@@ -82,7 +82,13 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
       outcomes_(io.get_executor()),
       keys_(supervisor_, config_, paths_.state_dir, parts_.key_providers),
       launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
-      control_(supervisor_, outcomes_, keys_, config_),
+      doctor_({.agents = supervisor_,
+               .sessions = parts_.sessions,
+               .config = config_,
+               .daemon_keys = parts_.key_providers,
+               .user_context = parts_.user_context,
+               .control_socket = paths_.control_socket()}),
+      control_(supervisor_, outcomes_, keys_, doctor_, config_),
       agent_acceptor_(io),
       control_acceptor_(io) {}
 

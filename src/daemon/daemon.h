@@ -17,12 +17,14 @@
 #include "daemon/agent_launcher.h"
 #include "daemon/agent_supervisor.h"
 #include "daemon/control_service.h"
+#include "daemon/doctor.h"
 #include "daemon/key_router.h"
 #include "daemon/launch_agent_service.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/peer_identity.h"
 #include "daemon/process_inspector.h"
 #include "daemon/session_source.h"
+#include "daemon/user_context_probe.h"
 
 namespace liaison::daemon {
 
@@ -51,6 +53,8 @@ struct DaemonParts {
   const ProcessInspector* processes = nullptr;
   // Installs and reports the launch-agent unit (launch_agent.*); null where there is none.
   LaunchAgentInstaller* launch_agent = nullptr;
+  // What `liaison doctor` asks about users' contexts; null leaves those findings out.
+  UserContextProbe* user_context = nullptr;
 };
 
 class Daemon {
@@ -97,6 +101,7 @@ class Daemon {
   NotificationOutcomes outcomes_;
   KeyRouter keys_;
   LaunchAgentService launch_agents_;
+  Doctor doctor_;
   ControlService control_;
   asio::local::stream_protocol::acceptor agent_acceptor_;
   asio::local::stream_protocol::acceptor control_acceptor_;

@@ -22,9 +22,11 @@
 
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
+#include "agent/fake_session_probe.h"
 #include "daemon/daemon.h"
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_session_source.h"
+#include "daemon/fake_user_context_probe.h"
 #include "keys/fake_provider.h"
 #include "keys/public_key_formats.h"
 
@@ -48,6 +50,8 @@ class InProcessLauncher final : public daemon::AgentLauncher {
 
   // What each launched agent uses for the user's session keys; none when unset.
   std::function<std::unique_ptr<agent::AgentKeys>(const Session&)> make_keys;
+  // What each launched agent finds in its session for `doctor`; nothing when unset.
+  std::function<std::vector<protocol::Finding>(const Session&)> session_findings;
 
   std::expected<daemon::LaunchedAgent, std::string> launch(const Session& session,
                                                            const std::string& token) override {
@@ -69,6 +73,10 @@ class InProcessLauncher final : public daemon::AgentLauncher {
           return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
         });
     if (make_keys) running->agent->set_keys(make_keys(session));
+    if (session_findings) {
+      running->agent->set_probe(
+          std::make_unique<agent::FakeSessionProbe>(session_findings(session)));
+    }
     const int fd = ::dup(running->exit_fd.get());
     running->agent->start([fd](int) {
       const uint64_t one = 1;
@@ -131,9 +139,11 @@ class DaemonAgentTest : public testing::Test {
 
   void start_daemon() {
     launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
-    daemon_ = std::make_unique<daemon::Daemon>(
-        io_, config_, paths_,
-        daemon::DaemonParts{.sessions = sessions_, .launcher = *launcher_, .peers = peers_});
+    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
+                                               daemon::DaemonParts{.sessions = sessions_,
+                                                                   .launcher = *launcher_,
+                                                                   .peers = peers_,
+                                                                   .user_context = user_context_});
     ASSERT_TRUE(daemon_->start().has_value());
   }
 
@@ -209,6 +219,7 @@ class DaemonAgentTest : public testing::Test {
   daemon::FakePeerIdentity peers_{kAlice};
   std::unique_ptr<InProcessLauncher> launcher_;
   std::unique_ptr<daemon::Daemon> daemon_;
+  daemon::UserContextProbe* user_context_ = nullptr;
 };
 
 TEST_F(DaemonAgentTest, AnEligibleSessionGetsAReadyAgent) {
@@ -592,6 +603,179 @@ TEST_F(DaemonAgentTest, StoppingTheDaemonStopsEveryAgent) {
   run_until([&] { return stopped; });
   EXPECT_TRUE(stopped);
   EXPECT_FALSE(std::filesystem::exists(paths_.control_socket()));
+}
+
+// ---- liaison doctor ---------------------------------------------------------------------------
+
+class DoctorTest : public DaemonAgentTest {
+ protected:
+  DoctorTest() { user_context_ = &probe_; }
+
+  void start_with_findings(std::vector<Session> sessions) {
+    sessions_.set_sessions(std::move(sessions));
+    launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
+    launcher_->session_findings = [this](const Session& s) { return agent_findings_[s.id]; };
+    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
+                                               daemon::DaemonParts{.sessions = sessions_,
+                                                                   .launcher = *launcher_,
+                                                                   .peers = peers_,
+                                                                   .user_context = user_context_});
+    ASSERT_TRUE(daemon_->start().has_value());
+  }
+
+  static std::vector<std::string> checks_of(const Json& findings) {
+    std::vector<std::string> checks;
+    for (const Json& f : findings) checks.push_back(f["check"]);
+    return checks;
+  }
+
+  static const Json& finding(const Json& findings, const std::string& check) {
+    for (const Json& f : findings) {
+      if (f["check"] == check) return f;
+    }
+    static const Json kNone = nullptr;
+    ADD_FAILURE() << "no finding " << check << " in " << findings.dump();
+    return kNone;
+  }
+
+  daemon::FakeUserContextProbe probe_;
+  std::map<std::string, std::vector<protocol::Finding>> agent_findings_;
+};
+
+TEST_F(DoctorTest, AHealthySessionShowsItsAgentWhatTheAgentFoundAndTheSetuidOnlyChild) {
+  agent_findings_["3"] = {protocol::Finding::ok("session-bus", "reachable"),
+                          protocol::Finding::ok("notification-server", "dunst 1.9.0")};
+  start_with_findings({session("3", kAlice, "alice")});
+  wait_for_state("3", "ready");
+
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_EQ((*report)["ok"], true) << report->dump(2);
+  EXPECT_EQ((*report)["daemon"]["strategy"], "exec");  // [agent] launch, as configured
+  EXPECT_EQ(checks_of((*report)["daemon"]["findings"]),
+            (std::vector<std::string>{"daemon", "control-socket", "tpm"}));
+  ASSERT_EQ((*report)["sessions"].size(), 1u);
+  const Json& s = (*report)["sessions"][0];
+  EXPECT_EQ(s["session"], "3");
+  EXPECT_EQ(s["eligible"], true);
+  EXPECT_EQ(s["agent"]["state"], "ready");
+  EXPECT_EQ(checks_of(s["findings"]),
+            (std::vector<std::string>{"agent", "session-bus", "notification-server",
+                                      "setuid-only-child"}));
+  EXPECT_EQ(finding(s["findings"], "notification-server")["detail"], "dunst 1.9.0");
+  EXPECT_EQ(finding(s["findings"], "setuid-only-child")["status"], "info");
+  EXPECT_EQ(probe_.child_checks, std::vector<uid_t>{kAlice});
+  EXPECT_TRUE(probe_.manager_checks.empty()) << "exec-like strategies need no user manager";
+}
+
+TEST_F(DoctorTest, WhatAnAgentFindsWrongFailsTheReportWithItsFix) {
+  agent_findings_["3"] = {
+      protocol::Finding::ok("session-bus", "reachable"),
+      protocol::Finding::fail("notification-server", "no server", "start a notification server")};
+  start_with_findings({session("3", kAlice, "alice")});
+  wait_for_state("3", "ready");
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ((*report)["ok"], false);
+  const Json& failed = finding((*report)["sessions"][0]["findings"], "notification-server");
+  EXPECT_EQ(failed["status"], "fail");
+  EXPECT_EQ(failed["hint"], "start a notification server");
+}
+
+TEST_F(DoctorTest, OneUsersReportLeavesOthersOutAndAUserWithoutSessionsHasNone) {
+  start_with_findings({session("3", kAlice, "alice"), session("4", kBob, "bob")});
+  wait_for_state("3", "ready");
+  wait_for_state("4", "ready");
+  auto bobs = control("doctor", {{"user", std::to_string(kBob)}});
+  ASSERT_TRUE(bobs.has_value());
+  ASSERT_EQ((*bobs)["sessions"].size(), 1u);
+  EXPECT_EQ((*bobs)["sessions"][0]["user"], "bob");
+  auto nobodys = control("doctor", {{"user", "4242"}});
+  ASSERT_TRUE(nobodys.has_value());
+  EXPECT_TRUE((*nobodys)["sessions"].empty());
+  auto bad = control("doctor", {{"user", 7}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, protocol::kInvalidParams);
+}
+
+TEST_F(DoctorTest, AnIneligibleSessionSaysWhyAndGetsNoAgentChecks) {
+  start_with_findings({session("5", kAlice, "alice", "tty")});
+  io_.run_for(20ms);
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ((*report)["sessions"].size(), 1u);
+  const Json& s = (*report)["sessions"][0];
+  EXPECT_EQ(s["eligible"], false);
+  EXPECT_TRUE(s["agent"].is_null());
+  EXPECT_EQ(checks_of(s["findings"]), std::vector<std::string>{"eligible"});
+  EXPECT_NE(s["findings"][0]["detail"].get<std::string>().find("include_tty"), std::string::npos);
+  EXPECT_EQ((*report)["ok"], true) << "an ineligible session is a fact, not a failure";
+}
+
+TEST_F(DoctorTest, AnAgentThatKeepsFailingSaysWhyAndWhereToLook) {
+  start_with_findings({session("3", kAlice, "alice")});
+  wait_for_state("3", "ready");
+  launcher_->crash("3");
+  run_until([&] { return agent_state("3") == "backoff"; });
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  if ((*report)["sessions"][0]["agent"]["state"] != "backoff") {
+    GTEST_SKIP() << "the agent came back before doctor looked";
+  }
+  const Json& agent = finding((*report)["sessions"][0]["findings"], "agent");
+  EXPECT_EQ(agent["status"], "fail");
+  EXPECT_NE(agent["detail"].get<std::string>().find("failing (1 time in a row): the agent"),
+            std::string::npos)
+      << agent["detail"];
+  EXPECT_NE(agent["hint"].get<std::string>().find("LIAISON_SESSION=3"), std::string::npos);
+  EXPECT_EQ((*report)["ok"], false);
+}
+
+TEST_F(KeyRoutingTest, DoctorDescribesTheDaemonsTpm) {
+  start_with_keys();
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  bool seen = false;
+  for (const Json& f : (*report)["daemon"]["findings"]) {
+    if (f["check"] != "tpm") continue;
+    seen = true;
+    EXPECT_EQ(f["status"], "ok");
+    EXPECT_NE(f["detail"].get<std::string>().find("from the daemon"), std::string::npos);
+  }
+  EXPECT_TRUE(seen) << report->dump(2);
+  EXPECT_EQ(daemon_tpm_.calls().describe, 1);
+  EXPECT_EQ(session_tpm_.calls().describe, 0);
+}
+
+TEST_F(KeyRoutingTest, DoctorWarnsWhenAutoHasNoTpm) {
+  tpm_absent_ = true;
+  start_with_keys();
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  for (const Json& f : (*report)["daemon"]["findings"]) {
+    if (f["check"] == "tpm") {
+      EXPECT_EQ(f["status"], "warn");
+      EXPECT_NE(f["detail"].get<std::string>().find("software keys"), std::string::npos);
+    }
+  }
+}
+
+TEST_F(KeyRoutingTest, DoctorAsksTheAgentAboutATpmPlacedInTheSession) {
+  config_.keys.tpm_context = "user-session";
+  start_with_keys();
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  const Json& findings = (*report)["sessions"][0]["findings"];
+  bool seen = false;
+  for (const Json& f : findings) {
+    if (f["check"] != "tpm") continue;
+    seen = true;
+    EXPECT_EQ(f["status"], "ok");
+    EXPECT_NE(f["detail"].get<std::string>().find("session"), std::string::npos) << f["detail"];
+  }
+  EXPECT_TRUE(seen) << findings.dump(2);
+  EXPECT_EQ(session_tpm_.calls().describe, 1);
+  EXPECT_EQ(daemon_tpm_.calls().describe, 0);
 }
 
 }  // namespace

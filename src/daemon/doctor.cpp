@@ -1,0 +1,274 @@
+#include "daemon/doctor.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "daemon/users.h"
+#include "keys/provider_check.h"
+
+namespace liaison::daemon {
+namespace {
+
+using protocol::Error;
+using protocol::Finding;
+using protocol::Json;
+using protocol::Result;
+
+std::string iso8601(std::chrono::system_clock::time_point time) {
+  return fmt::format("{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(time));
+}
+
+bool any_failed(const std::vector<Finding>& findings) {
+  return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.failed(); });
+}
+
+std::string story_of(const Session& session) {
+  return fmt::format("journalctl -u liaison LIAISON_SESSION={} tells its story", session.id);
+}
+
+Finding control_socket_finding(const std::string& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) {
+    return Finding::fail("control-socket", fmt::format("{} is missing", path),
+                         "restart the daemon: systemctl restart liaison");
+  }
+  const group* owner = ::getgrgid(status.st_gid);
+  const std::string group_name = owner != nullptr ? owner->gr_name : std::to_string(status.st_gid);
+  const unsigned mode = status.st_mode & 07777;
+  Json facts = {{"path", path}, {"mode", fmt::format("{:04o}", mode)}, {"group", group_name}};
+  if (::getgrnam("liaison") == nullptr) {
+    return Finding::warn(
+        "control-socket",
+        fmt::format("{} is root-only ({:04o}): group liaison does not exist", path, mode),
+        "systemd-sysusers liaison.conf (or groupadd --system liaison), then "
+        "systemctl restart liaison",
+        std::move(facts));
+  }
+  if (group_name != "liaison") {
+    return Finding::warn("control-socket",
+                         fmt::format("{} belongs to group {}, not liaison (it was made before the "
+                                     "group existed)",
+                                     path, group_name),
+                         "systemctl restart liaison", std::move(facts));
+  }
+  return Finding::ok("control-socket",
+                     fmt::format("{} mode {:04o} group liaison: root and members of liaison may "
+                                 "use it",
+                                 path, mode),
+                     std::move(facts));
+}
+
+Json agent_json(const AgentView& view) {
+  return {{"state", agent_state_name(view.state)},
+          {"pid", view.pid == 0 ? Json(nullptr) : Json(view.pid)},
+          {"strategy", view.strategy},
+          {"since", iso8601(view.since)}};
+}
+
+bool uses_user_manager(const std::string& strategy) {
+  return strategy == "asuser" || strategy == "launch-agent";
+}
+
+}  // namespace
+
+Finding agent_finding(const AgentView& view) {
+  const std::string since = iso8601(view.since);
+  switch (view.state) {
+    case AgentState::kReady:
+      return Finding::ok(
+          "agent", fmt::format("ready: pid {} ({}) since {}", view.pid, view.strategy, since));
+    case AgentState::kStarting:
+      return Finding::warn(
+          "agent", fmt::format("starting since {} ({}), not connected yet", since, view.strategy),
+          fmt::format("wait a moment; if it stays so, {}", story_of(view.session)));
+    case AgentState::kBackoff:
+      return Finding::fail(
+          "agent",
+          fmt::format("failing ({} time{} in a row): {}", view.consecutive_failures,
+                      view.consecutive_failures == 1 ? "" : "s",
+                      view.last_failure.empty() ? "no reason recorded" : view.last_failure),
+          story_of(view.session));
+    case AgentState::kStopping:
+      return Finding::warn("agent", fmt::format("stopping since {}", since),
+                           "it is being stopped (logout, or the strategy changed)");
+    case AgentState::kStopped:
+      break;
+  }
+  if (view.strategy == "launch-agent") {
+    return Finding::fail("agent", "no agent: the launch agent is not installed for this user",
+                         fmt::format("liaison launch-agent install --user {}", view.session.user));
+  }
+  return Finding::fail("agent", "no agent runs for this session", story_of(view.session));
+}
+
+struct Doctor::Run {
+  std::map<std::string, std::vector<Finding>> agent_findings;  // by agent id (shared by sessions)
+  std::map<uid_t, Finding> user_manager;
+  std::map<uid_t, Finding> setuid_child;
+};
+
+Doctor::Doctor(DoctorParts parts) : parts_(std::move(parts)) {}
+
+std::vector<Finding> Doctor::examine_daemon() const {
+  std::vector<Finding> findings;
+  findings.push_back(Finding::ok(
+      "daemon",
+      fmt::format("liaison {} pid {} since {}, launch strategy {}", LIAISON_VERSION, ::getpid(),
+                  iso8601(started_), parts_.config.agent.launch),
+      {{"version", LIAISON_VERSION}, {"pid", ::getpid()}, {"since", iso8601(started_)}}));
+  findings.push_back(control_socket_finding(parts_.control_socket));
+  for (Finding& finding : examine_daemon_keys()) findings.push_back(std::move(finding));
+  return findings;
+}
+
+// The key providers the daemon itself uses ([keys] backend, tpm_context).
+std::vector<Finding> Doctor::examine_daemon_keys() const {
+  const Config::Keys& keys = parts_.config.keys;
+  std::vector<Finding> findings;
+  const bool tpm_here = keys.tpm_context == "daemon";
+  if (keys.backend == "software") {
+    findings.push_back(
+        keys::check_provider("software", parts_.daemon_keys("software"), "the daemon"));
+  }
+  if ((keys.backend == "tpm" || keys.backend == "auto") && tpm_here) {
+    Finding tpm = keys::check_provider("tpm", parts_.daemon_keys("tpm"), "the daemon");
+    if (tpm.failed() && keys.backend == "auto") {
+      // "auto" works without a TPM: it makes software keys, and says so.
+      tpm.status = Finding::Status::kWarn;
+      tpm.detail += " (backend auto: new keys are software keys, not hardware-bound)";
+    }
+    findings.push_back(std::move(tpm));
+  }
+  return findings;
+}
+
+// The providers whose operations run in users' sessions, so their agents must be asked.
+std::vector<std::string> Doctor::session_key_providers() const {
+  const Config::Keys& keys = parts_.config.keys;
+  if (keys.backend == "secure-enclave") return {"secure-enclave"};
+  if (keys.tpm_context == "user-session" && (keys.backend == "tpm" || keys.backend == "auto")) {
+    return {"tpm"};
+  }
+  return {};
+}
+
+asio::awaitable<std::vector<Finding>> Doctor::ask_agent(Run& run, const AgentView& agent) {
+  if (auto known = run.agent_findings.find(agent.agent_id); known != run.agent_findings.end()) {
+    co_return known->second;
+  }
+  std::vector<Finding> findings;
+  auto connection =
+      co_await parts_.agents.ready_connection(agent.session.id, std::chrono::milliseconds(0));
+  if (!connection) {
+    co_return findings;  // not ready: the "agent" finding says why
+  }
+  Json params = {{"key_providers", session_key_providers()},
+                 {"tpm_tcti", parts_.config.keys.tpm_tcti}};
+  auto answer = co_await connection->call("doctor", params, kAgentTimeout);
+  if (!answer) {
+    findings.push_back(Finding::fail(
+        "agent", fmt::format("the agent did not answer doctor: {}", answer.error().message),
+        story_of(agent.session)));
+  } else {
+    findings = protocol::findings_from_json(*answer);
+  }
+  run.agent_findings[agent.agent_id] = findings;
+  co_return findings;
+}
+
+asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
+                                              const AgentView* agent) {
+  const EligibilityRules rules{parts_.config.sessions.include_remote,
+                               parts_.config.sessions.include_tty, parts_.config.sessions.min_uid};
+  const std::string reason = ineligibility_reason(session, rules);
+  std::vector<Finding> findings;
+  if (!reason.empty()) {
+    findings.push_back(Finding::info(
+        "eligible", fmt::format("no agent for this session: {} (/etc/liaison/liaison.toml "
+                                "[sessions] decides)",
+                                reason)));
+  } else if (agent != nullptr) {
+    findings.push_back(agent_finding(*agent));
+    const std::string& strategy = agent->strategy;
+    if (parts_.user_context != nullptr && uses_user_manager(strategy)) {
+      if (!run.user_manager.contains(session.uid)) {
+        run.user_manager.emplace(session.uid,
+                                 parts_.user_context->check_user_manager(session.uid, strategy));
+      }
+      findings.push_back(run.user_manager.at(session.uid));
+    }
+    for (Finding& finding : co_await ask_agent(run, *agent)) findings.push_back(std::move(finding));
+  }
+  if (parts_.user_context != nullptr && reason.empty()) {
+    if (!run.setuid_child.contains(session.uid)) {
+      Finding seen = co_await parts_.user_context->check_setuid_only_child(session.uid);
+      run.setuid_child.emplace(session.uid, std::move(seen));
+    }
+    findings.push_back(run.setuid_child.at(session.uid));
+  }
+  co_return Json{{"session", session.id},
+                 {"uid", session.uid},
+                 {"user", session.user},
+                 {"type", session.type},
+                 {"eligible", reason.empty()},
+                 {"agent", agent != nullptr ? agent_json(*agent) : Json(nullptr)},
+                 {"findings", protocol::to_json(findings)}};
+}
+
+asio::awaitable<Result<Json>> Doctor::examine(Json params) {
+  std::optional<ResolvedUser> only;
+  if (auto user = params.find("user"); user != params.end()) {
+    if (!user->is_string()) co_return std::unexpected(Error::invalid_params("user: a string"));
+    only = resolve_user(user->get<std::string>());
+    if (!only) {
+      co_return std::unexpected(
+          Error::invalid_params(fmt::format("no user \"{}\"", user->get<std::string>())));
+    }
+  }
+  std::vector<Finding> daemon_findings = examine_daemon();
+
+  // Every session the platform lists, and any an agent still serves that it no longer does.
+  std::vector<Session> sessions;
+  if (auto listed = parts_.sessions.list_sessions()) {
+    sessions = std::move(*listed);
+  } else {
+    daemon_findings.push_back(
+        Finding::fail("sessions", fmt::format("cannot list sessions: {}", listed.error()),
+                      "is systemd-logind running? systemctl status systemd-logind"));
+  }
+  const std::vector<AgentView> agents = parts_.agents.agents();
+  for (const AgentView& view : agents) {
+    auto same = [&](const Session& s) { return s.id == view.session.id; };
+    if (std::none_of(sessions.begin(), sessions.end(), same)) sessions.push_back(view.session);
+  }
+  std::sort(sessions.begin(), sessions.end(),
+            [](const Session& a, const Session& b) { return a.id < b.id; });
+
+  Run run;
+  bool ok = !any_failed(daemon_findings);
+  Json session_reports = Json::array();
+  for (const Session& session : sessions) {
+    if (only && session.uid != only->uid) continue;
+    auto agent = std::find_if(agents.begin(), agents.end(),
+                              [&](const AgentView& view) { return view.session.id == session.id; });
+    Json report = co_await examine_session(run, session, agent == agents.end() ? nullptr : &*agent);
+    for (const Json& finding : report["findings"]) ok = ok && finding["status"] != "fail";
+    session_reports.push_back(std::move(report));
+  }
+  co_return Json{{"ok", ok},
+                 {"daemon",
+                  {{"version", LIAISON_VERSION},
+                   {"pid", ::getpid()},
+                   {"strategy", parts_.config.agent.launch},
+                   {"findings", protocol::to_json(daemon_findings)}}},
+                 {"sessions", std::move(session_reports)}};
+}
+
+}  // namespace liaison::daemon

@@ -1,0 +1,59 @@
+// `liaison doctor` from the daemon's side (the control method `doctor`): the daemon itself, then
+// every session (or one user's), eligible or not, each with what its agent finds inside the
+// session and what the platform says about the user's context. Read-only. Takes as long as the
+// slowest agent takes to answer (milliseconds normally; bounded by kAgentTimeout per agent) plus
+// the setuid-only children (bounded too); the loop keeps serving meanwhile.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "daemon/agent_supervisor.h"
+#include "daemon/session_source.h"
+#include "daemon/user_context_probe.h"
+#include "keys/key_manager.h"
+#include "protocol/finding.h"
+#include "protocol/json_rpc.h"
+
+namespace liaison::daemon {
+
+struct DoctorParts {
+  AgentSupervisor& agents;
+  SessionSource& sessions;
+  const Config& config;
+  keys::KeyManager::ProviderLookup daemon_keys;  // the providers that run in the daemon
+  UserContextProbe* user_context = nullptr;      // null: those checks are left out
+  std::string control_socket;
+};
+
+class Doctor {
+ public:
+  static constexpr std::chrono::milliseconds kAgentTimeout{15'000};
+
+  explicit Doctor(DoctorParts parts);
+
+  // params {"user"?: name or uid} -> the report of docs/cli-json.md ("doctor").
+  asio::awaitable<protocol::Result<protocol::Json>> examine(protocol::Json params);
+
+ private:
+  struct Run;  // one doctor call: what it has learnt so far
+
+  std::vector<protocol::Finding> examine_daemon() const;
+  std::vector<protocol::Finding> examine_daemon_keys() const;
+  asio::awaitable<protocol::Json> examine_session(Run& run, const Session& session,
+                                                  const AgentView* agent);
+  asio::awaitable<std::vector<protocol::Finding>> ask_agent(Run& run, const AgentView& agent);
+  std::vector<std::string> session_key_providers() const;
+
+  DoctorParts parts_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+};
+
+// What the finding "agent" says about an agent in `view`'s state (pure: unit-tested).
+protocol::Finding agent_finding(const AgentView& view);
+
+}  // namespace liaison::daemon

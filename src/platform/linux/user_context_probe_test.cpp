@@ -1,0 +1,83 @@
+#include "platform/linux/user_context_probe.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <cstdlib>
+#include <optional>
+
+namespace liaison::platform {
+namespace {
+
+using protocol::Finding;
+using ::testing::HasSubstr;
+
+TEST(SetuidOnlyChildFinding, NoBusIsShownAsTheReasonAgentsExist) {
+  Finding finding = setuid_only_child_finding(
+      "alice", 1000,
+      R"({"bus_error":"cannot connect to the session bus (neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set): No medium found"})");
+  EXPECT_EQ(finding.check, "setuid-only-child");
+  EXPECT_EQ(finding.status, Finding::Status::kInfo);
+  EXPECT_THAT(finding.detail, HasSubstr("only setuid()s to alice (uid 1000)"));
+  EXPECT_THAT(finding.detail, HasSubstr("No medium found"));
+  EXPECT_THAT(finding.detail, HasSubstr("why liaison runs an agent"));
+}
+
+TEST(SetuidOnlyChildFinding, ABusWithoutAServerSaysWhatWasMissing) {
+  Finding finding = setuid_only_child_finding(
+      "bob", 1001, R"({"bus":"unix:path=/run/user/1001/bus","server_error":"no server"})");
+  EXPECT_THAT(finding.detail, HasSubstr("reaches the bus at unix:path=/run/user/1001/bus but: "
+                                        "no server"));
+}
+
+TEST(SetuidOnlyChildFinding, FullSuccessIsBlamedOnTheDaemonsEnvironment) {
+  Finding finding =
+      setuid_only_child_finding("bob", 1001, R"({"bus":"unix:path=/x","server":"dunst"})");
+  EXPECT_THAT(finding.detail, HasSubstr("notification server dunst"));
+  EXPECT_THAT(finding.detail, HasSubstr("daemon's own environment"));
+}
+
+TEST(SetuidOnlyChildFinding, GarbageIsShownNotTrusted) {
+  Finding finding = setuid_only_child_finding("bob", 1001, "{not json");
+  EXPECT_EQ(finding.status, Finding::Status::kInfo);
+  EXPECT_THAT(finding.detail, HasSubstr("reported nothing readable"));
+}
+
+// A real child: as root, drop to nobody with the session-bus variables unset, as a daemon under
+// systemd has them, and see sd-bus refuse.
+TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid()";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+  ::unsetenv("XDG_RUNTIME_DIR");
+  LinuxUserContextProbe probe;
+  asio::io_context io;
+  std::optional<Finding> finding;
+  asio::co_spawn(io, probe.check_setuid_only_child(nobody->pw_uid),
+                 [&](std::exception_ptr, Finding found) { finding = std::move(found); });
+  io.run();
+  ASSERT_TRUE(finding.has_value());
+  EXPECT_EQ(finding->status, Finding::Status::kInfo);
+  EXPECT_THAT(finding->detail, HasSubstr("only setuid()s to nobody"));
+  EXPECT_THAT(finding->detail, HasSubstr("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR"));
+  EXPECT_THAT(finding->facts.value("bus_error", ""), HasSubstr("No medium found"));
+}
+
+TEST(LinuxUserContextProbe, AUserWithoutAManagerFailsWithAFix) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to reach user managers";
+  // A uid nobody is logged in as: no /run/user/<uid>/systemd/private.
+  LinuxUserContextProbe probe;
+  Finding finding = probe.check_user_manager(54321, "asuser");
+  EXPECT_TRUE(finding.failed());
+  EXPECT_EQ(finding.check, "user-manager");
+  EXPECT_THAT(finding.detail, HasSubstr("user@54321.service cannot be reached"));
+  EXPECT_THAT(finding.hint, HasSubstr("systemctl status user@54321.service"));
+}
+
+}  // namespace
+}  // namespace liaison::platform
