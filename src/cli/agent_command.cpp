@@ -19,6 +19,7 @@
 #include "keys/key_store.h"
 #include "platform/linux/dbus_notifier.h"
 #include "platform/linux/logind_session_watch.h"
+#include "platform/linux/session_bus_probe.h"
 #include "platform/linux/session_environment.h"
 
 namespace liaison::cli {
@@ -78,6 +79,7 @@ int run_agent() {
         return make_dbus_notifier(io, std::move(events), session);
       },
       session_watch ? std::move(*session_watch) : nullptr);
+  agent.set_probe(std::make_unique<platform::SessionBusProbe>());
   KeyProviders key_providers(io, keys::KeyContext::kUserSession, /*tpm_here=*/true);
   if (auto store = keys::agent_key_directory(std::getenv("XDG_DATA_HOME"), std::getenv("HOME"))) {
     agent.set_keys(std::make_unique<agent::AgentKeys>(

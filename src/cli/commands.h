@@ -45,6 +45,11 @@ int run_notify(const ClientFlags& flags, const NotifyFlags& notify);
 
 int run_version(const ClientFlags& flags);
 
+struct DoctorFlags {
+  std::optional<std::string> user;
+};
+int run_doctor(const ClientFlags& flags, const DoctorFlags& doctor);
+
 struct KeyFlags {
   std::string user;
   std::string label;

@@ -60,12 +60,14 @@ std::expected<ControlClient, CallFailure> ControlClient::connect(const std::stri
       return std::unexpected(CallFailure{
           kExitUnreachable,
           fmt::format("not permitted to use {}: only root and members of group liaison may",
-                      socket_path)});
+                      socket_path),
+          error});
     }
     return std::unexpected(CallFailure{
         kExitUnreachable,
         fmt::format("the liaison daemon is unreachable at {}: {} (is liaison.service running?)",
-                    socket_path, std::strerror(error))});
+                    socket_path, std::strerror(error)),
+        error});
   }
   return ControlClient(std::move(fd), socket_path);
 }

@@ -23,6 +23,7 @@ enum ExitStatus : int {
 struct CallFailure {
   int exit_status;
   std::string message;
+  int error_number = 0;  // errno of a failed connect, for advice that depends on it
 };
 
 // The exit status a JSON-RPC error maps to.

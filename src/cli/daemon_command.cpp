@@ -25,6 +25,7 @@
 #include "platform/linux/session_environment.h"
 #include "platform/linux/systemd_launch_agent.h"
 #include "platform/linux/unit_launchers.h"
+#include "platform/linux/user_context_probe.h"
 
 namespace liaison::cli {
 namespace {
@@ -81,6 +82,7 @@ int run_daemon(const DaemonFlags& flags) {
   auto launcher = launcher_for(config->agent.launch, *executable, paths, launch_agent);
   platform::LinuxPeerIdentity peers;
   platform::LinuxProcessInspector processes;
+  platform::LinuxUserContextProbe user_context;
 
   asio::io_context io;
   KeyProviders key_providers(io, keys::KeyContext::kDaemon, config->keys.tpm_context == "daemon");
@@ -93,7 +95,8 @@ int run_daemon(const DaemonFlags& flags) {
                             std::string_view name) { return key_providers.lookup(name, tcti); },
        .notify_service_manager = [](const std::string& state) { sd_notify(0, state.c_str()); },
        .processes = &processes,
-       .launch_agent = &launch_agent});
+       .launch_agent = &launch_agent,
+       .user_context = &user_context});
   if (auto started = daemon.start(); !started) return fail(started.error());
 
   // SIGTERM is a stop, unless systemd is restarting this unit: then the agents stay and the

@@ -117,6 +117,13 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "print the version of the CLI and the daemon");
   add_client_flags(*version, version_flags, false);
 
+  ClientFlags doctor_client_flags;
+  DoctorFlags doctor_flags;
+  auto* doctor = app.add_subcommand(
+      "doctor", "check the daemon, every session's agent, bus, notification server and keys");
+  add_client_flags(*doctor, doctor_client_flags, true);
+  doctor->add_option("--user", doctor_flags.user, "only this user's sessions, by name or uid");
+
   KeyCommands key_commands;
   add_key_commands(app, key_commands);
 
@@ -145,6 +152,7 @@ int main(int argc, char** argv) {
     return run_notify(notify_client_flags, notify_flags);
   }
   if (version->parsed()) return run_version(version_flags);
+  if (doctor->parsed()) return run_doctor(doctor_client_flags, doctor_flags);
   if (app.got_subcommand("key")) return run_key_command(key_commands);
   if (app.got_subcommand("launch-agent")) return run_launch_agent_command(launch_agent_command);
   return kExitUsage;
