@@ -204,7 +204,7 @@ def code_config_keys(source_dir):
     dispatch = dict(re.findall(r'name == "(\w+)"\)\s*\{\s*status = (read_\w+)\(', code))
     known = dict(re.findall(
         r"Status (read_\w+)\(const TableReader& table, Config::\w+& \w+\) \{\s*"
-        r"if \(auto s = table\.refuse_unknown\(\{([^}]*)\}\)", code))
+        r"if \(auto s =\s*table\.refuse_unknown\(\{([^}]*)\}\)", code))
     if not dispatch or set(dispatch.values()) != set(known):
         raise SystemExit("cannot read the sections and known keys from src/common/config.cpp "
                          f"(dispatch {dispatch}, readers {sorted(known)}): update this parser")
