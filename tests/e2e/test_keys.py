@@ -233,6 +233,47 @@ def test_a_session_tpm_key_lives_in_the_users_session(installed, tpm_in_session)
     sign_and_verify(installed, "bob", "session-tpm")
 
 
+def doctor_findings(container, *args):
+    result = liaison(container, "doctor", "--json", *args, timeout=60)
+    assert result.returncode in (0, 1), describe(result)
+    return parse_json(result)
+
+
+def test_doctor_describes_the_tpm_the_daemon_uses(installed, tpm_in_daemon, swtpm):
+    report = doctor_findings(installed)
+    tpm = {f["check"]: f for f in report["daemon"]["findings"]}["tpm"]
+    assert tpm["status"] == "ok", tpm
+    assert tpm["facts"]["manufacturer"] == "IBM", tpm  # libtpms
+    assert tpm["facts"]["tcti"] == swtpm.tcti, tpm
+    assert tpm["facts"]["in_lockout"] is False, tpm
+    assert "from the daemon" in tpm["detail"], tpm
+
+
+def test_doctor_asks_each_session_about_a_tpm_placed_there(installed, desktops, tpm_in_session):
+    report = doctor_findings(installed, "--user", "alice")
+    assert "tpm" not in {f["check"] for f in report["daemon"]["findings"]}
+    for entry in report["sessions"]:
+        tpm = {f["check"]: f for f in entry["findings"]}["tpm"]
+        assert tpm["status"] == "ok", tpm
+        assert tpm["facts"]["manufacturer"] == "IBM", tpm
+        assert "alice's session" in tpm["detail"], tpm
+
+
+def test_doctor_fails_a_tpm_that_does_not_answer(installed, tpm_in_daemon, swtpm):
+    swtpm.stop()
+    try:
+        config = installed.path("/etc/liaison/liaison.toml")
+        config.write_text(config.read_text().replace('backend = "auto"', 'backend = "tpm"'))
+        restart(installed)
+        result = liaison(installed, "doctor", "--json", timeout=60)
+        assert result.returncode == 1, describe(result)
+        tpm = {f["check"]: f for f in parse_json(result)["daemon"]["findings"]}["tpm"]
+        assert tpm["status"] == "fail", tpm
+        assert "tpm_tcti" in tpm["hint"], tpm
+    finally:
+        swtpm.start(new_ports=True, fresh_state=True)
+
+
 def test_a_session_key_survives_an_agent_restart(installed, desktops, tpm_in_session):
     create(installed, "alice", "survivor", "--backend", "tpm")
     before = public_pem(installed, "alice", "survivor")

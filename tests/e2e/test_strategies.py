@@ -173,6 +173,23 @@ def test_an_agent_killed_with_sigkill_is_replaced_by_a_ready_one(installed, desk
     expect_one_agent_per_session(installed, strategy, ready(installed, desktops.values()))
 
 
+@pytest.mark.parametrize("strategy", ["asuser", "launch-agent"])
+def test_doctor_checks_the_user_manager_the_strategy_relies_on(installed, desktops, strategy):
+    use_strategy(installed, strategy, desktops.values())
+    result = liaison(installed, "doctor", "--user", "alice", "--json", timeout=60)
+    assert result.returncode == 0, describe(result)
+    report = parse_json(result)
+    assert report["daemon"]["strategy"] == strategy
+    for entry in report["sessions"]:
+        checks = {f["check"]: f for f in entry["findings"]}
+        manager = checks["user-manager"]
+        assert manager["status"] == "ok", manager
+        assert manager["facts"]["unit"] == UNIT_OF[strategy], manager
+        assert manager["facts"]["active_state"] == "active", manager
+        # The user-level agent examines the session from the user's own manager.
+        assert checks["notification-server"]["facts"]["name"] == "dunst", checks
+
+
 def test_a_crash_looping_agent_shows_backoff_and_recovers_when_fixed(installed, desktops):
     session = desktops["alice"]
     use_strategy(installed, "exec", desktops.values())
