@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 DESTDIR ?=
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all build deps-build deps-test deps-bench configure test unit e2e demo bench install format tidy clean
+.PHONY: all build deps-build deps-test deps-bench configure test unit e2e demo bench install deb format tidy clean
 
 all: build
 
@@ -48,6 +48,11 @@ bench: deps-bench configure
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix /usr
+
+# The Debian package of what `make install` installs, in $(BUILD_DIR)/deb/; prints its path.
+deb: build
+	@scripts/install-deps.sh deb
+	@scripts/build-deb.sh $(BUILD_DIR) $(BUILD_DIR)/deb
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

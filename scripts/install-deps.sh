@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, and says which, before it does.
-# Usage: scripts/install-deps.sh build|test|demo|bench
+# Usage: scripts/install-deps.sh build|test|demo|bench|deb
 set -euo pipefail
 
 build_packages=(
@@ -12,8 +12,12 @@ build_packages=(
 test_packages=(
   dbus dbus-user-session libnotify-bin python3-pytest python3-dbusmock
   systemd-container debootstrap socat
+  # test_deb.py builds the .deb (scripts/build-deb.sh)
+  dpkg-dev binutils
 )
 bench_packages=(libbenchmark-dev hyperfine)
+# `make deb` (scripts/build-deb.sh): dpkg-shlibdeps, dpkg-deb, strip.
+deb_packages=(dpkg-dev binutils)
 
 profile=${1:-build}
 wanted=("${build_packages[@]}")
@@ -21,7 +25,8 @@ case "$profile" in
   build) ;;
   test | demo) wanted+=("${test_packages[@]}") ;;
   bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
-  *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
+  deb) wanted+=("${deb_packages[@]}") ;;
+  *) echo "usage: $0 build|test|demo|bench|deb" >&2; exit 2 ;;
 esac
 
 missing=()
