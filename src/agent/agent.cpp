@@ -147,6 +147,9 @@ asio::awaitable<bool> Agent::connect_and_hello() {
     co_return false;
   }
   options_.token = accepted->value("next_token", "");
+  if (log::Level level; log::parse_level(accepted->value("log_level", ""), level)) {
+    log::set_level(level);
+  }
   connection_ = connection;
   log::info("connected to the daemon",
             {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "agent-ready"}});

@@ -8,6 +8,7 @@
 #include <asio/signal_set.hpp>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -42,6 +43,19 @@ int fail(const std::string& message) {
   return kExitFailed;
 }
 
+// An exec agent inherits the daemon's stderr: under systemd, the journal stream. Telling it so
+// (JOURNAL_STREAM names that stream) lets it log structured entries, LIAISON_SESSION and all,
+// so `journalctl -u liaison LIAISON_SESSION=N` shows the agent's side of a session too.
+std::expected<std::vector<std::string>, std::string> agent_environment_with_journal(
+    const daemon::Session& session) {
+  auto environment = platform::agent_environment_for(session);
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (environment && stream != nullptr && *stream != '\0') {
+    environment->push_back(fmt::format("JOURNAL_STREAM={}", stream));
+  }
+  return environment;
+}
+
 // The launcher of the configured strategy ([agent] launch).
 std::unique_ptr<daemon::AgentLauncher> launcher_for(const std::string& strategy,
                                                     const std::string& executable,
@@ -55,7 +69,7 @@ std::unique_ptr<daemon::AgentLauncher> launcher_for(const std::string& strategy,
     return std::make_unique<platform::LaunchAgentLauncher>(executable, installed);
   }
   return std::make_unique<platform::ExecLauncher>(agent_command, paths.agent_socket(),
-                                                  platform::agent_environment_for);
+                                                  agent_environment_with_journal);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ int syslog_priority(Level level) {
   return LOG_INFO;
 }
 
-std::string_view level_name(Level level) {
+std::string_view name_of(Level level) {
   switch (level) {
     case Level::kDebug:
       return "debug";
@@ -112,7 +112,7 @@ void write_os_log(Level level, std::string_view message, std::initializer_list<F
 #endif
 
 void write_stderr(Level level, std::string_view message, std::initializer_list<Field> fields) {
-  std::string line = fmt::format("liaison[{}]: {}: {}", getpid(), level_name(level), message);
+  std::string line = fmt::format("liaison[{}]: {}: {}", getpid(), name_of(level), message);
   for (const Field& field : fields) line += fmt::format(" {}={}", field.key, field.value);
   line += '\n';
   // One write(2) so lines from several processes sharing stderr do not interleave.
@@ -123,9 +123,13 @@ void write_stderr(Level level, std::string_view message, std::initializer_list<F
 
 void set_level(Level level) { g_level = level; }
 
+Level current_level() { return g_level; }
+
+std::string_view level_name(Level level) { return name_of(level); }
+
 bool parse_level(std::string_view name, Level& level) {
   for (Level candidate : {Level::kDebug, Level::kInfo, Level::kWarning, Level::kError}) {
-    if (name == level_name(candidate)) {
+    if (name == name_of(candidate)) {
       level = candidate;
       return true;
     }

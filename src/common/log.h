@@ -18,7 +18,9 @@ struct Field {
 };
 
 void set_level(Level level);
+Level current_level();
 bool parse_level(std::string_view name, Level& level);
+std::string_view level_name(Level level);
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 

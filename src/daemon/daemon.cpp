@@ -232,15 +232,15 @@ void Daemon::serve_agent(Socket socket) {
     hello_deadline->cancel();
     if (auto closed = weak.lock()) supervisor_.agent_disconnected(closed);
   });
-  connection->start([this, weak, peer = *peer, session](protocol::Request request) {
-    return handle_agent_message(weak, peer, session, std::move(request));
+  connection->start([this, weak, peer = *peer, session, hello_deadline](protocol::Request request) {
+    return handle_agent_message(weak, peer, session, hello_deadline, std::move(request));
   });
 }
 
-asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connection> weak,
-                                                           const PeerCredentials& peer,
-                                                           std::shared_ptr<std::string> session,
-                                                           protocol::Request request) {
+asio::awaitable<Result<Json>> Daemon::handle_agent_message(
+    std::weak_ptr<Connection> weak, const PeerCredentials& peer,
+    std::shared_ptr<std::string> session, std::shared_ptr<asio::steady_timer> hello_deadline,
+    protocol::Request request) {
   auto connection = weak.lock();
   if (!connection) co_return std::unexpected(Error::internal("connection gone"));
   if (session->empty()) {
@@ -262,6 +262,9 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(std::weak_ptr<Connect
     }
     *session = supervisor_.agent_id_of(connection);  // what its events are filed under
     release_unproven(peer.uid);
+    hello_deadline->cancel();  // proven: no wakeup left for it
+    // Agents log at the daemon's level ([log] level or --log-level), whoever started them.
+    (*accepted)["log_level"] = log::level_name(log::current_level());
     co_return accepted;
   }
   const Json& params = request.params;

@@ -7,6 +7,7 @@
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -91,7 +92,8 @@ class Daemon {
   void release_unproven(uid_t uid);
   asio::awaitable<protocol::Result<protocol::Json>> handle_agent_message(
       std::weak_ptr<protocol::Connection> weak, const PeerCredentials& peer,
-      std::shared_ptr<std::string> session, protocol::Request request);
+      std::shared_ptr<std::string> session, std::shared_ptr<asio::steady_timer> hello_deadline,
+      protocol::Request request);
 
   asio::io_context& io_;
   Config config_;
