@@ -7,6 +7,8 @@ build_packages=(
   cmake ninja-build g++ pkg-config
   libsystemd-dev libssl-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libasio-dev
   libfmt-dev libgtest-dev libgmock-dev
+  # the man-page, completion and docs tests that ctest runs (tests/docs)
+  python3 groff-base man-db
 )
 # Real parts for the tests: session buses, notification servers, a container with systemd+logind.
 test_packages=(
