@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "cli/key_providers.h"
+#include "common/default_paths.h"
 #include "common/log.h"
 #include "keys/key_store.h"
 #include "platform/linux/dbus_notifier.h"
@@ -54,7 +55,8 @@ std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
 
 int run_agent() {
   ::signal(SIGPIPE, SIG_IGN);
-  agent::AgentOptions options = agent_options_from_environment("/run/liaison/agent.sock");
+  agent::AgentOptions options =
+      agent_options_from_environment(std::string(kDefaultRuntimeDir) + "/agent.sock");
   if (options.session_id.empty() && !runs_in_user_manager()) {
     fmt::print(stderr,
                "liaison: `liaison agent` is started by the liaison daemon inside a session or by "

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/default_paths.h"
+
 namespace liaison::cli {
 namespace {
 
@@ -42,7 +44,7 @@ std::string runtime_dir_from(const std::string& flag) {
   if (const char* env = std::getenv("LIAISON_RUNTIME_DIR"); env != nullptr && *env != '\0') {
     return env;
   }
-  return "/run/liaison";
+  return kDefaultRuntimeDir;
 }
 
 std::expected<ControlClient, CallFailure> ControlClient::connect(const std::string& socket_path) {

@@ -50,7 +50,8 @@ class ControlClient {
   int64_t next_id_ = 1;
 };
 
-// The control socket's path: --runtime-dir, else $LIAISON_RUNTIME_DIR, else /run/liaison.
+// The runtime directory (sockets): --runtime-dir, else $LIAISON_RUNTIME_DIR, else the
+// platform's kDefaultRuntimeDir (common/default_paths.h: /run/liaison, on macOS /var/run/liaison).
 std::string runtime_dir_from(const std::string& flag);
 
 // "liaison: MESSAGE" on stderr: every command's one-line error.

@@ -29,6 +29,7 @@
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "common/config.h"
+#include "common/default_paths.h"
 #include "common/log.h"
 #include "keys/key_store.h"
 #include "keys/software_provider.h"
@@ -38,8 +39,6 @@
 
 namespace liaison::cli {
 namespace {
-
-constexpr const char* kAgentSocket = "/var/run/liaison/agent.sock";
 
 // The notifier's events, delivered on the main queue, re-posted onto the agent's io_context.
 agent::NotifierEvents posted_to(asio::io_context& io, agent::NotifierEvents events) {
@@ -82,7 +81,8 @@ class MacAgentKeyProviders {
 
 int run_agent() {
   ::signal(SIGPIPE, SIG_IGN);
-  agent::AgentOptions options = agent_options_from_environment(kAgentSocket);
+  agent::AgentOptions options =
+      agent_options_from_environment(std::string(kDefaultRuntimeDir) + "/agent.sock");
   // The agent reads the same configuration file as the daemon, only for the keychain access
   // group ([keys] keychain_access_group); an unreadable file leaves the app's default group.
   auto config = load_config(std::string(kDefaultConfigPath), false);

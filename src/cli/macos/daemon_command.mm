@@ -37,20 +37,9 @@ namespace {
 
 namespace macos = platform::macos;
 
-// DESIGN.md: sockets in /var/run/liaison on macOS (there is no /run).
-constexpr const char* kRuntimeDir = "/var/run/liaison";
-
 int fail(const std::string& message) {
   log::error(message);
   return kExitFailed;
-}
-
-std::string runtime_dir(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("LIAISON_RUNTIME_DIR"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  return kRuntimeDir;
 }
 
 std::expected<std::string, std::string> own_executable() {
@@ -123,7 +112,8 @@ int run_daemon(const DaemonFlags& flags) {
   if (::geteuid() != 0) return fail("the daemon must run as root: it starts agents as other users");
   ::signal(SIGPIPE, SIG_IGN);
 
-  daemon::DaemonPaths paths{runtime_dir(flags.runtime_dir), flags.state_dir};
+  // --runtime-dir, $LIAISON_RUNTIME_DIR, else /var/run/liaison (common/default_paths.h).
+  daemon::DaemonPaths paths{runtime_dir_from(flags.runtime_dir), flags.state_dir};
   auto sessions = macos::make_console_session_source();
   if (!sessions) return fail(sessions.error());
   auto executable = own_executable();
