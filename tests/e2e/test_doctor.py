@@ -93,6 +93,19 @@ def test_the_human_report_is_aligned_plain_text_off_a_terminal(container, deskto
     assert result.stdout.rstrip().splitlines()[-1].startswith("all checks passed"), result.stdout
 
 
+def test_colour_only_on_a_terminal_and_never_with_no_color(container, desktops, daemon):
+    """`script` gives doctor a real pseudo-terminal as stdout."""
+    on_tty = container.exec(["script", "-qec", "liaison doctor", "/dev/null"], check=False,
+                            timeout=60, env={"TERM": "xterm"})
+    assert on_tty.returncode == 0, describe(on_tty)
+    assert "\x1b[32m✓\x1b[0m agent" in on_tty.stdout, on_tty.stdout
+    no_color = container.exec(["script", "-qec", "liaison doctor", "/dev/null"], check=False,
+                              timeout=60, env={"TERM": "xterm", "NO_COLOR": "1"})
+    assert no_color.returncode == 0, describe(no_color)
+    assert "\x1b[" not in no_color.stdout, no_color.stdout
+    assert "✓ agent" in no_color.stdout
+
+
 def test_one_users_report_and_a_user_without_a_session(container, desktops, daemon):
     bobs = doctor(container, "--user", "bob", "--json")
     assert bobs.returncode == 0, describe(bobs)
