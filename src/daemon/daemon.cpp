@@ -69,6 +69,11 @@ std::optional<gid_t> liaison_group() {
   return found->gr_gid;
 }
 
+// What "auto" means for keys: the platform's answer, else the Linux one.
+AutoKeyPlacement auto_keys_of(const DaemonParts& parts, const Config& config) {
+  return parts.auto_keys.value_or(AutoKeyPlacement::tpm_per_config(config));
+}
+
 }  // namespace
 
 Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonParts parts)
@@ -80,12 +85,14 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
                   AdoptionOptions{.processes = parts_.processes,
                                   .records_directory = paths_.runtime_dir + "/agents"}),
       outcomes_(io.get_executor()),
-      keys_(supervisor_, config_, paths_.state_dir, parts_.key_providers),
+      keys_(supervisor_, config_, paths_.state_dir, parts_.key_providers,
+            auto_keys_of(parts_, config_)),
       launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
       doctor_({.agents = supervisor_,
                .sessions = parts_.sessions,
                .config = config_,
                .daemon_keys = parts_.key_providers,
+               .auto_keys = auto_keys_of(parts_, config_),
                .user_context = parts_.user_context,
                .control_socket = paths_.control_socket()}),
       control_(supervisor_, outcomes_, keys_, doctor_, config_),

@@ -11,12 +11,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "common/config.h"
 #include "daemon/agent_launcher.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/auto_key_placement.h"
 #include "daemon/control_service.h"
 #include "daemon/doctor.h"
 #include "daemon/key_router.h"
@@ -47,6 +49,9 @@ struct DaemonParts {
     return keys::KeyResult<keys::UnexportableKeyProvider*>(std::unexpected(
         keys::KeyError{"unavailable", "no key provider \"" + std::string(name) + "\" here"}));
   };
+  // What [keys] backend = "auto" means here (the platform wiring decides). Unset: the Linux
+  // meaning, AutoKeyPlacement::tpm_per_config (the TPM where [keys] tpm_context places it).
+  std::optional<AutoKeyPlacement> auto_keys;
   // Tells the service manager about readiness ("READY=1") and shutdown ("STOPPING=1").
   std::function<void(const std::string&)> notify_service_manager = [](const std::string&) {};
   // Facts about agent processes (Linux: /proc, sd-login, pidfds). Without it agents are not

@@ -128,23 +128,28 @@ std::vector<Finding> Doctor::examine_daemon() const {
   return findings;
 }
 
-// The key providers the daemon itself uses ([keys] backend, tpm_context).
+// The key providers the daemon itself uses ([keys] backend and tpm_context, and what "auto"
+// means on this platform: parts_.auto_keys).
 std::vector<Finding> Doctor::examine_daemon_keys() const {
   const Config::Keys& keys = parts_.config.keys;
+  const AutoKeyPlacement& auto_keys = parts_.auto_keys;
   std::vector<Finding> findings;
-  const bool tpm_here = keys.tpm_context == "daemon";
   if (keys.backend == "software") {
     findings.push_back(
         keys::check_provider("software", parts_.daemon_keys("software"), "the daemon"));
   }
-  if ((keys.backend == "tpm" || keys.backend == "auto") && tpm_here) {
-    Finding tpm = keys::check_provider("tpm", parts_.daemon_keys("tpm"), "the daemon");
-    if (tpm.failed() && keys.backend == "auto") {
-      // "auto" works without a TPM: it makes software keys, and says so.
-      tpm.status = Finding::Status::kWarn;
-      tpm.detail += " (backend auto: new keys are software keys, not hardware-bound)";
+  if (keys.backend == "tpm" && keys.tpm_context == "daemon") {
+    findings.push_back(keys::check_provider("tpm", parts_.daemon_keys("tpm"), "the daemon"));
+  }
+  if (keys.backend == "auto" && auto_keys.context == keys::KeyContext::kDaemon) {
+    Finding hardware = keys::check_provider(auto_keys.backend,
+                                            parts_.daemon_keys(auto_keys.backend), "the daemon");
+    if (hardware.failed()) {
+      // "auto" works without the hardware: it makes software keys, and says so.
+      hardware.status = Finding::Status::kWarn;
+      hardware.detail += " (backend auto: new keys are software keys, not hardware-bound)";
     }
-    findings.push_back(std::move(tpm));
+    findings.push_back(std::move(hardware));
   }
   return findings;
 }
@@ -153,8 +158,9 @@ std::vector<Finding> Doctor::examine_daemon_keys() const {
 std::vector<std::string> Doctor::session_key_providers() const {
   const Config::Keys& keys = parts_.config.keys;
   if (keys.backend == "secure-enclave") return {"secure-enclave"};
-  if (keys.tpm_context == "user-session" && (keys.backend == "tpm" || keys.backend == "auto")) {
-    return {"tpm"};
+  if (keys.backend == "tpm" && keys.tpm_context == "user-session") return {"tpm"};
+  if (keys.backend == "auto" && parts_.auto_keys.context == keys::KeyContext::kUserSession) {
+    return {parts_.auto_keys.backend};
   }
   return {};
 }

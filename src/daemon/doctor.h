@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/auto_key_placement.h"
 #include "daemon/session_source.h"
 #include "daemon/user_context_probe.h"
 #include "keys/key_manager.h"
@@ -26,6 +27,7 @@ struct DoctorParts {
   SessionSource& sessions;
   const Config& config;
   keys::KeyManager::ProviderLookup daemon_keys;  // the providers that run in the daemon
+  AutoKeyPlacement auto_keys;                    // what [keys] backend = "auto" means here
   UserContextProbe* user_context = nullptr;      // null: those checks are left out
   std::string control_socket;
 };

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "daemon/users.h"
 #include "keys/key_methods.h"
+#include "keys/software_provider.h"
 
 namespace liaison::daemon {
 namespace {
@@ -19,6 +20,28 @@ using protocol::Result;
 namespace codes = protocol::codes;
 
 constexpr std::string_view kDaemonContext = "daemon";
+// The hardware an agent's own "auto" tries (agent/agent_keys.cpp): for it, "auto" is forwarded
+// as is; any other hardware is named to the agent, and the fallback decided here.
+constexpr std::string_view kAgentsOwnAuto = "tpm";
+
+// "no TPM (…)", "no Secure Enclave (…)": what a note calls the hardware that was missing.
+std::string hardware_name(std::string_view backend) {
+  if (backend == "tpm") return "TPM";
+  if (backend == "secure-enclave") return "Secure Enclave";
+  return std::string(backend);
+}
+
+std::string software_fallback_note(std::string_view backend, const std::string& why) {
+  return fmt::format("no {} ({}): made a software key, not hardware-backed", hardware_name(backend),
+                     why);
+}
+
+// An agent's answer that its hardware is out of reach (no Secure Enclave, the keychain
+// entitlement missing, no keychain for this process), as opposed to a refusal of the request
+// itself (an existing label, a bad one) or a failure of hardware that is there.
+bool hardware_out_of_reach(const Error& error) {
+  return error.data_code == codes::kUnavailable || error.data_code == codes::kNotPermitted;
+}
 
 struct Placement {
   std::string backend;  // concrete, or "auto" when the agent is to decide
@@ -76,8 +99,8 @@ std::string KeyRouter::session_of(uid_t uid) const {
   return "";
 }
 
-asio::awaitable<Result<Json>> KeyRouter::forward_to_agent(uid_t uid, const std::string& user,
-                                                          const std::string& method, Json params) {
+asio::awaitable<Result<std::shared_ptr<protocol::Connection>>> KeyRouter::agent_of(
+    uid_t uid, const std::string& user) {
   const std::string session = session_of(uid);
   if (session.empty()) {
     co_return std::unexpected(Error::application(
@@ -89,10 +112,45 @@ asio::awaitable<Result<Json>> KeyRouter::forward_to_agent(uid_t uid, const std::
     co_return std::unexpected(Error::application(
         codes::kUnavailable, fmt::format("the agent for session {} is not ready", session)));
   }
+  co_return connection;
+}
+
+asio::awaitable<Result<Json>> KeyRouter::forward_to_agent(uid_t uid, const std::string& user,
+                                                          const std::string& method, Json params) {
+  auto connection = co_await agent_of(uid, user);
+  if (!connection) co_return std::unexpected(connection.error());
   params["tpm_tcti"] = config_.keys.tpm_tcti;
-  auto answer = co_await connection->call(method, std::move(params), kAgentKeyTimeout);
+  auto answer = co_await (*connection)->call(method, std::move(params), kAgentKeyTimeout);
   if (!answer) co_return std::unexpected(answer.error());
   co_return with_owner(std::move(*answer), uid, user);
+}
+
+// "auto" whose hardware lives in the session (the Secure Enclave on macOS): the agent is asked
+// for a key of that hardware; if it answers that the hardware is out of its reach, it makes a
+// software key instead, in the same session, and the answer says so. Anything else (an existing
+// label, an agent that went away, hardware that is there but failed) is reported as it is.
+asio::awaitable<Result<Json>> KeyRouter::create_in_session_or_software(uid_t uid,
+                                                                       const std::string& user,
+                                                                       Json params) {
+  auto connection = co_await agent_of(uid, user);
+  if (!connection) co_return std::unexpected(connection.error());
+  params["tpm_tcti"] = config_.keys.tpm_tcti;
+  params["backend"] = auto_keys_.backend;
+  auto answer = co_await (*connection)->call("key.create", params, kAgentKeyTimeout);
+  if (answer) co_return with_owner(std::move(*answer), uid, user);
+  if (!hardware_out_of_reach(answer.error()) || !(*connection)->is_open()) {
+    co_return std::unexpected(answer.error());
+  }
+  const std::string note = software_fallback_note(auto_keys_.backend, answer.error().message);
+  params["backend"] = std::string(keys::kSoftwareProviderName);
+  auto software = co_await (*connection)->call("key.create", std::move(params), kAgentKeyTimeout);
+  if (!software) co_return std::unexpected(software.error());
+  Json result = with_owner(std::move(*software), uid, user);
+  result["note"] = note;
+  log::warning(
+      fmt::format("made a software key \"{}\" for {}: {}", result.value("label", ""), user, note),
+      {{"LIAISON_UID", std::to_string(uid)}, {"LIAISON_EVENT", "key-created"}});
+  co_return result;
 }
 
 asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
@@ -100,15 +158,20 @@ asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
   if (!user) co_return std::unexpected(Error::invalid_params("user is required and must exist"));
   Placement placement{params.value("backend", config_.keys.backend), keys::KeyContext::kDaemon, ""};
   const bool tpm_in_session = config_.keys.tpm_context == "user-session";
+  const bool auto_in_session = auto_keys_.context == keys::KeyContext::kUserSession;
+  if (placement.backend == "auto" && auto_in_session && auto_keys_.backend != kAgentsOwnAuto) {
+    Json asked = {{"label", params.value("label", "")},
+                  {"replace", params.value("replace", false)}};
+    co_return co_await create_in_session_or_software(user->uid, user->name, std::move(asked));
+  }
   if (placement.backend == "secure-enclave" || (placement.backend == "tpm" && tpm_in_session) ||
-      (placement.backend == "auto" && tpm_in_session)) {
+      (placement.backend == "auto" && auto_in_session)) {
     placement.context = keys::KeyContext::kUserSession;
   } else if (placement.backend == "auto") {
-    auto tpm = providers_("tpm");
-    placement.backend = tpm ? "tpm" : "software";
-    if (!tpm) {
-      placement.note =
-          fmt::format("no TPM ({}): made a software key, not hardware-backed", tpm.error().message);
+    auto hardware = providers_(auto_keys_.backend);
+    placement.backend = hardware ? auto_keys_.backend : std::string(keys::kSoftwareProviderName);
+    if (!hardware) {
+      placement.note = software_fallback_note(auto_keys_.backend, hardware.error().message);
     }
   } else if (placement.backend != "tpm" && placement.backend != "software") {
     co_return std::unexpected(Error::invalid_params(fmt::format(

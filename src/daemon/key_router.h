@@ -2,7 +2,7 @@
 // Daemon-context keys (a Linux TPM by default, software keys) are handled here with one
 // KeyManager per user under <state>/keys/<uid>/; user-session keys (the Secure Enclave, or a TPM
 // that config places in the session) are forwarded to an agent of that user, which keeps them in
-// $XDG_DATA_HOME/liaison/keys/.
+// $XDG_DATA_HOME/liaison/keys/. Backend "auto" goes where the platform's AutoKeyPlacement says.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/auto_key_placement.h"
 #include "keys/key_manager.h"
 #include "protocol/json_rpc.h"
 
@@ -25,13 +26,14 @@ class KeyRouter {
   static constexpr std::chrono::milliseconds kAgentKeyTimeout{30'000};
 
   // `providers` gives the providers that can run in the daemon ("software"; "tpm" when the TPM
-  // is placed here); `state_dir` holds keys/<uid>/.
+  // is placed here); `state_dir` holds keys/<uid>/; `auto_keys` is what backend "auto" means.
   KeyRouter(AgentSupervisor& agents, const Config& config, std::string state_dir,
-            keys::KeyManager::ProviderLookup providers)
+            keys::KeyManager::ProviderLookup providers, AutoKeyPlacement auto_keys)
       : agents_(agents),
         config_(config),
         state_dir_(std::move(state_dir)),
-        providers_(std::move(providers)) {}
+        providers_(std::move(providers)),
+        auto_keys_(std::move(auto_keys)) {}
 
   static bool handles(const std::string& method) { return method.starts_with("key."); }
 
@@ -48,6 +50,10 @@ class KeyRouter {
                                                                      const std::string& user,
                                                                      const std::string& method,
                                                                      protocol::Json params);
+  asio::awaitable<protocol::Result<std::shared_ptr<protocol::Connection>>> agent_of(
+      uid_t uid, const std::string& user);
+  asio::awaitable<protocol::Result<protocol::Json>> create_in_session_or_software(
+      uid_t uid, const std::string& user, protocol::Json params);
   protocol::Result<keys::KeyManager*> manager_for(uid_t uid);
   std::string session_of(uid_t uid) const;
 
@@ -55,6 +61,7 @@ class KeyRouter {
   const Config& config_;
   std::string state_dir_;
   keys::KeyManager::ProviderLookup providers_;
+  AutoKeyPlacement auto_keys_;
   std::map<uid_t, std::unique_ptr<keys::KeyManager>> managers_;
 };
 

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
@@ -482,16 +483,20 @@ class KeyRoutingTest : public DaemonAgentTest {
     launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
     launcher_->make_keys = [this](const Session& s) {
       return std::make_unique<agent::AgentKeys>(
-          dir_ / ("home-" + s.id),
-          [this](std::string_view name, const std::string&) { return lookup(name, session_tpm_); });
+          dir_ / ("home-" + s.id), [this](std::string_view name, const std::string&) {
+            return mac_ ? mac_agent_lookup(name) : lookup(name, session_tpm_);
+          });
     };
     daemon_ = std::make_unique<daemon::Daemon>(
         io_, config_, paths_,
-        daemon::DaemonParts{
-            .sessions = sessions_,
-            .launcher = *launcher_,
-            .peers = peers_,
-            .key_providers = [this](std::string_view name) { return lookup(name, daemon_tpm_); }});
+        daemon::DaemonParts{.sessions = sessions_,
+                            .launcher = *launcher_,
+                            .peers = peers_,
+                            .key_providers =
+                                [this](std::string_view name) {
+                                  return mac_ ? mac_daemon_lookup(name) : lookup(name, daemon_tpm_);
+                                },
+                            .auto_keys = auto_keys_});
     ASSERT_TRUE(daemon_->start().has_value());
     wait_for_state("3", "ready");
   }
@@ -504,6 +509,24 @@ class KeyRoutingTest : public DaemonAgentTest {
     if (name == "tpm") return &tpm;
     if (name == "software") return &software_;
     return std::unexpected(keys::KeyError{"unavailable", "no such provider here"});
+  }
+
+  // What src/cli/macos/*.mm wire in: the daemon has software keys only; the agent has the
+  // Secure Enclave and software keys; a Mac has no TPM.
+  void as_on_macos() {
+    mac_ = true;
+    auto_keys_ = daemon::AutoKeyPlacement::secure_enclave_in_session();
+  }
+  keys::KeyResult<keys::UnexportableKeyProvider*> mac_daemon_lookup(std::string_view name) {
+    if (name == "software") return &software_;
+    if (name == "tpm") return std::unexpected(keys::KeyError{"unavailable", "a Mac has no TPM"});
+    return std::unexpected(keys::KeyError{"unavailable", "not in the daemon"});
+  }
+  keys::KeyResult<keys::UnexportableKeyProvider*> mac_agent_lookup(std::string_view name) {
+    if (name == "secure-enclave") return &session_secure_enclave_;
+    if (name == "software") return &session_software_;
+    if (name == "tpm") return std::unexpected(keys::KeyError{"unavailable", "a Mac has no TPM"});
+    return std::unexpected(keys::KeyError{"invalid_params", "no such backend"});
   }
 
   // Signs a digest through control.sock and checks the signature against the key's PEM.
@@ -522,6 +545,11 @@ class KeyRoutingTest : public DaemonAgentTest {
   keys::FakeKeyProvider daemon_tpm_{keys::KeyContext::kDaemon, true, "tpm"};
   keys::FakeKeyProvider session_tpm_{keys::KeyContext::kUserSession, true, "tpm"};
   keys::FakeKeyProvider software_{keys::KeyContext::kDaemon, false, "software"};
+  bool mac_ = false;
+  std::optional<daemon::AutoKeyPlacement> auto_keys_;  // unset: the Linux meaning
+  keys::FakeKeyProvider session_secure_enclave_{keys::KeyContext::kUserSession, true,
+                                                "secure-enclave"};
+  keys::FakeKeyProvider session_software_{keys::KeyContext::kUserSession, false, "software"};
 };
 
 TEST_F(KeyRoutingTest, DaemonContextKeysAreMadeAndUsedInTheDaemon) {
@@ -591,6 +619,70 @@ TEST_F(KeyRoutingTest, ExistingLabelsAndBadLabelsAreRefused) {
   EXPECT_EQ(bad.error().code, protocol::kInvalidParams);
   auto missing = control("key.sign", {{"user", "1001"}, {"label", "nope"}, {"digest", ""}});
   ASSERT_FALSE(missing.has_value());
+}
+
+// macOS's meaning of "auto" (AutoKeyPlacement::secure_enclave_in_session), with the providers
+// src/cli/macos/*.mm wire in.
+TEST_F(KeyRoutingTest, OnMacOSAutoMakesASecureEnclaveKeyInTheUsersAgent) {
+  as_on_macos();
+  start_with_keys();
+  auto made = control("key.create", {{"user", "1001"}, {"label", "enclave"}, {"backend", "auto"}});
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ((*made)["backend"], "secure-enclave");
+  EXPECT_EQ((*made)["context"], "user-session");
+  EXPECT_EQ((*made)["hardware_backed"], true);
+  EXPECT_EQ((*made)["uid"], kAlice);
+  EXPECT_FALSE(made->contains("note"));
+  EXPECT_EQ(session_secure_enclave_.calls().generate, 1);
+  EXPECT_EQ(daemon_tpm_.calls().generate + session_tpm_.calls().generate, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "home-3" / "enclave.json"));
+  expect_signature_verifies(*made);
+}
+
+TEST_F(KeyRoutingTest, OnMacOSAutoWithoutTheSecureEnclaveMakesASoftwareKeyAndSaysSo) {
+  as_on_macos();
+  start_with_keys();
+  // What an unsigned agent gets from the keychain (osstatus_errors.cpp, -34018).
+  session_secure_enclave_.fail_next(
+      keys::KeyError{"not_permitted",
+                     "errSecMissingEntitlement: this process lacks the "
+                     "keychain-access-groups entitlement"});
+  auto made = control("key.create", {{"user", "1001"}, {"label", "fallback"}, {"backend", "auto"}});
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ((*made)["backend"], "software");
+  EXPECT_EQ((*made)["context"], "user-session") << "made in the session, where auto looked";
+  EXPECT_EQ((*made)["hardware_backed"], false);
+  const std::string note = (*made)["note"];
+  EXPECT_NE(note.find("no Secure Enclave"), std::string::npos) << note;
+  EXPECT_NE(note.find("errSecMissingEntitlement"), std::string::npos) << note;
+  EXPECT_NE(note.find("not hardware-backed"), std::string::npos) << note;
+  EXPECT_EQ(session_software_.calls().generate, 1);
+  EXPECT_EQ(software_.calls().generate, 0) << "not in the daemon";
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "home-3" / "fallback.json"));
+  expect_signature_verifies(*made);
+
+  // With the Secure Enclave reachable again (the agent signed), auto makes hardware keys.
+  auto next = control("key.create", {{"user", "1001"}, {"label", "later"}, {"backend", "auto"}});
+  ASSERT_TRUE(next.has_value()) << next.error().message;
+  EXPECT_EQ((*next)["backend"], "secure-enclave");
+}
+
+TEST_F(KeyRoutingTest, OnMacOSAutoDoesNotTurnOtherFailuresIntoSoftwareKeys) {
+  as_on_macos();
+  start_with_keys();
+  ASSERT_TRUE(control("key.create", {{"user", "1001"}, {"label", "k"}, {"backend", "auto"}}));
+  auto again = control("key.create", {{"user", "1001"}, {"label", "k"}, {"backend", "auto"}});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().data_code, protocol::codes::kExists);
+  session_secure_enclave_.fail_next(keys::KeyError{"failed",
+                                                   "the Secure Enclave key has no "
+                                                   "public key"});
+  auto broken = control("key.create", {{"user", "1001"}, {"label", "b"}, {"backend", "auto"}});
+  ASSERT_FALSE(broken.has_value()) << "hardware that is there but failed is an error";
+  EXPECT_EQ(session_software_.calls().generate, 0);
+  auto nobody = control("key.create", {{"user", "1002"}, {"label", "k"}, {"backend", "auto"}});
+  ASSERT_FALSE(nobody.has_value());
+  EXPECT_EQ(nobody.error().data_code, protocol::codes::kNoSession);
 }
 
 TEST_F(DaemonAgentTest, StoppingTheDaemonStopsEveryAgent) {
@@ -776,6 +868,27 @@ TEST_F(KeyRoutingTest, DoctorAsksTheAgentAboutATpmPlacedInTheSession) {
   EXPECT_TRUE(seen) << findings.dump(2);
   EXPECT_EQ(session_tpm_.calls().describe, 1);
   EXPECT_EQ(daemon_tpm_.calls().describe, 0);
+}
+
+TEST_F(KeyRoutingTest, OnMacOSDoctorAsksTheAgentAboutTheSecureEnclave) {
+  as_on_macos();
+  start_with_keys();
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  for (const Json& f : (*report)["daemon"]["findings"]) {
+    EXPECT_NE(f["check"], "tpm") << "a Mac has no TPM to ask about: " << f.dump();
+  }
+  const Json& findings = (*report)["sessions"][0]["findings"];
+  bool seen = false;
+  for (const Json& f : findings) {
+    if (f["check"] != "secure-enclave") continue;
+    seen = true;
+    EXPECT_EQ(f["status"], "ok");
+    EXPECT_NE(f["detail"].get<std::string>().find("session"), std::string::npos) << f["detail"];
+  }
+  EXPECT_TRUE(seen) << findings.dump(2);
+  EXPECT_EQ(session_secure_enclave_.calls().describe, 1);
+  EXPECT_EQ(daemon_tpm_.calls().describe + session_tpm_.calls().describe, 0);
 }
 
 }  // namespace

@@ -151,6 +151,8 @@ int run_daemon(const DaemonFlags& flags) {
        .peers = peers,
        .key_providers =
            [&software](std::string_view name) { return daemon_key_provider(software, name); },
+       // macOS: "auto" is the Secure Enclave in the user's agent, else a software key there.
+       .auto_keys = daemon::AutoKeyPlacement::secure_enclave_in_session(),
        // launchd has no readiness protocol: a LaunchDaemon is "running" once spawned.
        .notify_service_manager = [](const std::string&) {},
        .processes = &processes,
