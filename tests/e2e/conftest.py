@@ -51,13 +51,15 @@ def container(request):
     if os.geteuid() != 0:
         pytest.skip("the e2e tests boot a systemd-nspawn container and must run as root")
     Container.reap_orphans()
-    image = rootfs.ensure_rootfs(announce=_terminal_printer(request))
-    machine = Container(image)
-    try:
-        machine.boot()
+    with Container.booted(rootfs.ensure_rootfs(announce=_terminal_printer(request))) as machine:
         yield machine
-    finally:
-        machine.teardown()
+
+
+@pytest.fixture(scope="module")
+def installed(container, liaison_build_dir):
+    """liaison installed into the shared container (binary, units, sysusers entry, config)."""
+    container.install_liaison(liaison_build_dir)
+    return container
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,17 @@ class Container:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
+    @classmethod
+    @contextlib.contextmanager
+    def booted(cls, rootfs):
+        """A container booted from `rootfs`, torn down on the way out whatever happens."""
+        machine = cls(rootfs)
+        try:
+            machine.boot()
+            yield machine
+        finally:
+            machine.teardown()
+
     def boot(self, timeout=BOOT_TIMEOUT_S):
         """Mounts the overlay, starts systemd-nspawn and waits until systemd finished booting.
 

@@ -78,12 +78,8 @@ def machine():
     one: nothing of liaison is in it (test_the_container_has_nothing_of_liaison_before)."""
     if os.geteuid() != 0:
         pytest.skip("the e2e tests boot a systemd-nspawn container and must run as root")
-    box = Container(rootfs.ensure_rootfs())
-    try:
-        box.boot()
+    with Container.booted(rootfs.ensure_rootfs()) as box:
         yield box
-    finally:
-        box.teardown()
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,6 @@ from runner import describe, poll_until
 CONFIG = "/etc/liaison/liaison.toml"
 
 
-@pytest.fixture(scope="module")
-def installed(container, liaison_build_dir):
-    container.install_liaison(liaison_build_dir)
-    return container
-
-
 @pytest.fixture
 def daemon(installed, desktops):
     """The daemon running with the default configuration and ready agents for both desktops."""

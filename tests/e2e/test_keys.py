@@ -105,12 +105,6 @@ def swtpm():
         simulator.remove()
 
 
-@pytest.fixture(scope="module")
-def installed(container, liaison_build_dir):
-    container.install_liaison(liaison_build_dir)
-    return container
-
-
 def configure(container, swtpm, tpm_context):
     """Writes liaison.toml for this placement of the TPM and restarts the daemon; returns the
     ready session listing."""

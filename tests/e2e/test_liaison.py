@@ -19,13 +19,6 @@ AGENT_EXIT_TIMEOUT_S = 5
 MAX_LINE = 1024 * 1024  # the protocol's limit for one line
 
 
-@pytest.fixture(scope="module")
-def installed(container, liaison_build_dir):
-    """liaison installed into the container (binary, units, sysusers entry, config)."""
-    container.install_liaison(liaison_build_dir)
-    return container
-
-
 @pytest.fixture
 def daemon(installed, desktops):
     """liaison.service running, with a ready agent in alice's and bob's desktops; returns the
