@@ -1,5 +1,6 @@
 #include "cli/control_client.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,9 +19,35 @@ namespace {
 using protocol::Json;
 using namespace std::chrono_literals;
 
+// A daemon that goes away mid-write must give EPIPE, not kill the CLI with SIGPIPE: Linux says so
+// per send (MSG_NOSIGNAL), macOS, which lacks SOCK_CLOEXEC and may lack MSG_NOSIGNAL, per socket
+// (SO_NOSIGPIPE, set in unix_stream_socket).
+#if defined(MSG_NOSIGNAL)
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
+
+// A close-on-exec unix stream socket.
+UniqueFd unix_stream_socket() {
+#if defined(SOCK_CLOEXEC)
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+#else
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
+  if (fd && ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0) return UniqueFd();
+#endif
+#if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
+  const int on = 1;
+  if (fd && ::setsockopt(fd.get(), SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on)) != 0) {
+    return UniqueFd();
+  }
+#endif
+  return fd;
+}
+
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
-    ssize_t written = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t written = ::send(fd, data.data(), data.size(), kSendFlags);
     if (written < 0 && errno == EINTR) continue;
     if (written <= 0) return false;
     data.remove_prefix(static_cast<std::size_t>(written));
@@ -55,7 +82,7 @@ std::expected<ControlClient, CallFailure> ControlClient::connect(const std::stri
         CallFailure{kExitUsage, fmt::format("socket path too long: {}", socket_path)});
   }
   std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd = unix_stream_socket();
   if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     const int error = errno;
     if (error == EACCES || error == EPERM) {

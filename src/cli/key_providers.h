@@ -1,7 +1,9 @@
 // The key providers one liaison process can use, opened on first use: software always, the TPM
 // through the configured TCTI where config places it, the Secure Enclave nowhere on Linux. The
 // TPM's loaded keys are flushed after a while without use by a one-shot timer that exists only
-// while keys are loaded (no wakeups when idle).
+// while keys are loaded (no wakeups when idle). Linux only: it is built only where tpm2-tss is
+// (src/cli/CMakeLists.txt, not APPLE); macOS's daemon and agent (src/cli/macos/*.mm) have their
+// own software / Secure Enclave lookups and never include this header.
 #pragma once
 
 #include <asio/io_context.hpp>
