@@ -72,6 +72,15 @@ Json agent_json(const AgentView& view) {
           {"since", iso8601(view.since)}};
 }
 
+// "auto" works without its hardware, in the daemon or in a session: key create makes a software
+// key and says so. Missing hardware is then a warning, not a failure.
+Finding as_auto_fallback(Finding hardware) {
+  if (!hardware.failed()) return hardware;
+  hardware.status = Finding::Status::kWarn;
+  hardware.detail += " (backend auto: new keys are software keys, not hardware-bound)";
+  return hardware;
+}
+
 bool uses_user_manager(const std::string& strategy) {
   return strategy == "asuser" || strategy == "launch-agent";
 }
@@ -142,14 +151,8 @@ std::vector<Finding> Doctor::examine_daemon_keys() const {
     findings.push_back(keys::check_provider("tpm", parts_.daemon_keys("tpm"), "the daemon"));
   }
   if (keys.backend == "auto" && auto_keys.context == keys::KeyContext::kDaemon) {
-    Finding hardware = keys::check_provider(auto_keys.backend,
-                                            parts_.daemon_keys(auto_keys.backend), "the daemon");
-    if (hardware.failed()) {
-      // "auto" works without the hardware: it makes software keys, and says so.
-      hardware.status = Finding::Status::kWarn;
-      hardware.detail += " (backend auto: new keys are software keys, not hardware-bound)";
-    }
-    findings.push_back(std::move(hardware));
+    findings.push_back(as_auto_fallback(keys::check_provider(
+        auto_keys.backend, parts_.daemon_keys(auto_keys.backend), "the daemon")));
   }
   return findings;
 }
@@ -184,6 +187,12 @@ asio::awaitable<std::vector<Finding>> Doctor::ask_agent(Run& run, const AgentVie
         story_of(agent.session)));
   } else {
     findings = protocol::findings_from_json(*answer);
+  }
+  if (parts_.config.keys.backend == "auto") {
+    const std::string check = keys::provider_check_name(parts_.auto_keys.backend);
+    for (Finding& finding : findings) {
+      if (finding.check == check) finding = as_auto_fallback(std::move(finding));
+    }
   }
   run.agent_findings[agent.agent_id] = findings;
   co_return findings;

@@ -870,6 +870,24 @@ TEST_F(KeyRoutingTest, DoctorAsksTheAgentAboutATpmPlacedInTheSession) {
   EXPECT_EQ(daemon_tpm_.calls().describe, 0);
 }
 
+TEST_F(KeyRoutingTest, DoctorWarnsWhenAutoFindsNoTpmInTheSession) {
+  // key create --backend auto falls back to a software key there, so doctor must not fail it.
+  config_.keys.tpm_context = "user-session";
+  tpm_absent_ = true;
+  start_with_keys();
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value());
+  const Json& findings = (*report)["sessions"][0]["findings"];
+  bool seen = false;
+  for (const Json& f : findings) {
+    if (f["check"] != "tpm") continue;
+    seen = true;
+    EXPECT_EQ(f["status"], "warn") << f.dump();
+    EXPECT_NE(f["detail"].get<std::string>().find("software keys"), std::string::npos);
+  }
+  EXPECT_TRUE(seen) << findings.dump(2);
+}
+
 TEST_F(KeyRoutingTest, OnMacOSDoctorAsksTheAgentAboutTheSecureEnclave) {
   as_on_macos();
   start_with_keys();
