@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <vector>
+
+#include "common/portable_calls.h"
 
 namespace liaison {
 namespace {
@@ -98,13 +100,13 @@ SystemResult<Parent> open_parent(int directory_fd, std::string_view relative_pat
 }
 
 std::string temporary_name(std::string_view name) {
-  unsigned char random[8] = {};
-  if (::getrandom(random, sizeof(random), 0) != static_cast<ssize_t>(sizeof(random))) {
+  std::array<uint8_t, 8> random{};
+  if (!fill_random(random)) {
     // Uniqueness only has to hold within one directory and one writer at a time.
     return fmt::format(".{}.tmp-{}", name, ::getpid());
   }
   std::string suffix;
-  for (unsigned char byte : random) suffix += fmt::format("{:02x}", byte);
+  for (uint8_t byte : random) suffix += fmt::format("{:02x}", byte);
   return fmt::format(".{}.tmp-{}", name, suffix);
 }
 

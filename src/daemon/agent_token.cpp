@@ -2,25 +2,20 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <sys/random.h>
 
 #include <array>
 #include <cerrno>
 #include <cstdint>
 #include <stdexcept>
 
+#include "common/portable_calls.h"
+
 namespace liaison::daemon {
 
 std::string make_agent_token() {
   std::array<uint8_t, 32> bytes{};
-  std::size_t filled = 0;
-  while (filled < bytes.size()) {
-    ssize_t got = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
-    if (got < 0 && errno == EINTR) continue;
-    // getrandom only fails on a kernel without it or a bad buffer: nothing safe to fall back to.
-    if (got < 0) throw std::runtime_error("getrandom failed");
-    filled += static_cast<std::size_t>(got);
-  }
+  // Fails only on a kernel without a random generator: nothing safe to fall back to.
+  if (!fill_random(bytes)) throw std::runtime_error("the kernel gave no random bytes");
   std::string token;
   token.reserve(bytes.size() * 2);
   for (uint8_t byte : bytes) token += fmt::format("{:02x}", byte);

@@ -8,7 +8,7 @@
 
 namespace liaison::daemon {
 
-// 32 random bytes from getrandom(2), hex-encoded. Never logged.
+// 32 random bytes from the kernel (fill_random), hex-encoded. Never logged.
 std::string make_agent_token();
 
 // Compares in time that depends only on the lengths, not on where the strings differ.

@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -18,6 +18,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/portable_calls.h"
 #include "keys/label.h"
 #include "keys/openssl_util.h"
 #include "keys/public_key_formats.h"
@@ -71,10 +72,10 @@ std::optional<std::string> ownership_problem(const struct stat& status, uid_t ow
 }
 
 KeyResult<std::string> random_suffix() {
+  std::array<uint8_t, 8> bytes{};
+  if (!fill_random(bytes)) return system_failure("random bytes for a temporary key file name");
   uint64_t value = 0;
-  if (getrandom(&value, sizeof(value), 0) != sizeof(value)) {
-    return system_failure("getrandom for a temporary key file name");
-  }
+  for (uint8_t byte : bytes) value = (value << 8) | byte;
   return fmt::format("{:016x}", value);
 }
 
@@ -512,7 +513,7 @@ KeyResult<void> KeyStore::move_into_place(const std::string& temporary_name, std
     return {};
   }
   // Atomic "create unless it exists", even against a writer that does not take our lock.
-  int renamed = ::renameat2(dir, from, dir, to, RENAME_NOREPLACE);
+  int renamed = rename_no_replace(dir, from, to);
   if (renamed != 0 && errno == EINVAL) {
     // A filesystem without RENAME_NOREPLACE: link(2) refuses an existing name just as well.
     renamed = ::linkat(dir, from, dir, to, 0);

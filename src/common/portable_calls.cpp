@@ -1,0 +1,40 @@
+#include "common/portable_calls.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#if defined(__APPLE__)
+#include <stdlib.h>
+#else
+#include <sys/random.h>
+#endif
+
+namespace liaison {
+
+bool fill_random(std::span<uint8_t> bytes) {
+#if defined(__APPLE__)
+  arc4random_buf(bytes.data(), bytes.size());  // cannot fail
+  return true;
+#else
+  std::size_t filled = 0;
+  while (filled < bytes.size()) {
+    ssize_t got = ::getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return false;
+    filled += static_cast<std::size_t>(got);
+  }
+  return true;
+#endif
+}
+
+int rename_no_replace(int directory, const char* from, const char* to) {
+#if defined(__APPLE__)
+  return ::renameatx_np(directory, from, directory, to, RENAME_EXCL);
+#else
+  return ::renameat2(directory, from, directory, to, RENAME_NOREPLACE);
+#endif
+}
+
+}  // namespace liaison
