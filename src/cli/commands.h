@@ -25,6 +25,8 @@ struct ClientFlags {
   std::string runtime_dir;
   bool json = false;
 };
+// --runtime-dir, and --json when the command prints JSON (main.cpp).
+void add_client_flags(CLI::App& command, ClientFlags& flags, bool with_json);
 
 int run_sessions(const ClientFlags& flags);
 

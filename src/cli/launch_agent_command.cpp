@@ -59,9 +59,7 @@ void add_launch_agent_command(CLI::App& app, LaunchAgentCommand& command) {
   launch_agent->require_subcommand(1);
   auto add = [&](const char* name, const char* help) {
     CLI::App* action = launch_agent->add_subcommand(name, help);
-    action->add_option("--runtime-dir", command.client.runtime_dir,
-                       "where control.sock lives (default $LIAISON_RUNTIME_DIR or /run/liaison)");
-    action->add_flag("--json", command.client.json, "print stable JSON for scripts");
+    add_client_flags(*action, command.client, /*with_json=*/true);
     auto* user = action->add_option("--user", command.users, "a user by name or uid (repeatable)");
     auto* all = action->add_flag("--all", command.all, "every user (the default)");
     user->excludes(all);

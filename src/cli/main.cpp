@@ -6,15 +6,18 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "common/default_paths.h"
 
 namespace liaison::cli {
-namespace {
 
 void add_client_flags(CLI::App& command, ClientFlags& flags, bool with_json) {
   command.add_option("--runtime-dir", flags.runtime_dir,
-                     "where control.sock lives (default $LIAISON_RUNTIME_DIR or /run/liaison)");
+                     fmt::format("where control.sock lives (default $LIAISON_RUNTIME_DIR or {})",
+                                 kDefaultRuntimeDir));
   if (with_json) command.add_flag("--json", flags.json, "print stable JSON for scripts");
 }
+
+namespace {
 
 void add_notify_flags(CLI::App& notify, NotifyFlags& flags) {
   notify.add_option("--user", flags.users, "a user by name or uid: every session of theirs");
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
   DaemonFlags daemon_flags;
   auto* daemon = app.add_subcommand("daemon", "run the root daemon (under systemd)");
   daemon->add_option("--config", daemon_flags.config_path, "configuration file");
-  daemon->add_option("--runtime-dir", daemon_flags.runtime_dir, "sockets (default /run/liaison)");
+  daemon->add_option("--runtime-dir", daemon_flags.runtime_dir,
+                     fmt::format("sockets (default {})", liaison::kDefaultRuntimeDir));
   daemon->add_option("--state-dir", daemon_flags.state_dir, "state (default /var/lib/liaison)");
   daemon->add_option("--log-level", daemon_flags.log_level, "debug, info, warning or error");
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/default_paths.h"
 #include "daemon/agent_launcher.h"
 #include "daemon/agent_supervisor.h"
 #include "daemon/auto_key_placement.h"
@@ -32,7 +33,7 @@
 namespace liaison::daemon {
 
 struct DaemonPaths {
-  std::string runtime_dir = "/run/liaison";
+  std::string runtime_dir = kDefaultRuntimeDir;
   std::string state_dir = "/var/lib/liaison";
   std::string agent_socket() const { return runtime_dir + "/agent.sock"; }
   std::string control_socket() const { return runtime_dir + "/control.sock"; }
