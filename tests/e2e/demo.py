@@ -8,8 +8,8 @@ alice in to an X11 desktop (Xvfb + dunst) and bob in to a Wayland one (headless 
 DISPLAY), installs liaison from the build directory, starts liaison.service and shows: both
 agents ready, notifications reaching only the targeted user's notification server (what the
 server received, read from the harness's notification log), the setuid-only attempt failing
-next to liaison succeeding, a question answered by a click, and a logout stopping that user's
-agent. Exit status 0 when every step worked; 1 with the failing step named otherwise. The
+next to liaison succeeding, a question answered by a click, `liaison doctor` checking every
+session, and a logout stopping that user's agent. Exit status 0 when every step worked; 1 with the failing step named otherwise. The
 container is always torn down.
 """
 
@@ -29,7 +29,7 @@ from container import Container  # noqa: E402
 from runner import describe, observe_until, poll_until  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STEPS = 9
+STEPS = 10
 READY_TIMEOUT_S = 10
 INDENT = "      "
 AUTOLAUNCH_FAILURE = "Cannot autolaunch D-Bus without X11 $DISPLAY"
@@ -214,6 +214,18 @@ class Demo:
                               f"{describe(result)}")
         self.say('a script reads "action": "restart" and restarts')
 
+    def doctor(self):
+        self.step("`liaison doctor`: every session checked from inside, each problem with its fix")
+        result = self.run(["liaison", "doctor"], check=False)
+        self.show_output(result)
+        if result.returncode != 0:
+            raise DemoFailure(f"doctor found a failure on a healthy machine:\n{describe(result)}")
+        report = json.loads(self.run(["liaison", "doctor", "--json"]).stdout)
+        servers = {s["user"]: f["facts"]["name"] for s in report["sessions"]
+                   for f in s["findings"] if f["check"] == "notification-server"}
+        if servers != {"alice": "dunst", "bob": "mako"}:
+            raise DemoFailure(f"doctor should name dunst and mako, named {servers}")
+
     def logout(self):
         self.step("bob logs out: his agent stops")
         session = self.sessions["bob"]
@@ -239,6 +251,7 @@ class Demo:
         self.notify("bob", "alice", "VPN disconnected", "Reconnect before 17:00.")
         self.setuid_only()
         self.question()
+        self.doctor()
         self.logout()
 
 
