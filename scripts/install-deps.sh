@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, and says which, before it does.
-# Usage: scripts/install-deps.sh build|test|demo|bench|deb
+# Usage: scripts/install-deps.sh build|test|demo|bench|deb|tidy
 set -euo pipefail
 
 build_packages=(
@@ -20,6 +20,8 @@ test_packages=(
 bench_packages=(libbenchmark-dev hyperfine)
 # `make deb` (scripts/build-deb.sh): dpkg-shlibdeps, dpkg-deb, strip.
 deb_packages=(dpkg-dev binutils)
+# `make tidy` (scripts/run-tidy.sh): bookworm's clang-tidy 14 cannot parse C++23 <expected>; 16 can.
+tidy_packages=(clang-tidy-16)
 
 profile=${1:-build}
 wanted=("${build_packages[@]}")
@@ -28,7 +30,8 @@ case "$profile" in
   test | demo) wanted+=("${test_packages[@]}") ;;
   bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
   deb) wanted+=("${deb_packages[@]}") ;;
-  *) echo "usage: $0 build|test|demo|bench|deb" >&2; exit 2 ;;
+  tidy) wanted+=("${tidy_packages[@]}") ;;
+  *) echo "usage: $0 build|test|demo|bench|deb|tidy" >&2; exit 2 ;;
 esac
 
 missing=()
