@@ -26,8 +26,12 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds kHelloTimeout{5000};
 
 Urgency parse_urgency(const std::string& name) {
-  if (name == "low") return Urgency::kLow;
-  if (name == "critical") return Urgency::kCritical;
+  if (name == "low") {
+    return Urgency::kLow;
+  }
+  if (name == "critical") {
+    return Urgency::kCritical;
+  }
   return Urgency::kNormal;
 }
 
@@ -60,7 +64,9 @@ Agent::Agent(asio::io_context& io, AgentOptions options, NotifierFactory make_no
 void Agent::start(std::function<void(int)> on_exit) {
   on_exit_ = std::move(on_exit);
   asio::co_spawn(io_, run(), asio::detached);
-  if (session_watch_) asio::co_spawn(io_, watch_session(), asio::detached);
+  if (session_watch_) {
+    asio::co_spawn(io_, watch_session(), asio::detached);
+  }
 }
 
 asio::awaitable<void> Agent::watch_session() {
@@ -74,17 +80,25 @@ asio::awaitable<void> Agent::watch_session() {
       break;
     }
     auto [error] = co_await changes.async_wait(asio::posix::stream_descriptor::wait_read, kNoThrow);
-    if (error) break;
+    if (error) {
+      break;
+    }
     session_watch_->acknowledge_change();
   }
   changes.release();
 }
 
 void Agent::leave(int exit_code) {
-  if (leaving_) return;
+  if (leaving_) {
+    return;
+  }
   leaving_ = true;
-  if (connection_) connection_->close();
-  if (on_exit_) on_exit_(exit_code);
+  if (connection_) {
+    connection_->close();
+  }
+  if (on_exit_) {
+    on_exit_(exit_code);
+  }
 }
 
 asio::awaitable<void> Agent::run() {
@@ -99,11 +113,15 @@ asio::awaitable<void> Agent::run() {
       connection_->set_close_handler([&timer] { timer.cancel(); });
       co_await timer.async_wait(kNoThrow);
       connection_.reset();
-      if (leaving_) break;
+      if (leaving_) {
+        break;
+      }
       log::info("lost the daemon; reconnecting", {{"LIAISON_SESSION", options_.session_id}});
       away_since = std::chrono::steady_clock::now();
     }
-    if (leaving_) break;
+    if (leaving_) {
+      break;
+    }
     if (std::chrono::steady_clock::now() - away_since >= options_.daemon_grace) {
       log::warning(
           fmt::format(
@@ -123,7 +141,9 @@ asio::awaitable<bool> Agent::connect_and_hello() {
   asio::local::stream_protocol::socket socket(io_);
   auto [error] = co_await socket.async_connect(
       asio::local::stream_protocol::endpoint(options_.socket_path), kNoThrow);
-  if (error) co_return false;
+  if (error) {
+    co_return false;
+  }
   auto connection = protocol::Connection::create(std::move(socket));
   connection->start([this](protocol::Request request) { return handle(std::move(request)); });
   // A user-level agent (run by the user's service manager: asuser, launch-agent) names no
@@ -157,7 +177,9 @@ asio::awaitable<bool> Agent::connect_and_hello() {
 }
 
 asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
-  if (request.method == "notify") co_return show(request.params);
+  if (request.method == "notify") {
+    co_return show(request.params);
+  }
   if (request.method.starts_with("key.")) {
     if (!keys_) {
       co_return std::unexpected(
@@ -168,7 +190,9 @@ asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
     co_return keys_->handle(request.method, std::move(request.params));
   }
   // Read-only and quick (a few session-bus round trips, a TPM query): fine on this loop.
-  if (request.method == "doctor") co_return examine(request.params);
+  if (request.method == "doctor") {
+    co_return examine(request.params);
+  }
   if (request.method == "shutdown") {
     log::info("the daemon asked this agent to shut down",
               {{"LIAISON_SESSION", options_.session_id}});
@@ -192,8 +216,9 @@ Result<Json> Agent::show(const Json& params) {
                      {{"notification_id", id}, {"reason", close_reason_name(reason)}});
             }};
     auto made = make_notifier_(std::move(events));
-    if (!made)
+    if (!made) {
       return std::unexpected(Error::application(protocol::codes::kUnavailable, made.error()));
+    }
     notifier_ = std::move(*made);
   }
   auto shown = notifier_->show(notification_from(params));
@@ -208,11 +233,15 @@ Result<Json> Agent::show(const Json& params) {
 // agent sees it, and each key provider the daemon routes to this context.
 Json Agent::examine(const Json& params) {
   std::vector<protocol::Finding> findings;
-  if (probe_) findings = probe_->examine();
+  if (probe_) {
+    findings = probe_->examine();
+  }
   const std::string tcti = params.value("tpm_tcti", "");
   if (auto names = params.find("key_providers"); names != params.end() && names->is_array()) {
     for (const Json& name : *names) {
-      if (!name.is_string()) continue;
+      if (!name.is_string()) {
+        continue;
+      }
       if (keys_) {
         findings.push_back(keys_->check_provider(name.get<std::string>(), tcti));
       } else {

@@ -46,7 +46,9 @@ class AgentTest : public testing::Test {
 
   void accept_next() {
     acceptor_.async_accept([this](std::error_code error, asio::local::stream_protocol::socket s) {
-      if (error) return;
+      if (error) {
+        return;
+      }
       daemon_side_ = Connection::create(std::move(s));
       daemon_side_->start([this](Request request) { return on_agent_message(std::move(request)); });
       accept_next();
@@ -88,7 +90,9 @@ class AgentTest : public testing::Test {
   }
 
   void run_until(const std::function<bool()>& done) {
-    for (int i = 0; i < 500 && !done(); ++i) io_.run_for(10ms);
+    for (int i = 0; i < 500 && !done(); ++i) {
+      io_.run_for(10ms);
+    }
   }
 
   // Sends `method` to the agent from the daemon's side and waits for the answer.
@@ -106,7 +110,9 @@ class AgentTest : public testing::Test {
 
   std::vector<std::string> methods_seen() const {
     std::vector<std::string> methods;
-    for (const Request& r : seen_) methods.push_back(r.method);
+    for (const Request& r : seen_) {
+      methods.push_back(r.method);
+    }
     return methods;
   }
 
@@ -238,7 +244,9 @@ TEST_F(AgentTest, DoctorReportsWhatItsProbeFoundAndEachKeyProviderAsked) {
       [&](std::string_view name,
           const std::string& tcti) -> keys::KeyResult<keys::UnexportableKeyProvider*> {
         tcti_asked = tcti;
-        if (name == "tpm") return &tpm;
+        if (name == "tpm") {
+          return &tpm;
+        }
         return std::unexpected(keys::KeyError{"unavailable", "no such provider here"});
       }));
   run_until([&] { return !hello_tokens_.empty(); });

@@ -42,7 +42,9 @@ class FakeNotifier final : public Notifier {
     } else {
       id = next_id_++;
     }
-    if (!notification.dedup_id.empty()) id_by_dedup_id_[notification.dedup_id] = id;
+    if (!notification.dedup_id.empty()) {
+      id_by_dedup_id_[notification.dedup_id] = id;
+    }
     on_screen_[id] = notification.dedup_id;
     shown_.push_back({id, notification});
     return id;
@@ -58,16 +60,22 @@ class FakeNotifier final : public Notifier {
 
   // The user clicked `action` ("default": the body) of notification `id`.
   void click(uint32_t id, const std::string& action = "default") {
-    if (events_.on_action) events_.on_action(id, action);
+    if (events_.on_action) {
+      events_.on_action(id, action);
+    }
   }
 
   // Notification `id` went away; it leaves the screen, so its dedup_id gets a new id next time.
   void close(uint32_t id, CloseReason reason) {
     if (auto it = on_screen_.find(id); it != on_screen_.end()) {
-      if (!it->second.empty()) id_by_dedup_id_.erase(it->second);
+      if (!it->second.empty()) {
+        id_by_dedup_id_.erase(it->second);
+      }
       on_screen_.erase(it);
     }
-    if (events_.on_closed) events_.on_closed(id, reason);
+    if (events_.on_closed) {
+      events_.on_closed(id, reason);
+    }
   }
 
  private:

@@ -15,19 +15,25 @@ std::string env_or(const char* name, std::string fallback) {
 std::string take_token() {
   const std::string fd_text = env_or("LIAISON_TOKEN_FD", "");
   ::unsetenv("LIAISON_TOKEN_FD");
-  if (fd_text.empty()) return "";
+  if (fd_text.empty()) {
+    return "";
+  }
   const int fd = std::atoi(fd_text.c_str());
   std::string token;
   char chunk[128];
   for (ssize_t got; token.size() < 1024 && (got = ::read(fd, chunk, sizeof(chunk))) != 0;) {
     if (got < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       break;
     }
     token.append(chunk, static_cast<std::size_t>(got));
   }
   ::close(fd);
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) {
+    token.pop_back();
+  }
   return token;
 }
 

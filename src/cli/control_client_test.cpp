@@ -15,7 +15,9 @@ namespace {
 class RuntimeDirEnvironment {
  public:
   explicit RuntimeDirEnvironment(std::optional<std::string> value) {
-    if (const char* before = std::getenv(kName)) before_ = before;
+    if (const char* before = std::getenv(kName)) {
+      before_ = before;
+    }
     if (value) {
       ::setenv(kName, value->c_str(), 1);
     } else {

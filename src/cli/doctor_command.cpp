@@ -66,7 +66,9 @@ int run_doctor(const ClientFlags& flags, const DoctorFlags& doctor) {
     return client.error().exit_status;
   }
   Json params = Json::object();
-  if (doctor.user) params["user"] = *doctor.user;
+  if (doctor.user) {
+    params["user"] = *doctor.user;
+  }
   // Generous: each agent may take seconds when its notification server hangs.
   auto report = client->call("doctor", params, 120s);
   if (!report) {
@@ -76,10 +78,14 @@ int run_doctor(const ClientFlags& flags, const DoctorFlags& doctor) {
   Json& daemon_findings = (*report)["daemon"]["findings"];
   daemon_findings.insert(daemon_findings.begin() + (daemon_findings.empty() ? 0 : 1),
                          protocol::to_json(config));
-  if (config.failed()) (*report)["ok"] = false;
+  if (config.failed()) {
+    (*report)["ok"] = false;
+  }
   print_report(*report, flags.json);
   if (doctor.user && report->at("sessions").empty()) {
-    if (!flags.json) print_error(fmt::format("{} has no session", *doctor.user));
+    if (!flags.json) {
+      print_error(fmt::format("{} has no session", *doctor.user));
+    }
     return kExitNoSession;
   }
   return report->value("ok", false) ? kExitOk : kExitFailed;

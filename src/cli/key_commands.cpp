@@ -24,7 +24,9 @@ constexpr auto kKeyCallTimeout = 60s;
 
 // Every command that shows a software key says so: it is not the protection a user expects.
 void warn_if_software(const Json& key) {
-  if (key.value("hardware_backed", true)) return;
+  if (key.value("hardware_backed", true)) {
+    return;
+  }
   fmt::print(stderr, "liaison: warning: key \"{}\" of {} is a {} key, NOT hardware-backed{}\n",
              key.value("label", ""), key.value("user", ""), key.value("backend", "software"),
              key.contains("note") ? fmt::format(" ({})", key.value("note", "")) : "");
@@ -35,7 +37,9 @@ std::expected<std::string, std::string> read_input(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   std::ifstream file(path, std::ios::binary);
-  if (!file) return std::unexpected(fmt::format("cannot read {}", path));
+  if (!file) {
+    return std::unexpected(fmt::format("cannot read {}", path));
+  }
   return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
 }
 
@@ -60,9 +64,13 @@ std::string describe_key(const Json& key) {
 
 int run_key_create(const ClientFlags& flags, const KeyFlags& key) {
   Json params = {{"user", key.user}, {"label", key.label}, {"replace", key.replace}};
-  if (!key.backend.empty()) params["backend"] = key.backend;
+  if (!key.backend.empty()) {
+    params["backend"] = key.backend;
+  }
   auto created = call_daemon(flags.runtime_dir, "key.create", params, kKeyCallTimeout);
-  if (!created) return created.error();
+  if (!created) {
+    return created.error();
+  }
   warn_if_software(*created);
   fmt::print("{}", flags.json ? created->dump(2) + "\n" : "created " + describe_key(*created));
   return kExitOk;
@@ -70,9 +78,13 @@ int run_key_create(const ClientFlags& flags, const KeyFlags& key) {
 
 int run_key_list(const ClientFlags& flags, const KeyFlags& key) {
   Json params = Json::object();
-  if (!key.user.empty()) params["user"] = key.user;
+  if (!key.user.empty()) {
+    params["user"] = key.user;
+  }
   auto listing = call_daemon(flags.runtime_dir, "key.list", params, kKeyCallTimeout);
-  if (!listing) return listing.error();
+  if (!listing) {
+    return listing.error();
+  }
   for (const Json& problem : listing->at("problems")) {
     print_error(fmt::format("{}: {}", problem.value("user", ""), problem.value("message", "")));
   }
@@ -95,7 +107,9 @@ int run_key_public(const ClientFlags& flags, const KeyFlags& key) {
   auto shown = call_daemon(flags.runtime_dir, "key.public",
                            {{"user", key.user}, {"label", key.label}, {"format", key.format}},
                            kKeyCallTimeout);
-  if (!shown) return shown.error();
+  if (!shown) {
+    return shown.error();
+  }
   warn_if_software(*shown);
   std::string bytes;
   if (key.format == "der") {
@@ -137,7 +151,9 @@ int run_key_sign(const ClientFlags& flags, const KeyFlags& key) {
       flags.runtime_dir, "key.sign",
       {{"user", key.user}, {"label", key.label}, {"digest", keys::base64_encode(digest)}},
       kKeyCallTimeout);
-  if (!signed_) return signed_.error();
+  if (!signed_) {
+    return signed_.error();
+  }
   warn_if_software(*signed_);
   auto signature = keys::base64_decode(signed_->value("signature", ""));
   if (!signature) {
@@ -154,7 +170,9 @@ int run_key_sign(const ClientFlags& flags, const KeyFlags& key) {
 int run_key_delete(const ClientFlags& flags, const KeyFlags& key) {
   auto deleted = call_daemon(flags.runtime_dir, "key.delete",
                              {{"user", key.user}, {"label", key.label}}, kKeyCallTimeout);
-  if (!deleted) return deleted.error();
+  if (!deleted) {
+    return deleted.error();
+  }
   fmt::print("{}", flags.json ? deleted->dump(2) + "\n"
                               : fmt::format("deleted key {} of {}\n", key.label,
                                             deleted->value("user", "")));

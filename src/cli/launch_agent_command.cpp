@@ -22,8 +22,12 @@ void print_error(const std::string& message) { fmt::print(stderr, "liaison: {}\n
 
 int run(const LaunchAgentCommand& command, const std::string& action) {
   Json params = Json::object();
-  if (!command.users.empty()) params["user"] = command.users;
-  if (command.all) params["all"] = true;
+  if (!command.users.empty()) {
+    params["user"] = command.users;
+  }
+  if (command.all) {
+    params["all"] = true;
+  }
   auto client =
       ControlClient::connect(runtime_dir_from(command.client.runtime_dir) + "/control.sock");
   if (!client) {
@@ -42,7 +46,9 @@ int run(const LaunchAgentCommand& command, const std::string& action) {
   }
   int status = kExitOk;
   for (const Json& session : report->at("sessions")) {
-    if (!session.contains("error")) continue;
+    if (!session.contains("error")) {
+      continue;
+    }
     status = kExitFailed;
     print_error(fmt::format("failed for {} (session {}): {}", session.value("user", ""),
                             session.value("session", ""),
@@ -72,9 +78,15 @@ void add_launch_agent_command(CLI::App& app, LaunchAgentCommand& command) {
 }
 
 int run_launch_agent_command(const LaunchAgentCommand& command) {
-  if (command.install->parsed()) return run(command, "install");
-  if (command.uninstall->parsed()) return run(command, "uninstall");
-  if (command.status->parsed()) return run(command, "status");
+  if (command.install->parsed()) {
+    return run(command, "install");
+  }
+  if (command.uninstall->parsed()) {
+    return run(command, "uninstall");
+  }
+  if (command.status->parsed()) {
+    return run(command, "status");
+  }
   return kExitUsage;
 }
 

@@ -10,7 +10,9 @@ namespace {
 using protocol::Json;
 
 std::string installed_for(const Json& installed) {
-  if (installed.value("all", false)) return "all users";
+  if (installed.value("all", false)) {
+    return "all users";
+  }
   std::string users;
   for (const Json& user : installed.at("users")) {
     users += fmt::format("{}{}", users.empty() ? "" : ", ", text_of(user.at("user")));
@@ -25,10 +27,13 @@ std::string format_launch_agent_report(const Json& report) {
       fmt::format("{} ({}) is installed for {}; [agent] launch = \"{}\"",
                   text_of(report.at("unit")), text_of(report.at("command")),
                   installed_for(report.at("installed")), text_of(report.at("strategy")));
-  if (report.contains("changed"))
+  if (report.contains("changed")) {
     out += report.at("changed").get<bool>() ? "; changed" : "; unchanged";
+  }
   out += "\n";
-  if (report.at("sessions").empty()) return out + "no eligible sessions\n";
+  if (report.at("sessions").empty()) {
+    return out + "no eligible sessions\n";
+  }
   std::vector<std::vector<std::string>> rows = {
       {"SESSION", "USER", "INSTALLED", "UNIT", "UNIT PID", "AGENT", "PID", "STRATEGY"}};
   for (const Json& s : report.at("sessions")) {

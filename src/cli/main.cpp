@@ -14,7 +14,9 @@ void add_client_flags(CLI::App& command, ClientFlags& flags, bool with_json) {
   command.add_option("--runtime-dir", flags.runtime_dir,
                      fmt::format("where control.sock lives (default $LIAISON_RUNTIME_DIR or {})",
                                  kDefaultRuntimeDir));
-  if (with_json) command.add_flag("--json", flags.json, "print stable JSON for scripts");
+  if (with_json) {
+    command.add_flag("--json", flags.json, "print stable JSON for scripts");
+  }
 }
 
 namespace {
@@ -81,11 +83,21 @@ void add_key_commands(CLI::App& app, KeyCommands& commands) {
 }
 
 int run_key_command(const KeyCommands& commands) {
-  if (commands.create->parsed()) return run_key_create(commands.client, commands.key);
-  if (commands.list->parsed()) return run_key_list(commands.client, commands.key);
-  if (commands.show_public->parsed()) return run_key_public(commands.client, commands.key);
-  if (commands.sign->parsed()) return run_key_sign(commands.client, commands.key);
-  if (commands.remove->parsed()) return run_key_delete(commands.client, commands.key);
+  if (commands.create->parsed()) {
+    return run_key_create(commands.client, commands.key);
+  }
+  if (commands.list->parsed()) {
+    return run_key_list(commands.client, commands.key);
+  }
+  if (commands.show_public->parsed()) {
+    return run_key_public(commands.client, commands.key);
+  }
+  if (commands.sign->parsed()) {
+    return run_key_sign(commands.client, commands.key);
+  }
+  if (commands.remove->parsed()) {
+    return run_key_delete(commands.client, commands.key);
+  }
   return kExitUsage;
 }
 
@@ -145,9 +157,15 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (daemon->parsed()) return run_daemon(daemon_flags);
-  if (agent->parsed()) return run_agent();
-  if (sessions->parsed()) return run_sessions(sessions_flags);
+  if (daemon->parsed()) {
+    return run_daemon(daemon_flags);
+  }
+  if (agent->parsed()) {
+    return run_agent();
+  }
+  if (sessions->parsed()) {
+    return run_sessions(sessions_flags);
+  }
   if (notify->parsed()) {
     if (notify_flags.users.empty() && notify_flags.sessions.empty() && !notify_flags.all) {
       fmt::print(stderr, "liaison: notify needs a target: --user, --session or --all\n");
@@ -155,9 +173,17 @@ int main(int argc, char** argv) {
     }
     return run_notify(notify_client_flags, notify_flags);
   }
-  if (version->parsed()) return run_version(version_flags);
-  if (doctor->parsed()) return run_doctor(doctor_client_flags, doctor_flags);
-  if (app.got_subcommand("key")) return run_key_command(key_commands);
-  if (app.got_subcommand("launch-agent")) return run_launch_agent_command(launch_agent_command);
+  if (version->parsed()) {
+    return run_version(version_flags);
+  }
+  if (doctor->parsed()) {
+    return run_doctor(doctor_client_flags, doctor_flags);
+  }
+  if (app.got_subcommand("key")) {
+    return run_key_command(key_commands);
+  }
+  if (app.got_subcommand("launch-agent")) {
+    return run_launch_agent_command(launch_agent_command);
+  }
   return kExitUsage;
 }

@@ -14,7 +14,9 @@ namespace liaison::cli {
 using protocol::Json;
 
 bool stdout_wants_colour() {
-  if (::isatty(STDOUT_FILENO) == 0) return false;
+  if (::isatty(STDOUT_FILENO) == 0) {
+    return false;
+  }
   if (const char* no_colour = std::getenv("NO_COLOR"); no_colour != nullptr && *no_colour != 0) {
     return false;
   }
@@ -25,17 +27,27 @@ bool stdout_wants_colour() {
 std::string coloured(const std::string& text, std::string_view colour, bool enabled) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kCodes{
       {{"green", "32"}, {"yellow", "33"}, {"red", "31"}, {"dim", "2"}}};
-  if (!enabled) return text;
+  if (!enabled) {
+    return text;
+  }
   for (const auto& [name, code] : kCodes) {
-    if (name == colour) return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
+    if (name == colour) {
+      return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
+    }
   }
   return text;
 }
 
 std::string text_of(const Json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
+  if (value.is_null()) {
+    return "-";
+  }
+  if (value.is_string()) {
+    return value.get<std::string>();
+  }
+  if (value.is_boolean()) {
+    return value.get<bool>() ? "yes" : "no";
+  }
   return value.dump();
 }
 
@@ -43,7 +55,9 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
   }
   std::string out;
   for (const auto& row : rows) {
@@ -57,7 +71,9 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string format_sessions(const Json& sessions) {
-  if (sessions.empty()) return "no eligible sessions\n";
+  if (sessions.empty()) {
+    return "no eligible sessions\n";
+  }
   std::vector<std::vector<std::string>> rows = {
       {"SESSION", "USER", "UID", "TYPE", "SEAT", "ACTIVE", "AGENT", "PID", "STRATEGY", "SINCE"}};
   for (const Json& s : sessions) {
@@ -108,7 +124,9 @@ constexpr std::array<StatusLook, 4> kStatusLooks{
 
 const StatusLook& look_of(const std::string& status) {
   for (const StatusLook& look : kStatusLooks) {
-    if (look.status == status) return look;
+    if (look.status == status) {
+      return look;
+    }
   }
   return kStatusLooks.back();
 }
@@ -121,13 +139,19 @@ struct Counts {
 // One line per finding, the check names aligned within the block; a fix under each problem.
 std::string format_findings(const Json& findings, bool colour, Counts& counts) {
   std::size_t width = 0;
-  for (const Json& f : findings) width = std::max(width, f.value("check", "").size());
+  for (const Json& f : findings) {
+    width = std::max(width, f.value("check", "").size());
+  }
   std::string out;
   for (const Json& f : findings) {
     const std::string status = f.value("status", "fail");
     const StatusLook& look = look_of(status);
-    if (status == "fail") ++counts.failed;
-    if (status == "warn") ++counts.warnings;
+    if (status == "fail") {
+      ++counts.failed;
+    }
+    if (status == "warn") {
+      ++counts.warnings;
+    }
     out += fmt::format("  {} {:<{}}  {}\n", coloured(std::string(look.mark), look.colour, colour),
                        f.value("check", ""), width, f.value("detail", ""));
     if (f.contains("hint")) {

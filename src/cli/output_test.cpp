@@ -96,7 +96,9 @@ TEST(FormatDoctor, AnUnreachableDaemonHasNoVersionLine) {
 
 TEST(StdoutWantsColour, NeverOffATerminal) {
   // ctest runs tests with stdout on a pipe or a file.
-  if (::isatty(STDOUT_FILENO) != 0) GTEST_SKIP() << "stdout is a terminal here";
+  if (::isatty(STDOUT_FILENO) != 0) {
+    GTEST_SKIP() << "stdout is a terminal here";
+  }
   EXPECT_FALSE(stdout_wants_colour());
 }
 

@@ -22,8 +22,12 @@ class TableReader {
   Status refuse_unknown(std::initializer_list<std::string_view> known) const {
     for (const auto& [key, value] : table_) {
       bool is_known = false;
-      for (std::string_view candidate : known) is_known = is_known || key.str() == candidate;
-      if (!is_known) return std::unexpected(fmt::format("unknown key {}.{}", name_, key.str()));
+      for (std::string_view candidate : known) {
+        is_known = is_known || key.str() == candidate;
+      }
+      if (!is_known) {
+        return std::unexpected(fmt::format("unknown key {}.{}", name_, key.str()));
+      }
     }
     return {};
   }
@@ -37,13 +41,18 @@ class TableReader {
 
   Status read_string(std::string_view key, std::initializer_list<std::string_view> allowed,
                      std::string& out) const {
-    if (auto status = read(key, out); !status) return status;
+    if (auto status = read(key, out); !status) {
+      return status;
+    }
     for (std::string_view value : allowed) {
-      if (out == value) return {};
+      if (out == value) {
+        return {};
+      }
     }
     std::string choices;
-    for (std::string_view value : allowed)
+    for (std::string_view value : allowed) {
       choices += fmt::format("{}\"{}\"", choices.empty() ? "" : ", ", value);
+    }
     return std::unexpected(
         fmt::format("{}.{} = \"{}\" is not one of {}", name_, key, out, choices));
   }
@@ -51,7 +60,9 @@ class TableReader {
   template <typename Unsigned>
   Status read_unsigned(std::string_view key, int64_t min, int64_t max, Unsigned& out) const {
     const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
+    if (node == nullptr) {
+      return {};
+    }
     auto value = node->value<int64_t>();
     if (!node->is_integer() || !value) {
       return std::unexpected(fmt::format("{}.{} must be an integer", name_, key));
@@ -68,9 +79,13 @@ class TableReader {
   template <typename T>
   Status read_as(std::string_view key, std::string_view type_name, T& out) const {
     const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
+    if (node == nullptr) {
+      return {};
+    }
     auto value = node->value_exact<T>();
-    if (!value) return std::unexpected(fmt::format("{}.{} must be {}", name_, key, type_name));
+    if (!value) {
+      return std::unexpected(fmt::format("{}.{} must be {}", name_, key, type_name));
+    }
     out = *value;
     return {};
   }
@@ -80,14 +95,22 @@ class TableReader {
 };
 
 Status read_agent(const TableReader& table, Config::Agent& agent) {
-  if (auto s = table.refuse_unknown({"launch"}); !s) return s;
+  if (auto s = table.refuse_unknown({"launch"}); !s) {
+    return s;
+  }
   return table.read_string("launch", {"exec", "asuser", "launch-agent"}, agent.launch);
 }
 
 Status read_sessions(const TableReader& table, Config::Sessions& sessions) {
-  if (auto s = table.refuse_unknown({"include_remote", "include_tty", "min_uid"}); !s) return s;
-  if (auto s = table.read("include_remote", sessions.include_remote); !s) return s;
-  if (auto s = table.read("include_tty", sessions.include_tty); !s) return s;
+  if (auto s = table.refuse_unknown({"include_remote", "include_tty", "min_uid"}); !s) {
+    return s;
+  }
+  if (auto s = table.read("include_remote", sessions.include_remote); !s) {
+    return s;
+  }
+  if (auto s = table.read("include_tty", sessions.include_tty); !s) {
+    return s;
+  }
   return table.read_unsigned("min_uid", 0, 0xFFFFFFFE, sessions.min_uid);
 }
 
@@ -102,20 +125,32 @@ Status read_keys(const TableReader& table, Config::Keys& keys) {
       !s) {
     return s;
   }
-  if (auto s = table.read("tpm_tcti", keys.tpm_tcti); !s) return s;
-  if (auto s = table.read("keychain_access_group", keys.keychain_access_group); !s) return s;
+  if (auto s = table.read("tpm_tcti", keys.tpm_tcti); !s) {
+    return s;
+  }
+  if (auto s = table.read("keychain_access_group", keys.keychain_access_group); !s) {
+    return s;
+  }
   return table.read_string("tpm_context", {"daemon", "user-session"}, keys.tpm_context);
 }
 
 Status read_notify(const TableReader& table, Config::Notify& notify) {
-  if (auto s = table.refuse_unknown({"app_name", "per_user_per_minute"}); !s) return s;
-  if (auto s = table.read("app_name", notify.app_name); !s) return s;
-  if (notify.app_name.empty()) return std::unexpected("notify.app_name must not be empty");
+  if (auto s = table.refuse_unknown({"app_name", "per_user_per_minute"}); !s) {
+    return s;
+  }
+  if (auto s = table.read("app_name", notify.app_name); !s) {
+    return s;
+  }
+  if (notify.app_name.empty()) {
+    return std::unexpected("notify.app_name must not be empty");
+  }
   return table.read_unsigned("per_user_per_minute", 1, 100000, notify.per_user_per_minute);
 }
 
 Status read_log(const TableReader& table, Config::Log& log) {
-  if (auto s = table.refuse_unknown({"level"}); !s) return s;
+  if (auto s = table.refuse_unknown({"level"}); !s) {
+    return s;
+  }
   return table.read_string("level", {"debug", "info", "warning", "error"}, log.level);
 }
 
@@ -123,8 +158,9 @@ Status read_sections(const toml::table& root, Config& config) {
   for (const auto& [key, value] : root) {
     const toml::table* section = value.as_table();
     const std::string_view name = key.str();
-    if (section == nullptr)
+    if (section == nullptr) {
       return std::unexpected(fmt::format("{} must be a table ([{}])", name, name));
+    }
     TableReader reader(*section, name);
     Status status;
     if (name == "agent") {
@@ -140,7 +176,9 @@ Status read_sections(const toml::table& root, Config& config) {
     } else {
       status = std::unexpected(fmt::format("unknown section [{}]", name));
     }
-    if (!status) return status;
+    if (!status) {
+      return status;
+    }
   }
   return {};
 }
@@ -166,7 +204,9 @@ std::expected<Config, std::string> load_config(const std::string& path, bool pat
   std::ifstream file(path);
   if (!file) {
     const int error = errno;
-    if (error == ENOENT && !path_was_given) return Config{};
+    if (error == ENOENT && !path_was_given) {
+      return Config{};
+    }
     return std::unexpected(
         fmt::format("cannot read {}: {}", path, std::generic_category().message(error)));
   }

@@ -56,12 +56,18 @@ std::string_view name_of(Level level) {
 bool stderr_is_journal() {
   static const bool is_journal = [] {
     const char* stream = std::getenv("JOURNAL_STREAM");
-    if (stream == nullptr) return false;
+    if (stream == nullptr) {
+      return false;
+    }
     unsigned long long device = 0;
     unsigned long long inode = 0;
-    if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+    if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) {
+      return false;
+    }
     struct stat st {};
-    if (fstat(STDERR_FILENO, &st) != 0) return false;
+    if (fstat(STDERR_FILENO, &st) != 0) {
+      return false;
+    }
     return st.st_dev == device && st.st_ino == inode;
   }();
   return is_journal;
@@ -72,10 +78,14 @@ void write_journal(Level level, std::string_view message, std::initializer_list<
   entries.reserve(fields.size() + 2);
   entries.push_back(fmt::format("MESSAGE={}", message));
   entries.push_back(fmt::format("PRIORITY={}", syslog_priority(level)));
-  for (const Field& field : fields) entries.push_back(fmt::format("{}={}", field.key, field.value));
+  for (const Field& field : fields) {
+    entries.push_back(fmt::format("{}={}", field.key, field.value));
+  }
   std::vector<iovec> iov;
   iov.reserve(entries.size());
-  for (std::string& entry : entries) iov.push_back({entry.data(), entry.size()});
+  for (std::string& entry : entries) {
+    iov.push_back({entry.data(), entry.size()});
+  }
   sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
 }
 #endif
@@ -113,7 +123,9 @@ void write_os_log(Level level, std::string_view message, std::initializer_list<F
 
 void write_stderr(Level level, std::string_view message, std::initializer_list<Field> fields) {
   std::string line = fmt::format("liaison[{}]: {}: {}", getpid(), name_of(level), message);
-  for (const Field& field : fields) line += fmt::format(" {}={}", field.key, field.value);
+  for (const Field& field : fields) {
+    line += fmt::format(" {}={}", field.key, field.value);
+  }
   line += '\n';
   // One write(2) so lines from several processes sharing stderr do not interleave.
   [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
@@ -138,7 +150,9 @@ bool parse_level(std::string_view name, Level& level) {
 }
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
-  if (level < g_level.load()) return;
+  if (level < g_level.load()) {
+    return;
+  }
 #if defined(__APPLE__)
   write_os_log(level, message, fields);
   // Also on a terminal (run by hand); launchd points a job's stderr at /dev/null.

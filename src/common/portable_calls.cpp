@@ -21,8 +21,12 @@ bool fill_random(std::span<uint8_t> bytes) {
   std::size_t filled = 0;
   while (filled < bytes.size()) {
     ssize_t got = ::getrandom(bytes.data() + filled, bytes.size() - filled, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return false;
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      return false;
+    }
     filled += static_cast<std::size_t>(got);
   }
   return true;

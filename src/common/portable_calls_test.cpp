@@ -57,7 +57,9 @@ TEST_F(RenameNoReplaceTest, RefusesToReplaceAndLeavesBothAlone) {
   std::ofstream(dir_ / "target") << "old";
   errno = 0;
   const int renamed = rename_no_replace(fd_.get(), "new", "target");
-  if (renamed != 0 && errno == EINVAL) GTEST_SKIP() << "this filesystem cannot";
+  if (renamed != 0 && errno == EINVAL) {
+    GTEST_SKIP() << "this filesystem cannot";
+  }
   EXPECT_EQ(renamed, -1);
   EXPECT_EQ(errno, EEXIST);
   EXPECT_EQ(read("target"), "old");

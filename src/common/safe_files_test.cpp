@@ -50,7 +50,9 @@ TEST_F(SafeFilesTest, ReplacesAnExistingFileAndLeavesNoTemporaryBehind) {
   ASSERT_TRUE(write_file_beneath(trusted_.get(), "file", "two", 0644).has_value());
   EXPECT_EQ(read(root_ / "trusted/file"), "two");
   int entries = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(root_ / "trusted")) ++entries;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(root_ / "trusted")) {
+    ++entries;
+  }
   EXPECT_EQ(entries, 1);
 }
 

@@ -16,7 +16,9 @@ struct SystemError {
   int error_number = 0;
 
   std::string message() const {
-    if (error_number == 0) return what;
+    if (error_number == 0) {
+      return what;
+    }
     return fmt::format("{}: {}", what, std::generic_category().message(error_number));
   }
 };

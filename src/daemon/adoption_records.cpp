@@ -41,7 +41,9 @@ Json to_json(const AdoptionRecord& record) {
 
 std::optional<AdoptionRecord> from_json(const std::string& text) {
   Json json = Json::parse(text, nullptr, false);
-  if (!json.is_object()) return std::nullopt;
+  if (!json.is_object()) {
+    return std::nullopt;
+  }
   try {
     AdoptionRecord record{.agent_id = json.at("agent").get<std::string>(),
                           .strategy = json.at("strategy").get<std::string>(),
@@ -52,7 +54,9 @@ std::optional<AdoptionRecord> from_json(const std::string& text) {
     const bool digests_ok =
         !record.token_digests.empty() && record.token_digests.size() <= kMaxDigests &&
         std::all_of(record.token_digests.begin(), record.token_digests.end(), is_digest);
-    if (record.agent_id.empty() || record.pid <= 0 || !digests_ok) return std::nullopt;
+    if (record.agent_id.empty() || record.pid <= 0 || !digests_ok) {
+      return std::nullopt;
+    }
     return record;
   } catch (const Json::exception&) {
     return std::nullopt;
@@ -62,7 +66,9 @@ std::optional<AdoptionRecord> from_json(const std::string& text) {
 std::vector<std::string> list_names(int directory_fd) {
   std::vector<std::string> names;
   int copy = ::dup(directory_fd);
-  if (copy < 0) return names;
+  if (copy < 0) {
+    return names;
+  }
   std::unique_ptr<DIR, int (*)(DIR*)> directory(::fdopendir(copy), ::closedir);
   if (!directory) {
     ::close(copy);
@@ -70,7 +76,9 @@ std::vector<std::string> list_names(int directory_fd) {
   }
   while (dirent* entry = ::readdir(directory.get())) {
     std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
+    if (name != "." && name != "..") {
+      names.push_back(std::move(name));
+    }
   }
   return names;
 }
@@ -80,33 +88,51 @@ std::vector<std::string> list_names(int directory_fd) {
 std::string AdoptionRecords::file_name(const std::string& agent_id) {
   const bool safe = !agent_id.empty() && agent_id.size() <= 64 &&
                     std::all_of(agent_id.begin(), agent_id.end(), is_safe_name_character);
-  if (safe) return agent_id + std::string(kSuffix);
+  if (safe) {
+    return agent_id + std::string(kSuffix);
+  }
   std::string hex = "x";
-  for (unsigned char c : agent_id) hex += fmt::format("{:02x}", c);
+  for (unsigned char c : agent_id) {
+    hex += fmt::format("{:02x}", c);
+  }
   return hex.substr(0, 200) + std::string(kSuffix);
 }
 
 std::expected<void, std::string> AdoptionRecords::save(const AdoptionRecord& record) const {
-  if (!enabled()) return {};
+  if (!enabled()) {
+    return {};
+  }
   auto directory = open_directory(directory_, true, 0700, FileOwner{::geteuid(), ::getegid()});
-  if (!directory) return std::unexpected(directory.error().message());
+  if (!directory) {
+    return std::unexpected(directory.error().message());
+  }
   auto written = write_file_beneath(directory->get(), file_name(record.agent_id),
                                     to_json(record).dump() + "\n", 0600);
-  if (!written) return std::unexpected(written.error().message());
+  if (!written) {
+    return std::unexpected(written.error().message());
+  }
   return {};
 }
 
 void AdoptionRecords::remove(const std::string& agent_id) const {
-  if (!enabled()) return;
+  if (!enabled()) {
+    return;
+  }
   auto directory = open_directory(directory_);
-  if (directory) (void)remove_beneath(directory->get(), file_name(agent_id));
+  if (directory) {
+    (void)remove_beneath(directory->get(), file_name(agent_id));
+  }
 }
 
 std::vector<AdoptionRecord> AdoptionRecords::load_all() const {
   std::vector<AdoptionRecord> records;
-  if (!enabled()) return records;
+  if (!enabled()) {
+    return records;
+  }
   auto directory = open_directory(directory_);
-  if (!directory) return records;  // no records yet: the first daemon since boot or a stop
+  if (!directory) {
+    return records;  // no records yet: the first daemon since boot or a stop
+  }
   struct stat status {};
   if (::fstat(directory->get(), &status) != 0 || status.st_uid != ::geteuid() ||
       (status.st_mode & 077) != 0) {
@@ -117,7 +143,9 @@ std::vector<AdoptionRecord> AdoptionRecords::load_all() const {
   for (const std::string& name : list_names(directory->get())) {
     auto text = read_file_beneath(directory->get(), name, kMaxRecordBytes);
     std::optional<AdoptionRecord> record;
-    if (text && *text && name.ends_with(kSuffix)) record = from_json(**text);
+    if (text && *text && name.ends_with(kSuffix)) {
+      record = from_json(**text);
+    }
     if (!record || file_name(record->agent_id) != name) {
       log::warning(fmt::format("removing {}/{}: not an adoption record", directory_, name));
       (void)remove_beneath(directory->get(), name);

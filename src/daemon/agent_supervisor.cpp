@@ -21,8 +21,12 @@ using protocol::Json;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
+  if (WIFEXITED(status)) {
+    return fmt::format("exited with status {}", WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return fmt::format("killed by signal {}", WTERMSIG(status));
+  }
   return fmt::format("ended (wait status {})", status);
 }
 
@@ -32,10 +36,14 @@ Error refused(std::string message) {
 
 // Whether `token` is one of `digests`, looking at every digest in constant time.
 bool matches_any(const std::vector<std::string>& digests, const std::string& token) {
-  if (token.empty()) return false;
+  if (token.empty()) {
+    return false;
+  }
   const std::string presented = token_digest(token);
   bool matched = false;
-  for (const std::string& digest : digests) matched |= tokens_match(digest, presented);
+  for (const std::string& digest : digests) {
+    matched |= tokens_match(digest, presented);
+  }
   return matched;
 }
 
@@ -59,7 +67,9 @@ std::string_view agent_state_name(AgentState state) {
 
 std::chrono::milliseconds BackoffPolicy::delay_after(int consecutive_failures) const {
   auto delay = first;
-  for (int i = 1; i < consecutive_failures && delay < cap; ++i) delay *= 2;
+  for (int i = 1; i < consecutive_failures && delay < cap; ++i) {
+    delay *= 2;
+  }
   return std::min(delay, cap);
 }
 
@@ -104,7 +114,9 @@ namespace {
 // "session 3 of alice" or "alice (uid 1001)", for log lines.
 std::string describe_sessions(const std::vector<Session>& sessions, AgentScope scope) {
   const Session& first = sessions.front();
-  if (scope == AgentScope::kSession) return fmt::format("session {} of {}", first.id, first.user);
+  if (scope == AgentScope::kSession) {
+    return fmt::format("session {} of {}", first.id, first.user);
+  }
   return fmt::format("{} (uid {})", first.user, first.uid);
 }
 
@@ -122,14 +134,18 @@ AgentSupervisor::AgentSupervisor(asio::io_context& io, AgentLauncher& launcher,
 AgentSupervisor::~AgentSupervisor() = default;
 
 std::string AgentSupervisor::agent_id_for(const Session& session) const {
-  if (launcher_.scope() == AgentScope::kSession) return session.id;
+  if (launcher_.scope() == AgentScope::kSession) {
+    return session.id;
+  }
   return fmt::format("user-{}", session.uid);
 }
 
 AgentSupervisor::Slot* AgentSupervisor::slot_serving(const std::string& session_id) const {
   for (const auto& [id, slot] : slots_) {
     for (const Session& session : slot->sessions) {
-      if (session.id == session_id) return slot.get();
+      if (session.id == session_id) {
+        return slot.get();
+      }
     }
   }
   return nullptr;
@@ -140,9 +156,13 @@ AgentSupervisor::Slot* AgentSupervisor::slot_serving(const std::string& session_
 void AgentSupervisor::reconcile(const std::vector<Session>& eligible) {
   last_eligible_ = eligible;
   const bool first = !resumed_;
-  if (first) resume();
+  if (first) {
+    resume();
+  }
   std::map<std::string, std::vector<Session>> wanted;
-  for (const Session& session : eligible) wanted[agent_id_for(session)].push_back(session);
+  for (const Session& session : eligible) {
+    wanted[agent_id_for(session)].push_back(session);
+  }
   for (auto& [id, sessions] : wanted) {
     retire_other_strategies_once(sessions.front().uid);
     auto found = slots_.find(id);
@@ -152,20 +172,30 @@ void AgentSupervisor::reconcile(const std::vector<Session>& eligible) {
     }
     Slot& slot = *found->second;
     // One still stopping is replaced once it is gone (on_exit reconsiders).
-    if (!slot.wanted) continue;
+    if (!slot.wanted) {
+      continue;
+    }
     slot.sessions = std::move(sessions);  // e.g. active -> online, or a second login of the user
     apply_availability(slot);
   }
   std::vector<std::string> gone;
   for (const auto& [id, slot] : slots_) {
-    if (slot->wanted && !wanted.contains(id)) gone.push_back(id);
+    if (slot->wanted && !wanted.contains(id)) {
+      gone.push_back(id);
+    }
   }
-  for (const std::string& id : gone) begin_stop(*slots_.at(id));
-  if (first) retire_unclaimed_adoptions();
+  for (const std::string& id : gone) {
+    begin_stop(*slots_.at(id));
+  }
+  if (first) {
+    retire_unclaimed_adoptions();
+  }
 }
 
 void AgentSupervisor::reconsider() {
-  if (stopping_all_ || handing_over_) return;
+  if (stopping_all_ || handing_over_) {
+    return;
+  }
   std::vector<Session> sessions = last_eligible_;
   reconcile(sessions);
 }
@@ -208,12 +238,16 @@ void AgentSupervisor::apply_availability(Slot& slot) {
     slot.parked = false;
     slot.consecutive_failures = 0;
     // Still stopping: on_exit relaunches it.
-    if (!slot.running()) launch(slot);
+    if (!slot.running()) {
+      launch(slot);
+    }
   }
 }
 
 void AgentSupervisor::set_state(Slot& slot, AgentState state) {
-  if (slot.state == state) return;
+  if (slot.state == state) {
+    return;
+  }
   slot.state = state;
   slot.since = std::chrono::system_clock::now();
   // Once per transition, never per attempt: a crash loop is one "backoff" line, not a flood
@@ -225,7 +259,9 @@ void AgentSupervisor::set_state(Slot& slot, AgentState state) {
              {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)},
              {"LIAISON_EVENT", std::string(agent_state_name(state))}});
   if (state == AgentState::kReady) {
-    for (asio::steady_timer* waiter : slot.ready_waiters) waiter->cancel();
+    for (asio::steady_timer* waiter : slot.ready_waiters) {
+      waiter->cancel();
+    }
   }
 }
 
@@ -233,7 +269,9 @@ void AgentSupervisor::set_state(Slot& slot, AgentState state) {
 
 void AgentSupervisor::launch(Slot& slot) {
   std::string token;
-  if (launcher_.scope() == AgentScope::kSession) token = make_agent_token();
+  if (launcher_.scope() == AgentScope::kSession) {
+    token = make_agent_token();
+  }
   slot.connection.reset();
   slot.launched_at = std::chrono::steady_clock::now();
   auto launched = launcher_.launch(slot.sessions.front(), token);
@@ -253,13 +291,18 @@ void AgentSupervisor::launch(Slot& slot) {
   slot.process = std::move(*launched);
   slot.our_child = launcher_.scope() == AgentScope::kSession;
   slot.token_digests.clear();
-  if (!token.empty()) slot.token_digests.push_back(token_digest(token));
+  if (!token.empty()) {
+    slot.token_digests.push_back(token_digest(token));
+  }
   slot.start_time = 0;
   if (adoption_.processes != nullptr) {
-    if (auto facts = adoption_.processes->facts_of(slot.process.pid))
+    if (auto facts = adoption_.processes->facts_of(slot.process.pid)) {
       slot.start_time = facts->start_time;
+    }
   }
-  if (slot.state != AgentState::kBackoff) set_state(slot, AgentState::kStarting);
+  if (slot.state != AgentState::kBackoff) {
+    set_state(slot, AgentState::kStarting);
+  }
   log::debug(fmt::format("agent pid {} for {} started", slot.process.pid,
                          describe_sessions(slot.sessions, launcher_.scope())),
              {{"LIAISON_SESSION", slot.sessions.front().id},
@@ -270,16 +313,22 @@ void AgentSupervisor::launch(Slot& slot) {
 
 void AgentSupervisor::watch_exit(Slot& slot) {
   slot.exit_watch.reset();
-  if (!slot.process.exit_fd) return;
+  if (!slot.process.exit_fd) {
+    return;
+  }
   // The watch owns a duplicate, so the launcher keeps the original for reaping and signalling.
   slot.exit_watch =
       std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(slot.process.exit_fd.get()));
   slot.exit_watch->async_wait(
       asio::posix::stream_descriptor::wait_read,
       [this, id = slot.id, pid = slot.process.pid](const std::error_code& error) {
-        if (error) return;  // cancelled: the slot went away
+        if (error) {
+          return;  // cancelled: the slot went away
+        }
         auto found = slots_.find(id);
-        if (found == slots_.end() || found->second->process.pid != pid) return;
+        if (found == slots_.end() || found->second->process.pid != pid) {
+          return;
+        }
         auto status = launcher_.reap(found->second->process);
         on_exit(id, status.value_or(0));
       });
@@ -299,7 +348,9 @@ void AgentSupervisor::on_exit(const std::string& id, int exit_status) {
   slot.process = {};
   slot.our_child = false;
   slot.start_time = 0;
-  if (slot.connection) slot.connection->close();
+  if (slot.connection) {
+    slot.connection->close();
+  }
   slot.connection.reset();
   slot.token_digests.clear();
   records_.remove(id);
@@ -319,7 +370,9 @@ void AgentSupervisor::on_exit(const std::string& id, int exit_status) {
     return;
   }
   const auto ran_for = std::chrono::steady_clock::now() - slot.launched_at;
-  if (ran_for >= backoff_.healthy_after) slot.consecutive_failures = 0;
+  if (ran_for >= backoff_.healthy_after) {
+    slot.consecutive_failures = 0;
+  }
   ++slot.consecutive_failures;
   slot.last_failure =
       fmt::format("the agent {} after {} ms", how,
@@ -335,12 +388,18 @@ void AgentSupervisor::schedule_relaunch(Slot& slot) {
                          slot.consecutive_failures));
   slot.timer.expires_after(delay);
   slot.timer.async_wait([this, id = slot.id](const std::error_code& error) {
-    if (error) return;
+    if (error) {
+      return;
+    }
     auto found = slots_.find(id);
-    if (found == slots_.end()) return;
+    if (found == slots_.end()) {
+      return;
+    }
     Slot& due = *found->second;
     // A user's service manager may have restarted the agent on its own meanwhile.
-    if (!due.wanted || due.parked || due.running() || due.connected()) return;
+    if (!due.wanted || due.parked || due.running() || due.connected()) {
+      return;
+    }
     launch(due);
   });
 }
@@ -363,7 +422,9 @@ void AgentSupervisor::stop_process(Slot& slot) {
 
 void AgentSupervisor::begin_stop(Slot& slot) {
   slot.wanted = false;
-  if (slot.state == AgentState::kStopping) return;  // already on its way (parked)
+  if (slot.state == AgentState::kStopping) {
+    return;  // already on its way (parked)
+  }
   slot.timer.cancel();
   if (!slot.running()) {
     remove_slot(slot.id);  // nothing running (backoff, parked): nothing to wait for
@@ -377,9 +438,13 @@ void AgentSupervisor::escalate_stop(const std::string& id, int signal,
   Slot& slot = *slots_.at(id);
   slot.timer.expires_after(wait);
   slot.timer.async_wait([this, id, signal](const std::error_code& error) {
-    if (error) return;
+    if (error) {
+      return;
+    }
     auto found = slots_.find(id);
-    if (found == slots_.end()) return;
+    if (found == slots_.end()) {
+      return;
+    }
     Slot& stopping = *found->second;
     log::warning(
         fmt::format("agent pid {} for {} did not stop in time: sending {}", stopping.process.pid,
@@ -387,37 +452,53 @@ void AgentSupervisor::escalate_stop(const std::string& id, int signal,
         {{"LIAISON_SESSION", stopping.sessions.front().id},
          {"LIAISON_EVENT", "agent-stop-escalated"}});
     launcher_.send_signal(stopping.process, signal);
-    if (signal == SIGTERM) escalate_stop(id, SIGKILL, stop_.kill_after - stop_.terminate_after);
+    if (signal == SIGTERM) {
+      escalate_stop(id, SIGKILL, stop_.kill_after - stop_.terminate_after);
+    }
   });
 }
 
 void AgentSupervisor::remove_slot(const std::string& id) {
   auto found = slots_.find(id);
-  if (found == slots_.end()) return;
+  if (found == slots_.end()) {
+    return;
+  }
   set_state(*found->second, AgentState::kStopped);
-  for (asio::steady_timer* waiter : found->second->ready_waiters) waiter->cancel();
+  for (asio::steady_timer* waiter : found->second->ready_waiters) {
+    waiter->cancel();
+  }
   records_.remove(id);
   slots_.erase(found);
-  if (slots_.empty() && all_stopped_) std::exchange(all_stopped_, nullptr)();
+  if (slots_.empty() && all_stopped_) {
+    std::exchange(all_stopped_, nullptr)();
+  }
 }
 
 void AgentSupervisor::stop_all(std::function<void()> done) {
   stopping_all_ = true;
   all_stopped_ = std::move(done);
   std::vector<std::string> ids;
-  for (const auto& [id, slot] : slots_) ids.push_back(id);
+  for (const auto& [id, slot] : slots_) {
+    ids.push_back(id);
+  }
   for (const std::string& id : ids) {
     auto found = slots_.find(id);
-    if (found != slots_.end()) begin_stop(*found->second);
+    if (found != slots_.end()) {
+      begin_stop(*found->second);
+    }
   }
   // Agents a previous daemon left for sessions nobody claimed yet: stop them too.
   retire_unclaimed_adoptions();
-  if (slots_.empty() && all_stopped_) std::exchange(all_stopped_, nullptr)();
+  if (slots_.empty() && all_stopped_) {
+    std::exchange(all_stopped_, nullptr)();
+  }
 }
 
 void AgentSupervisor::hand_over() {
   handing_over_ = true;
-  for (auto& [id, slot] : slots_) slot->timer.cancel();
+  for (auto& [id, slot] : slots_) {
+    slot->timer.cancel();
+  }
   log::info(fmt::format("leaving {} agent(s) running for the next daemon", slots_.size()),
             {{"LIAISON_EVENT", "agents-handed-over"}});
 }
@@ -444,7 +525,9 @@ void AgentSupervisor::save_record(const Slot& slot, std::vector<std::string> dig
 
 void AgentSupervisor::resume() {
   resumed_ = true;
-  if (!records_.enabled()) return;
+  if (!records_.enabled()) {
+    return;
+  }
   const ProcessInspector& processes = *adoption_.processes;
   for (AdoptionRecord& record : records_.load_all()) {
     // The handle first, then the facts: if they match, the handle is bound to that process.
@@ -496,9 +579,13 @@ void AgentSupervisor::adopt(Slot& slot, PendingAdoption adoption) {
   }
   slot.timer.expires_after(adoption_.wait);
   slot.timer.async_wait([this, id = slot.id](const std::error_code& error) {
-    if (error) return;
+    if (error) {
+      return;
+    }
     auto found = slots_.find(id);
-    if (found == slots_.end() || !found->second->adopting) return;
+    if (found == slots_.end() || !found->second->adopting) {
+      return;
+    }
     Slot& late = *found->second;
     log::warning(fmt::format("agent pid {} of session {} did not come back within {} ms: "
                              "replacing it",
@@ -521,7 +608,9 @@ void AgentSupervisor::retire_unclaimed_adoptions() {
 }
 
 void AgentSupervisor::retire_other_strategies_once(uid_t uid) {
-  if (retired_for_.insert(uid).second) launcher_.retire_other_strategies(uid);
+  if (retired_for_.insert(uid).second) {
+    launcher_.retire_other_strategies(uid);
+  }
 }
 
 // ---- hellos -----------------------------------------------------------------------------------
@@ -530,9 +619,12 @@ protocol::Result<Json> AgentSupervisor::accept_hello(
     const std::shared_ptr<protocol::Connection>& connection, const PeerCredentials& peer,
     const Json& params) {
   auto session = params.find("session");
-  if (session == params.end() || session->is_null()) return accept_user_hello(connection, peer);
-  if (!session->is_string())
+  if (session == params.end() || session->is_null()) {
+    return accept_user_hello(connection, peer);
+  }
+  if (!session->is_string()) {
     return std::unexpected(Error::invalid_params("session must be a string"));
+  }
   const auto token = params.find("token");
   return accept_session_hello(
       connection, peer, session->get<std::string>(),
@@ -594,7 +686,9 @@ std::expected<void, std::string> AgentSupervisor::verify_unit_identity(
     return std::unexpected("this daemon cannot verify agents by their unit");
   }
   auto facts = adoption_.processes->facts_of(peer.pid);
-  if (!facts) return std::unexpected(fmt::format("pid {}: {}", peer.pid, facts.error()));
+  if (!facts) {
+    return std::unexpected(fmt::format("pid {}: {}", peer.pid, facts.error()));
+  }
   if (facts->uid != peer.uid || !facts->in_user_manager || facts->manager_uid != peer.uid) {
     return std::unexpected(
         fmt::format("pid {} does not run in the service manager of uid {}", peer.pid, peer.uid));
@@ -621,7 +715,9 @@ protocol::Result<Json> AgentSupervisor::accept_user_hello(
   auto watch = adoption_.processes != nullptr
                    ? adoption_.processes->watch(peer.pid)
                    : std::unexpected(std::string("no process inspector"));
-  if (!watch) return std::unexpected(refused(fmt::format("pid {}: {}", peer.pid, watch.error())));
+  if (!watch) {
+    return std::unexpected(refused(fmt::format("pid {}: {}", peer.pid, watch.error())));
+  }
   if (auto verified = verify_unit_identity(peer); !verified) {
     return std::unexpected(refused(verified.error()));
   }
@@ -650,16 +746,22 @@ protocol::Result<Json> AgentSupervisor::accept_user_hello(
 std::string AgentSupervisor::agent_id_of(
     const std::shared_ptr<protocol::Connection>& connection) const {
   for (const auto& [id, slot] : slots_) {
-    if (slot->connection == connection) return id;
+    if (slot->connection == connection) {
+      return id;
+    }
   }
   return {};
 }
 
 void AgentSupervisor::agent_disconnected(const std::shared_ptr<protocol::Connection>& connection) {
   for (auto& [id, slot] : slots_) {
-    if (slot->connection != connection) continue;
+    if (slot->connection != connection) {
+      continue;
+    }
     slot->connection.reset();
-    if (slot->state == AgentState::kReady) set_state(*slot, AgentState::kStarting);
+    if (slot->state == AgentState::kReady) {
+      set_state(*slot, AgentState::kStarting);
+    }
   }
 }
 
@@ -671,9 +773,15 @@ asio::awaitable<std::shared_ptr<protocol::Connection>> AgentSupervisor::ready_co
   asio::steady_timer timer(io_);
   for (;;) {
     Slot* slot = slot_serving(session_id);
-    if (slot == nullptr || !slot->wanted || slot->parked) co_return nullptr;
-    if (slot->state == AgentState::kReady && slot->connected()) co_return slot->connection;
-    if (std::chrono::steady_clock::now() >= deadline) co_return nullptr;
+    if (slot == nullptr || !slot->wanted || slot->parked) {
+      co_return nullptr;
+    }
+    if (slot->state == AgentState::kReady && slot->connected()) {
+      co_return slot->connection;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      co_return nullptr;
+    }
     slot->ready_waiters.push_back(&timer);
     const std::string id = slot->id;
     timer.expires_at(deadline);

@@ -40,7 +40,9 @@ class FakeLauncher final : public AgentLauncher {
   std::string strategy() const override { return strategy_; }
   AgentScope scope() const override { return scope_; }
   std::optional<UnitIdentity> unit_identity() const override {
-    if (scope_ != AgentScope::kUser) return std::nullopt;
+    if (scope_ != AgentScope::kUser) {
+      return std::nullopt;
+    }
     return UnitIdentity{kAgentUnit, kAgentBinary};
   }
   std::string why_no_agent_for(const Session& session) const override {
@@ -65,7 +67,9 @@ class FakeLauncher final : public AgentLauncher {
 
   void send_signal(const LaunchedAgent& agent, int signal) override {
     signals_.emplace_back(agent.pid, signal);
-    if (die_on_signal_) end(agent.pid);
+    if (die_on_signal_) {
+      end(agent.pid);
+    }
   }
   std::optional<int> reap(const LaunchedAgent&) override { return 0; }
 
@@ -91,7 +95,9 @@ class FakeLauncher final : public AgentLauncher {
   int launches(uid_t uid) { return launches_[uid]; }
   int total_launches() const {
     int total = 0;
-    for (const auto& [uid, count] : launches_) total += count;
+    for (const auto& [uid, count] : launches_) {
+      total += count;
+    }
     return total;
   }
   const std::string& last_token() const { return last_token_; }
@@ -165,7 +171,9 @@ class SupervisorTest : public testing::Test {
   void run_for(std::chrono::milliseconds duration) { io_.run_for(duration); }
   void run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 3s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < deadline) io_.run_for(2ms);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io_.run_for(2ms);
+    }
   }
 
   AgentLine connect() {
@@ -193,20 +201,28 @@ class SupervisorTest : public testing::Test {
 
   std::string state_of(const std::string& session_id) const {
     for (const AgentView& view : supervisor_->agents()) {
-      if (view.session.id == session_id) return std::string(agent_state_name(view.state));
+      if (view.session.id == session_id) {
+        return std::string(agent_state_name(view.state));
+      }
     }
     return "absent";
   }
   pid_t pid_of(const std::string& session_id) const {
     for (const AgentView& view : supervisor_->agents()) {
-      if (view.session.id == session_id) return view.pid;
+      if (view.session.id == session_id) {
+        return view.pid;
+      }
     }
     return -1;
   }
   int signals_to(pid_t pid, int signal) const {
     int count = 0;
-    for (const auto& [to, sent] : launcher_->signals()) count += to == pid && sent == signal;
-    for (const auto& [to, sent] : processes_.signals()) count += to == pid && sent == signal;
+    for (const auto& [to, sent] : launcher_->signals()) {
+      count += to == pid && sent == signal;
+    }
+    for (const auto& [to, sent] : processes_.signals()) {
+      count += to == pid && sent == signal;
+    }
     return count;
   }
 

@@ -15,15 +15,21 @@ namespace liaison::daemon {
 std::string make_agent_token() {
   std::array<uint8_t, 32> bytes{};
   // Fails only on a kernel without a random generator: nothing safe to fall back to.
-  if (!fill_random(bytes)) throw std::runtime_error("the kernel gave no random bytes");
+  if (!fill_random(bytes)) {
+    throw std::runtime_error("the kernel gave no random bytes");
+  }
   std::string token;
   token.reserve(bytes.size() * 2);
-  for (uint8_t byte : bytes) token += fmt::format("{:02x}", byte);
+  for (uint8_t byte : bytes) {
+    token += fmt::format("{:02x}", byte);
+  }
   return token;
 }
 
 bool tokens_match(std::string_view expected, std::string_view presented) {
-  if (expected.empty() || expected.size() != presented.size()) return false;
+  if (expected.empty() || expected.size() != presented.size()) {
+    return false;
+  }
   unsigned char difference = 0;
   for (std::size_t i = 0; i < expected.size(); ++i) {
     difference |= static_cast<unsigned char>(expected[i] ^ presented[i]);
@@ -39,7 +45,9 @@ std::string token_digest(std::string_view token) {
   }
   std::string hex;
   hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += fmt::format("{:02x}", digest[i]);
+  }
   return hex;
 }
 

@@ -58,8 +58,12 @@ struct ControlService::Target {
                    {"uid", uid},
                    {"user", user},
                    {"delivered", notification_id.has_value()}};
-    if (notification_id) result["notification_id"] = *notification_id;
-    if (error) result["error"] = error_json(*error);
+    if (notification_id) {
+      result["notification_id"] = *notification_id;
+    }
+    if (error) {
+      result["error"] = error_json(*error);
+    }
     if (waited) {
       result["action"] = outcome && outcome->action ? Json(*outcome->action) : Json(nullptr);
       result["closed"] = outcome && outcome->closed ? Json(*outcome->closed) : Json(nullptr);
@@ -69,11 +73,21 @@ struct ControlService::Target {
 };
 
 asio::awaitable<Result<Json>> ControlService::handle(protocol::Request request) {
-  if (request.method == "version") co_return version();
-  if (request.method == "sessions.list") co_return list_sessions();
-  if (request.method == "notify") co_return co_await notify(request.params);
-  if (KeyRouter::handles(request.method)) co_return co_await keys_.handle(std::move(request));
-  if (request.method == "doctor") co_return co_await doctor_.examine(std::move(request.params));
+  if (request.method == "version") {
+    co_return version();
+  }
+  if (request.method == "sessions.list") {
+    co_return list_sessions();
+  }
+  if (request.method == "notify") {
+    co_return co_await notify(request.params);
+  }
+  if (KeyRouter::handles(request.method)) {
+    co_return co_await keys_.handle(std::move(request));
+  }
+  if (request.method == "doctor") {
+    co_return co_await doctor_.examine(std::move(request.params));
+  }
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 
@@ -104,25 +118,32 @@ Json ControlService::list_sessions() const {
 
 asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   auto request = parse_notify_request(params);
-  if (!request) co_return std::unexpected(request.error());
+  if (!request) {
+    co_return std::unexpected(request.error());
+  }
 
   // Whom to reach: every session of each named user, each named session, or all of them.
   const std::vector<AgentView> agents = agents_.agents();
   std::vector<Target> targets;
   std::set<std::string> chosen;
   auto add_session = [&](const AgentView& a) {
-    if (!chosen.insert(a.session.id).second) return;
+    if (!chosen.insert(a.session.id).second) {
+      return;
+    }
     targets.push_back({a.session.id, a.session.uid, a.session.user});
     targets.back().agent = a.agent_id;
   };
   for (const std::string& name : request->users) {
     auto user = resolve_user(name);
-    if (!user)
+    if (!user) {
       co_return std::unexpected(
           Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
+    }
     bool any = false;
     for (const AgentView& agent : agents) {
-      if (agent.session.uid == user->uid) add_session(agent), any = true;
+      if (agent.session.uid == user->uid) {
+        add_session(agent), any = true;
+      }
     }
     if (!any) {
       targets.push_back(
@@ -143,13 +164,17 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
     }
   }
   if (request->all) {
-    for (const AgentView& agent : agents) add_session(agent);
+    for (const AgentView& agent : agents) {
+      add_session(agent);
+    }
   }
   const bool none_reachable = std::all_of(
       targets.begin(), targets.end(), [](const Target& t) { return t.session.empty() || t.error; });
   if (targets.empty() || none_reachable) {
     std::string message = targets.empty() ? "no eligible session" : targets.front().error->message;
-    for (std::size_t i = 1; i < targets.size(); ++i) message += "; " + targets[i].error->message;
+    for (std::size_t i = 1; i < targets.size(); ++i) {
+      message += "; " + targets[i].error->message;
+    }
     co_return std::unexpected(Error::application(codes::kNoSession, message));
   }
 
@@ -160,7 +185,9 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   // that one delivery.
   std::map<uid_t, const Target*> first_of_user;
   for (Target& target : targets) {
-    if (target.error) continue;
+    if (target.error) {
+      continue;
+    }
     if (auto first = first_of_user.find(target.uid); first != first_of_user.end()) {
       target.delivered_with = first->second;
       continue;
@@ -172,11 +199,14 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
     co_await wait_for_outcomes(targets, std::chrono::seconds(*request->wait_action_seconds));
   }
   for (Target& target : targets) {
-    if (target.delivered_with != nullptr) target.share(*target.delivered_with);
+    if (target.delivered_with != nullptr) {
+      target.share(*target.delivered_with);
+    }
   }
   Json results = Json::array();
-  for (const Target& target : targets)
+  for (const Target& target : targets) {
     results.push_back(target.to_json(request->wait_action_seconds.has_value()));
+  }
   co_return Json{{"results", results}};
 }
 
@@ -217,19 +247,24 @@ asio::awaitable<void> ControlService::wait_for_outcomes(std::vector<Target>& tar
   auto all_done =
       std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   for (Target& target : targets) {
-    if (!target.notification_id || target.delivered_with != nullptr) continue;
+    if (!target.notification_id || target.delivered_with != nullptr) {
+      continue;
+    }
     ++*remaining;
     asio::co_spawn(
         executor,
         [this, &target, timeout, remaining, all_done]() -> asio::awaitable<void> {
           // Events are filed under the agent that reported them.
           target.outcome = co_await outcomes_.wait(target.agent, *target.notification_id, timeout);
-          if (--*remaining == 0) all_done->cancel();
+          if (--*remaining == 0) {
+            all_done->cancel();
+          }
         },
         asio::detached);
   }
-  if (*remaining > 0)
+  if (*remaining > 0) {
     co_await all_done->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
 }
 
 }  // namespace liaison::daemon

@@ -38,9 +38,15 @@ std::expected<void, std::string> listen_at(Acceptor& acceptor, const std::string
   }
   std::error_code error;
   acceptor.open(asio::local::stream_protocol(), error);
-  if (!error) acceptor.bind(asio::local::stream_protocol::endpoint(path), error);
-  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
-  if (error) return std::unexpected(fmt::format("cannot listen on {}: {}", path, error.message()));
+  if (!error) {
+    acceptor.bind(asio::local::stream_protocol::endpoint(path), error);
+  }
+  if (!error) {
+    acceptor.listen(asio::socket_base::max_listen_connections, error);
+  }
+  if (error) {
+    return std::unexpected(fmt::format("cannot listen on {}: {}", path, error.message()));
+  }
   if (::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), mode) != 0) {
     return std::unexpected(
         fmt::format("cannot set permissions of {}: {}", path, errno_text(errno)));
@@ -49,14 +55,18 @@ std::expected<void, std::string> listen_at(Acceptor& acceptor, const std::string
 }
 
 std::expected<void, std::string> make_directory(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return {};
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) {
+    return {};
+  }
   return std::unexpected(fmt::format("cannot create {}: {}", path, errno_text(errno)));
 }
 
 // What an agent.hello claims to be, for the log: a session, or (no session) its user's agent.
 std::string hello_target(const Json& params) {
   auto session = params.find("session");
-  if (session == params.end() || session->is_null()) return "its user (no session named)";
+  if (session == params.end() || session->is_null()) {
+    return "its user (no session named)";
+  }
   return fmt::format("session {}", session->dump());
 }
 
@@ -65,7 +75,9 @@ std::optional<gid_t> liaison_group() {
   group entry{};
   group* found = nullptr;
   getgrnam_r("liaison", &entry, buffer.data(), buffer.size(), &found);
-  if (found == nullptr) return std::nullopt;
+  if (found == nullptr) {
+    return std::nullopt;
+  }
   return found->gr_gid;
 }
 
@@ -101,11 +113,15 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
 
 Daemon::~Daemon() {
   // The session source owns its fd; the descriptor only borrowed it.
-  if (session_changes_) session_changes_->release();
+  if (session_changes_) {
+    session_changes_->release();
+  }
 }
 
 std::expected<void, std::string> Daemon::start() {
-  if (auto bound = bind_sockets(); !bound) return bound;
+  if (auto bound = bind_sockets(); !bound) {
+    return bound;
+  }
   session_changes_ =
       std::make_unique<asio::posix::stream_descriptor>(io_, parts_.sessions.change_fd());
   refresh_sessions();
@@ -120,9 +136,13 @@ std::expected<void, std::string> Daemon::start() {
 }
 
 std::expected<void, std::string> Daemon::bind_sockets() {
-  if (auto made = make_directory(paths_.runtime_dir, 0755); !made) return made;
+  if (auto made = make_directory(paths_.runtime_dir, 0755); !made) {
+    return made;
+  }
   // Any user may reach the agent socket: who they are is decided per connection, by the kernel.
-  if (auto bound = listen_at(agent_acceptor_, paths_.agent_socket(), 0666, 0); !bound) return bound;
+  if (auto bound = listen_at(agent_acceptor_, paths_.agent_socket(), 0666, 0); !bound) {
+    return bound;
+  }
   const auto group = liaison_group();
   if (!group) {
     log::warning("group \"liaison\" does not exist: control.sock is root-only (mode 0600)");
@@ -150,14 +170,18 @@ void Daemon::refresh_sessions() {
           {{"LIAISON_SESSION", session.id}, {"LIAISON_EVENT", "session-skipped"}});
     }
   }
-  if (!stopping_) supervisor_.reconcile(eligible);
+  if (!stopping_) {
+    supervisor_.reconcile(eligible);
+  }
 }
 
 asio::awaitable<void> Daemon::watch_sessions() {
   while (!stopping_) {
     auto [error] =
         co_await session_changes_->async_wait(asio::posix::stream_descriptor::wait_read, kNoThrow);
-    if (error || stopping_) break;
+    if (error || stopping_) {
+      break;
+    }
     parts_.sessions.acknowledge_change();
     refresh_sessions();
   }
@@ -166,7 +190,9 @@ asio::awaitable<void> Daemon::watch_sessions() {
 asio::awaitable<void> Daemon::accept_loop(Acceptor& acceptor, bool is_control) {
   while (!stopping_) {
     auto [error, socket] = co_await acceptor.async_accept(kNoThrow);
-    if (error == asio::error::operation_aborted || stopping_) break;
+    if (error == asio::error::operation_aborted || stopping_) {
+      break;
+    }
     if (error) {
       // EMFILE and friends: say so, and keep serving the connections we already have.
       log::warning(fmt::format("accept failed: {}", error.message()));
@@ -228,16 +254,22 @@ void Daemon::serve_agent(Socket socket) {
   auto hello_deadline = std::make_shared<asio::steady_timer>(io_, kHelloTimeout);
   hello_deadline->async_wait([weak = std::weak_ptr(connection), session](std::error_code error) {
     auto connection = weak.lock();
-    if (error || !connection || !session->empty()) return;
+    if (error || !connection || !session->empty()) {
+      return;
+    }
     connection->fail_and_close(
         Error::application(protocol::codes::kTimeout, "no agent.hello in time"));
   });
   std::weak_ptr<Connection> weak = connection;
   connection->set_close_handler([this, weak, hello_deadline, session, uid = peer->uid] {
     --agent_connections_;
-    if (session->empty()) release_unproven(uid);
+    if (session->empty()) {
+      release_unproven(uid);
+    }
     hello_deadline->cancel();
-    if (auto closed = weak.lock()) supervisor_.agent_disconnected(closed);
+    if (auto closed = weak.lock()) {
+      supervisor_.agent_disconnected(closed);
+    }
   });
   connection->start([this, weak, peer = *peer, session, hello_deadline](protocol::Request request) {
     return handle_agent_message(weak, peer, session, hello_deadline, std::move(request));
@@ -249,7 +281,9 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
     std::shared_ptr<std::string> session, std::shared_ptr<asio::steady_timer> hello_deadline,
     protocol::Request request) {
   auto connection = weak.lock();
-  if (!connection) co_return std::unexpected(Error::internal("connection gone"));
+  if (!connection) {
+    co_return std::unexpected(Error::internal("connection gone"));
+  }
   if (session->empty()) {
     if (request.method != "agent.hello") {
       connection->close_after_reply();
@@ -289,19 +323,27 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
 
 void Daemon::release_unproven(uid_t uid) {
   auto found = unproven_agents_by_uid_.find(uid);
-  if (found == unproven_agents_by_uid_.end()) return;
-  if (--found->second == 0) unproven_agents_by_uid_.erase(found);
+  if (found == unproven_agents_by_uid_.end()) {
+    return;
+  }
+  if (--found->second == 0) {
+    unproven_agents_by_uid_.erase(found);
+  }
 }
 
 void Daemon::stop(std::function<void()> done) {
-  if (stopping_) return;
+  if (stopping_) {
+    return;
+  }
   log::info("stopping: asking every agent to leave", {{"LIAISON_EVENT", "daemon-stopping"}});
   stop_listening();
   supervisor_.stop_all(std::move(done));
 }
 
 void Daemon::hand_over(std::function<void()> done) {
-  if (stopping_) return;
+  if (stopping_) {
+    return;
+  }
   log::info("restarting: the agents stay for the next daemon",
             {{"LIAISON_EVENT", "daemon-restarting"}});
   stop_listening();
@@ -315,7 +357,9 @@ void Daemon::stop_listening() {
   std::error_code ignored;
   agent_acceptor_.close(ignored);
   control_acceptor_.close(ignored);
-  if (session_changes_) session_changes_->cancel(ignored);
+  if (session_changes_) {
+    session_changes_->cancel(ignored);
+  }
   ::unlink(paths_.control_socket().c_str());
   ::unlink(paths_.agent_socket().c_str());
 }

@@ -23,21 +23,28 @@ class FakeProcessInspector final : public ProcessInspector {
   // Makes every watch of `pid` readable, as a pidfd becomes when the process exits.
   void exit(pid_t pid) {
     for (const Watch& watch : watches_) {
-      if (watch.pid == pid) [[maybe_unused]]
-        ssize_t written = ::write(watch.write_end.get(), "x", 1);
+      if (watch.pid == pid) {
+        [[maybe_unused]] ssize_t written = ::write(watch.write_end.get(), "x", 1);
+      }
     }
   }
 
   std::expected<ProcessFacts, std::string> facts_of(pid_t pid) const override {
     auto found = facts_.find(pid);
-    if (found == facts_.end()) return std::unexpected("no such process");
+    if (found == facts_.end()) {
+      return std::unexpected("no such process");
+    }
     return found->second;
   }
 
   std::expected<UniqueFd, std::string> watch(pid_t pid) const override {
-    if (!facts_.contains(pid)) return std::unexpected("no such process");
+    if (!facts_.contains(pid)) {
+      return std::unexpected("no such process");
+    }
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return std::unexpected("pipe2 failed");
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return std::unexpected("pipe2 failed");
+    }
     watches_.push_back({pid, UniqueFd(fds[1]), inode_of(fds[0])});
     return UniqueFd(fds[0]);
   }
@@ -45,7 +52,9 @@ class FakeProcessInspector final : public ProcessInspector {
   void signal(const UniqueFd& handle, int signal) const override {
     const ino_t inode = inode_of(handle.get());
     for (const Watch& watch : watches_) {
-      if (watch.inode == inode) signals_.emplace_back(watch.pid, signal);
+      if (watch.inode == inode) {
+        signals_.emplace_back(watch.pid, signal);
+      }
     }
   }
 

@@ -26,14 +26,18 @@ struct LaunchAgentService::UserErrors {
   std::map<uid_t, std::string> by_uid;
 
   void note(uid_t uid, const std::expected<void, std::string>& outcome) {
-    if (!outcome && !by_uid.contains(uid)) by_uid[uid] = outcome.error();
+    if (!outcome && !by_uid.contains(uid)) {
+      by_uid[uid] = outcome.error();
+    }
   }
 };
 
 namespace {
 
 Result<std::string> user_value(const Json& value) {
-  if (value.is_string()) return value.get<std::string>();
+  if (value.is_string()) {
+    return value.get<std::string>();
+  }
   if (value.is_number_integer() && value.get<int64_t>() >= 0) {
     return std::to_string(value.get<int64_t>());
   }
@@ -53,9 +57,15 @@ asio::awaitable<Result<Json>> LaunchAgentService::handle(protocol::Request reque
     co_return std::unexpected(Error::application(
         codes::kUnavailable, "the launch-agent strategy is not available on this platform"));
   }
-  if (request.method == "launch_agent.install") co_return install(request.params);
-  if (request.method == "launch_agent.uninstall") co_return uninstall(request.params);
-  if (request.method == "launch_agent.status") co_return status(request.params);
+  if (request.method == "launch_agent.install") {
+    co_return install(request.params);
+  }
+  if (request.method == "launch_agent.uninstall") {
+    co_return uninstall(request.params);
+  }
+  if (request.method == "launch_agent.status") {
+    co_return status(request.params);
+  }
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 
@@ -63,8 +73,9 @@ namespace {
 
 // `user` (one or several) or `all`; neither means all.
 Result<std::pair<bool, std::vector<std::string>>> parse_target_params(const Json& params) {
-  if (!params.is_object())
+  if (!params.is_object()) {
     return std::unexpected(Error::invalid_params("params must be an object"));
+  }
   for (const auto& [key, value] : params.items()) {
     if (key != "user" && key != "all") {
       return std::unexpected(Error::invalid_params(fmt::format("unknown param \"{}\"", key)));
@@ -75,14 +86,20 @@ Result<std::pair<bool, std::vector<std::string>>> parse_target_params(const Json
     const Json list = user->is_array() ? *user : Json::array({*user});
     for (const Json& entry : list) {
       auto value = user_value(entry);
-      if (!value) return std::unexpected(value.error());
+      if (!value) {
+        return std::unexpected(value.error());
+      }
       users.push_back(*value);
     }
-    if (users.empty()) return std::unexpected(Error::invalid_params("user must not be empty"));
+    if (users.empty()) {
+      return std::unexpected(Error::invalid_params("user must not be empty"));
+    }
   }
   bool all = false;
   if (auto flag = params.find("all"); flag != params.end()) {
-    if (!flag->is_boolean()) return std::unexpected(Error::invalid_params("all must be a boolean"));
+    if (!flag->is_boolean()) {
+      return std::unexpected(Error::invalid_params("all must be a boolean"));
+    }
     all = flag->get<bool>();
   }
   if (all && !users.empty()) {
@@ -99,13 +116,16 @@ Result<Json> LaunchAgentService::uninstall(const Json& params) { return change(p
 // The users a call names (`user`, or `all`), resolved to uids.
 Result<LaunchAgentService::Targets> LaunchAgentService::targets_of(const Json& params) {
   auto parsed = parse_target_params(params);
-  if (!parsed) return std::unexpected(parsed.error());
+  if (!parsed) {
+    return std::unexpected(parsed.error());
+  }
   Targets targets{.all = parsed->first};
   for (const std::string& name : parsed->second) {
     auto user = resolve_user(name);
-    if (!user)
+    if (!user) {
       return std::unexpected(
           Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
+    }
     targets.uids.insert(user->uid);
   }
   return targets;
@@ -113,9 +133,13 @@ Result<LaunchAgentService::Targets> LaunchAgentService::targets_of(const Json& p
 
 Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
   auto targets = targets_of(params);
-  if (!targets) return std::unexpected(targets.error());
+  if (!targets) {
+    return std::unexpected(targets.error());
+  }
   auto current = installer_->installation();
-  if (!current) return std::unexpected(Error::application(codes::kFailed, current.error()));
+  if (!current) {
+    return std::unexpected(Error::application(codes::kFailed, current.error()));
+  }
   LaunchAgentInstallation next = *current;
   if (installing && targets->all) {
     next = {.all = true};
@@ -129,10 +153,14 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
                            "launch-agent is installed for all users: uninstall it with --all, then "
                            "install it for the users who keep it"));
   } else {
-    for (uid_t uid : targets->uids) next.users.erase(uid);
+    for (uid_t uid : targets->uids) {
+      next.users.erase(uid);
+    }
   }
   auto changed = installer_->write(next);
-  if (!changed) return std::unexpected(Error::application(codes::kFailed, changed.error()));
+  if (!changed) {
+    return std::unexpected(Error::application(codes::kFailed, changed.error()));
+  }
   log::info(
       fmt::format("launch-agent {}: {}", installing ? "install" : "uninstall",
                   changed->files ? "files changed" : "nothing to change"),
@@ -141,11 +169,16 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
   // Every user with a session: their manager reloads, then their agent follows the change.
   UserErrors errors;
   std::set<uid_t> users;
-  for (const AgentView& view : agents_.agents()) users.insert(view.session.uid);
+  for (const AgentView& view : agents_.agents()) {
+    users.insert(view.session.uid);
+  }
   for (uid_t uid : users) {
-    if (changed->files) errors.note(uid, installer_->reload(uid));
-    if (current->installed_for(uid) && !next.installed_for(uid))
+    if (changed->files) {
+      errors.note(uid, installer_->reload(uid));
+    }
+    if (current->installed_for(uid) && !next.installed_for(uid)) {
       errors.note(uid, installer_->stop(uid));
+    }
     if (changed->command && next.installed_for(uid) && current->installed_for(uid)) {
       errors.note(uid, installer_->restart_if_running(uid));
     }
@@ -160,23 +193,32 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
 
 Result<Json> LaunchAgentService::status(const Json& params) {
   auto targets = targets_of(params);
-  if (!targets) return std::unexpected(targets.error());
+  if (!targets) {
+    return std::unexpected(targets.error());
+  }
   auto installation = installer_->installation();
-  if (!installation)
+  if (!installation) {
     return std::unexpected(Error::application(codes::kFailed, installation.error()));
+  }
   return report(*installation, *targets, {});
 }
 
 Json LaunchAgentService::report(const LaunchAgentInstallation& installation, const Targets& targets,
                                 const UserErrors& errors) {
   Json users = Json::array();
-  for (uid_t uid : installation.users) users.push_back({{"uid", uid}, {"user", name_of(uid)}});
+  for (uid_t uid : installation.users) {
+    users.push_back({{"uid", uid}, {"user", name_of(uid)}});
+  }
   Json sessions = Json::array();
   std::map<uid_t, UserUnitState> units;
   for (const AgentView& view : agents_.agents()) {
     const uid_t uid = view.session.uid;
-    if (!targets.includes(uid)) continue;
-    if (!units.contains(uid)) units[uid] = installer_->unit_state(uid);
+    if (!targets.includes(uid)) {
+      continue;
+    }
+    if (!units.contains(uid)) {
+      units[uid] = installer_->unit_state(uid);
+    }
     const UserUnitState& unit = units[uid];
     Json entry = {
         {"session", view.session.id},
@@ -191,7 +233,9 @@ Json LaunchAgentService::report(const LaunchAgentInstallation& installation, con
          {{"state", agent_state_name(view.state)},
           {"pid", view.pid == 0 ? Json(nullptr) : Json(view.pid)},
           {"strategy", view.strategy}}}};
-    if (!unit.error.empty()) entry["unit"]["error"] = unit.error;
+    if (!unit.error.empty()) {
+      entry["unit"]["error"] = unit.error;
+    }
     if (auto failed = errors.by_uid.find(uid); failed != errors.by_uid.end()) {
       entry["error"] = {{"code", std::string(codes::kFailed)}, {"message", failed->second}};
     }

@@ -39,7 +39,9 @@ class LaunchAgentServiceTest : public testing::Test {
   }
   int count(const std::string& action, uid_t uid) const {
     int n = 0;
-    for (const auto& [done, to] : installer_.actions()) n += done == action && to == uid;
+    for (const auto& [done, to] : installer_.actions()) {
+      n += done == action && to == uid;
+    }
     return n;
   }
 

@@ -11,8 +11,12 @@ NotificationOutcomes::Entry& NotificationOutcomes::entry_for(const Key& key) {
     arrival_order_.push_back(key);
     while (arrival_order_.size() > kMaxRemembered) {
       auto oldest = entries_.find(arrival_order_.front());
-      if (oldest != entries_.end() && oldest->second.waiter != nullptr) break;  // still wanted
-      if (oldest != entries_.end()) entries_.erase(oldest);
+      if (oldest != entries_.end() && oldest->second.waiter != nullptr) {
+        break;  // still wanted
+      }
+      if (oldest != entries_.end()) {
+        entries_.erase(oldest);
+      }
       arrival_order_.pop_front();
     }
   }
@@ -20,20 +24,26 @@ NotificationOutcomes::Entry& NotificationOutcomes::entry_for(const Key& key) {
 }
 
 void NotificationOutcomes::wake(Entry& entry) {
-  if (entry.waiter != nullptr) entry.waiter->cancel();
+  if (entry.waiter != nullptr) {
+    entry.waiter->cancel();
+  }
 }
 
 void NotificationOutcomes::record_action(const std::string& session, uint32_t notification_id,
                                          std::string action) {
   Entry& entry = entry_for({session, notification_id});
-  if (!entry.outcome.action) entry.outcome.action = std::move(action);
+  if (!entry.outcome.action) {
+    entry.outcome.action = std::move(action);
+  }
   wake(entry);
 }
 
 void NotificationOutcomes::record_closed(const std::string& session, uint32_t notification_id,
                                          std::string reason) {
   Entry& entry = entry_for({session, notification_id});
-  if (!entry.outcome.closed) entry.outcome.closed = std::move(reason);
+  if (!entry.outcome.closed) {
+    entry.outcome.closed = std::move(reason);
+  }
   wake(entry);
 }
 
@@ -47,12 +57,16 @@ asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string sess
   entry_for(key).waiter = &timer;
   for (;;) {
     Entry& entry = entries_.at(key);
-    if (entry.outcome.closed) break;
+    if (entry.outcome.closed) {
+      break;
+    }
     if (entry.outcome.action && !grace_started) {
       grace_started = true;
       deadline = std::min(deadline, std::chrono::steady_clock::now() + kCloseAfterActionGrace);
     }
-    if (std::chrono::steady_clock::now() >= deadline) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
     timer.expires_at(deadline);
     co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }

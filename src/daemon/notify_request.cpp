@@ -26,9 +26,12 @@ bool has_control_characters(std::string_view text) {
 
 Status read_string(const Json& params, const char* key, std::size_t max_bytes, std::string& out) {
   auto found = params.find(key);
-  if (found == params.end() || found->is_null()) return {};
-  if (!found->is_string())
+  if (found == params.end() || found->is_null()) {
+    return {};
+  }
+  if (!found->is_string()) {
     return std::unexpected(Error::invalid_params(fmt::format("{} must be a string", key)));
+  }
   out = found->get<std::string>();
   if (out.size() > max_bytes) {
     return std::unexpected(Error::invalid_params(
@@ -40,7 +43,9 @@ Status read_string(const Json& params, const char* key, std::size_t max_bytes, s
 // A flag that may repeat arrives as one string or number, or an array of them.
 Status read_string_list(const Json& params, const char* key, std::vector<std::string>& out) {
   auto found = params.find(key);
-  if (found == params.end() || found->is_null()) return {};
+  if (found == params.end() || found->is_null()) {
+    return {};
+  }
   auto add = [&](const Json& value) -> Status {
     if (value.is_string() && !value.get_ref<const std::string&>().empty()) {
       out.push_back(value.get<std::string>());
@@ -52,18 +57,28 @@ Status read_string_list(const Json& params, const char* key, std::vector<std::st
     }
     return {};
   };
-  if (!found->is_array()) return add(*found);
+  if (!found->is_array()) {
+    return add(*found);
+  }
   for (const Json& value : *found) {
-    if (auto status = add(value); !status) return status;
+    if (auto status = add(value); !status) {
+      return status;
+    }
   }
   return {};
 }
 
 Status read_targets(const Json& params, NotifyRequest& request) {
-  if (auto s = read_string_list(params, "user", request.users); !s) return s;
-  if (auto s = read_string_list(params, "session", request.sessions); !s) return s;
+  if (auto s = read_string_list(params, "user", request.users); !s) {
+    return s;
+  }
+  if (auto s = read_string_list(params, "session", request.sessions); !s) {
+    return s;
+  }
   if (auto all = params.find("all"); all != params.end() && !all->is_null()) {
-    if (!all->is_boolean()) return std::unexpected(Error::invalid_params("all must be a boolean"));
+    if (!all->is_boolean()) {
+      return std::unexpected(Error::invalid_params("all must be a boolean"));
+    }
     request.all = all->get<bool>();
   }
   if (!request.all && request.users.empty() && request.sessions.empty()) {
@@ -74,7 +89,9 @@ Status read_targets(const Json& params, NotifyRequest& request) {
 
 Status read_actions(const Json& params, NotifyRequest& request) {
   std::vector<std::string> specs;
-  if (auto s = read_string_list(params, "action", specs); !s) return s;
+  if (auto s = read_string_list(params, "action", specs); !s) {
+    return s;
+  }
   if (specs.size() > kMaxActions) {
     return std::unexpected(Error::invalid_params(fmt::format("at most {} actions", kMaxActions)));
   }
@@ -102,12 +119,18 @@ Status read_actions(const Json& params, NotifyRequest& request) {
 }
 
 Status read_text(const Json& params, NotifyRequest& request) {
-  if (auto s = read_string(params, "title", kMaxTitleBytes, request.title); !s) return s;
-  if (request.title.empty()) return std::unexpected(Error::invalid_params("title is required"));
+  if (auto s = read_string(params, "title", kMaxTitleBytes, request.title); !s) {
+    return s;
+  }
+  if (request.title.empty()) {
+    return std::unexpected(Error::invalid_params("title is required"));
+  }
   if (request.title.find('\n') != std::string::npos || has_control_characters(request.title)) {
     return std::unexpected(Error::invalid_params("title must be one line of text"));
   }
-  if (auto s = read_string(params, "body", kMaxBodyBytes, request.body); !s) return s;
+  if (auto s = read_string(params, "body", kMaxBodyBytes, request.body); !s) {
+    return s;
+  }
   if (has_control_characters(request.body)) {
     return std::unexpected(Error::invalid_params("body must not contain control characters"));
   }
@@ -115,17 +138,25 @@ Status read_text(const Json& params, NotifyRequest& request) {
 }
 
 Status read_presentation(const Json& params, NotifyRequest& request) {
-  if (auto s = read_string(params, "action_url", kMaxUrlBytes, request.action_url); !s) return s;
+  if (auto s = read_string(params, "action_url", kMaxUrlBytes, request.action_url); !s) {
+    return s;
+  }
   if (!request.action_url.empty() && !request.action_url.starts_with("https://") &&
       !request.action_url.starts_with("http://")) {
     return std::unexpected(Error::invalid_params("action_url must be an http:// or https:// URL"));
   }
-  if (auto s = read_string(params, "urgency", 16, request.urgency); !s) return s;
+  if (auto s = read_string(params, "urgency", 16, request.urgency); !s) {
+    return s;
+  }
   if (request.urgency != "low" && request.urgency != "normal" && request.urgency != "critical") {
     return std::unexpected(Error::invalid_params("urgency must be low, normal or critical"));
   }
-  if (auto s = read_string(params, "icon", 4096, request.icon); !s) return s;
-  if (auto s = read_string(params, "id", 128, request.dedup_id); !s) return s;
+  if (auto s = read_string(params, "icon", 4096, request.icon); !s) {
+    return s;
+  }
+  if (auto s = read_string(params, "id", 128, request.dedup_id); !s) {
+    return s;
+  }
   if (auto wait = params.find("wait_action"); wait != params.end() && !wait->is_null()) {
     if (!wait->is_number_integer() || *wait < 1 || *wait > kMaxWaitActionSeconds) {
       return std::unexpected(Error::invalid_params(
@@ -154,17 +185,23 @@ Status refuse_unknown_params(const Json& params) {
 Result<NotifyRequest> parse_notify_request(const Json& params) {
   NotifyRequest request;
   for (auto step : {refuse_unknown_params}) {
-    if (auto status = step(params); !status) return std::unexpected(status.error());
+    if (auto status = step(params); !status) {
+      return std::unexpected(status.error());
+    }
   }
   for (auto step : {read_targets, read_text, read_actions, read_presentation}) {
-    if (auto status = step(params, request); !status) return std::unexpected(status.error());
+    if (auto status = step(params, request); !status) {
+      return std::unexpected(status.error());
+    }
   }
   return request;
 }
 
 Json agent_notify_params(const NotifyRequest& request, const std::string& app_name) {
   Json actions = Json::array();
-  for (const auto& [id, label] : request.actions) actions.push_back({{"id", id}, {"label", label}});
+  for (const auto& [id, label] : request.actions) {
+    actions.push_back({{"id", id}, {"label", label}});
+  }
   return {{"app_name", app_name}, {"title", request.title},
           {"body", request.body}, {"action_url", request.action_url},
           {"actions", actions},   {"urgency", request.urgency},

@@ -67,7 +67,9 @@ TEST(NotifyRequest, RefusesBadActions) {
   EXPECT_NE(error_of(with_action("default=Open")).message.find("reserved"), std::string::npos);
   EXPECT_NE(error_of(with_action({"x=1", "x=2"})).message.find("twice"), std::string::npos);
   Json many = Json::array();
-  for (int i = 0; i <= static_cast<int>(kMaxActions); ++i) many.push_back(fmt::format("a{}=A", i));
+  for (int i = 0; i <= static_cast<int>(kMaxActions); ++i) {
+    many.push_back(fmt::format("a{}=A", i));
+  }
   EXPECT_EQ(error_of(with_action(many)).message, "at most 8 actions");
 }
 

@@ -21,7 +21,9 @@ TEST_F(RateLimiterTest, AllowsTheConfiguredNumberPerMinute) {
 }
 
 TEST_F(RateLimiterTest, CountsEachUserSeparately) {
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(limiter_.try_acquire(1000));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(limiter_.try_acquire(1000));
+  }
   EXPECT_FALSE(limiter_.try_acquire(1000));
   EXPECT_TRUE(limiter_.try_acquire(1001));
 }
@@ -40,8 +42,12 @@ TEST_F(RateLimiterTest, TheWindowSlides) {
 }
 
 TEST_F(RateLimiterTest, RefusedAttemptsDoNotCount) {
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(limiter_.try_acquire(1000));
-  for (int i = 0; i < 100; ++i) ASSERT_FALSE(limiter_.try_acquire(1000));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(limiter_.try_acquire(1000));
+  }
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_FALSE(limiter_.try_acquire(1000));
+  }
   now_ += 60s;
   EXPECT_TRUE(limiter_.try_acquire(1000)) << "hammering while limited must not extend the limit";
 }

@@ -24,14 +24,18 @@ std::string ineligibility_reason(const Session& session, const EligibilityRules&
     return fmt::format("class {}", or_none(session.session_class));
   }
   if (is_text_type(session.type)) {
-    if (!rules.include_tty) return fmt::format("type {} (include_tty is off)", session.type);
+    if (!rules.include_tty) {
+      return fmt::format("type {} (include_tty is off)", session.type);
+    }
   } else if (!is_graphical_type(session.type)) {
     return fmt::format("type {}", or_none(session.type));
   }
   if (session.state != "active" && session.state != "online") {
     return fmt::format("state {}", or_none(session.state));
   }
-  if (session.remote && !rules.include_remote) return "remote session (include_remote is off)";
+  if (session.remote && !rules.include_remote) {
+    return "remote session (include_remote is off)";
+  }
   if (session.uid < rules.min_uid) {
     return fmt::format("uid {} below min_uid {}", session.uid, rules.min_uid);
   }

@@ -19,7 +19,9 @@ std::optional<ResolvedUser> resolve_user(const std::string& name_or_uid) {
     return ResolvedUser{uid, found ? found->pw_name : name_or_uid};
   }
   getpwnam_r(name_or_uid.c_str(), &entry, buffer.data(), buffer.size(), &found);
-  if (found == nullptr) return std::nullopt;
+  if (found == nullptr) {
+    return std::nullopt;
+  }
   return ResolvedUser{found->pw_uid, found->pw_name};
 }
 

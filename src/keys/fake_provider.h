@@ -64,7 +64,9 @@ class FakeKeyProvider final : public UnexportableKeyProvider {
   }
 
   KeyResult<std::unique_ptr<UnexportableSigningKey>> generate() override {
-    if (auto failure = state_->take_failure(&Calls::generate)) return std::unexpected(*failure);
+    if (auto failure = state_->take_failure(&Calls::generate)) {
+      return std::unexpected(*failure);
+    }
     return wrap(software_.generate());
   }
 
@@ -80,12 +82,16 @@ class FakeKeyProvider final : public UnexportableKeyProvider {
   }
 
   KeyResult<void> erase(std::span<const uint8_t>) override {
-    if (auto failure = state_->take_failure(&Calls::erase)) return std::unexpected(*failure);
+    if (auto failure = state_->take_failure(&Calls::erase)) {
+      return std::unexpected(*failure);
+    }
     return {};
   }
 
   KeyResult<ProviderDescription> describe() override {
-    if (auto failure = state_->take_failure(&Calls::describe)) return std::unexpected(*failure);
+    if (auto failure = state_->take_failure(&Calls::describe)) {
+      return std::unexpected(*failure);
+    }
     return ProviderDescription{.summary = name_ + ": a fake provider",
                                .facts = {{"fake", true}},
                                .problem = "",
@@ -125,7 +131,9 @@ class FakeKeyProvider final : public UnexportableKeyProvider {
     }
     bool hardware_backed() const override { return hardware_backed_; }
     KeyResult<Bytes> sign_digest(std::span<const uint8_t> digest) override {
-      if (auto failure = state_->take_failure(&Calls::sign)) return std::unexpected(*failure);
+      if (auto failure = state_->take_failure(&Calls::sign)) {
+        return std::unexpected(*failure);
+      }
       return real_->sign_digest(digest);
     }
 
@@ -142,7 +150,9 @@ class FakeKeyProvider final : public UnexportableKeyProvider {
 
   KeyResult<std::unique_ptr<UnexportableSigningKey>> wrap(
       KeyResult<std::unique_ptr<UnexportableSigningKey>> real) {
-    if (!real) return std::unexpected(real.error());
+    if (!real) {
+      return std::unexpected(real.error());
+    }
     return std::make_unique<FakeSigningKey>(std::move(*real), state_, hardware_backed());
   }
 

@@ -19,7 +19,9 @@ nlohmann::json key_record_json(const KeyRecord& record, std::string_view context
 
 nlohmann::json key_listing_json(const KeyListing& listing, std::string_view context) {
   nlohmann::json keys = nlohmann::json::array();
-  for (const KeyRecord& record : listing.records) keys.push_back(key_record_json(record, context));
+  for (const KeyRecord& record : listing.records) {
+    keys.push_back(key_record_json(record, context));
+  }
   nlohmann::json problems = nlohmann::json::array();
   for (const KeyStoreProblem& problem : listing.problems) {
     problems.push_back({{"file", problem.file_name},

@@ -13,7 +13,9 @@ KeyError invalid(std::string message) { return KeyError{"invalid_params", std::m
 
 KeyResult<KeyRecord> KeyManager::create(std::string_view label, std::string_view backend,
                                         bool replace) {
-  if (auto valid = check_label(label); !valid) return std::unexpected(invalid(valid.error()));
+  if (auto valid = check_label(label); !valid) {
+    return std::unexpected(invalid(valid.error()));
+  }
   if (!replace) {
     // Checked before generating: a TPM key generation is slow, and refusing after it is waste.
     if (auto existing = store_.load(label); existing) {
@@ -22,11 +24,17 @@ KeyResult<KeyRecord> KeyManager::create(std::string_view label, std::string_view
     }
   }
   auto provider = providers_(backend);
-  if (!provider) return std::unexpected(provider.error());
+  if (!provider) {
+    return std::unexpected(provider.error());
+  }
   auto key = (*provider)->generate();
-  if (!key) return std::unexpected(key.error());
+  if (!key) {
+    return std::unexpected(key.error());
+  }
   KeyRecord record = make_key_record(std::string(label), **provider, **key);
-  if (auto stored = store_.create(record, replace); !stored) return std::unexpected(stored.error());
+  if (auto stored = store_.create(record, replace); !stored) {
+    return std::unexpected(stored.error());
+  }
   loaded_.insert_or_assign(std::string(label), Loaded{record.wrapped_key, std::move(*key)});
   return record;
 }
@@ -54,9 +62,13 @@ KeyResult<UnexportableSigningKey*> KeyManager::load(const KeyRecord& record) {
     return found->second.key.get();
   }
   auto provider = providers_(record.backend);
-  if (!provider) return std::unexpected(provider.error());
+  if (!provider) {
+    return std::unexpected(provider.error());
+  }
   auto key = (*provider)->from_wrapped(record.wrapped_key);
-  if (!key) return std::unexpected(key.error());
+  if (!key) {
+    return std::unexpected(key.error());
+  }
   UnexportableSigningKey* raw = key->get();
   loaded_.insert_or_assign(record.label, Loaded{record.wrapped_key, std::move(*key)});
   return raw;
@@ -68,15 +80,21 @@ KeyResult<Bytes> KeyManager::sign_digest(std::string_view label, std::span<const
         invalid(fmt::format("a SHA-256 digest is 32 bytes, not {}", digest.size())));
   }
   auto record = find(label);
-  if (!record) return std::unexpected(record.error());
+  if (!record) {
+    return std::unexpected(record.error());
+  }
   auto key = load(*record);
-  if (!key) return std::unexpected(key.error());
+  if (!key) {
+    return std::unexpected(key.error());
+  }
   return (*key)->sign_digest(digest);
 }
 
 KeyResult<void> KeyManager::remove(std::string_view label) {
   auto record = find(label);
-  if (!record) return std::unexpected(record.error());
+  if (!record) {
+    return std::unexpected(record.error());
+  }
   loaded_.erase(std::string(label));
   known_.erase(std::string(label));
   if (auto provider = providers_(record->backend); provider) {

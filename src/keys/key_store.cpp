@@ -53,7 +53,9 @@ std::string file_name_for(std::string_view label) {
 
 KeyResult<void> check_label_for_store(std::string_view label) {
   auto valid = check_label(label);
-  if (!valid) return fail("invalid_params", valid.error());
+  if (!valid) {
+    return fail("invalid_params", valid.error());
+  }
   return {};
 }
 
@@ -73,17 +75,25 @@ std::optional<std::string> ownership_problem(const struct stat& status, uid_t ow
 
 KeyResult<std::string> random_suffix() {
   std::array<uint8_t, 8> bytes{};
-  if (!fill_random(bytes)) return system_failure("random bytes for a temporary key file name");
+  if (!fill_random(bytes)) {
+    return system_failure("random bytes for a temporary key file name");
+  }
   uint64_t value = 0;
-  for (uint8_t byte : bytes) value = (value << 8) | byte;
+  for (uint8_t byte : bytes) {
+    value = (value << 8) | byte;
+  }
   return fmt::format("{:016x}", value);
 }
 
 KeyResult<void> write_all(int fd, std::string_view data, std::string_view path) {
   while (!data.empty()) {
     ssize_t written = ::write(fd, data.data(), data.size());
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return system_failure(fmt::format("write {}", path));
+    if (written < 0 && errno == EINTR) {
+      continue;
+    }
+    if (written < 0) {
+      return system_failure(fmt::format("write {}", path));
+    }
     data.remove_prefix(static_cast<std::size_t>(written));
   }
   return {};
@@ -97,7 +107,9 @@ class TemporaryFileGuard {
   TemporaryFileGuard(const TemporaryFileGuard&) = delete;
   TemporaryFileGuard& operator=(const TemporaryFileGuard&) = delete;
   ~TemporaryFileGuard() {
-    if (armed_) ::unlinkat(directory_fd_, name_.c_str(), 0);
+    if (armed_) {
+      ::unlinkat(directory_fd_, name_.c_str(), 0);
+    }
   }
   void disarm() { armed_ = false; }
 
@@ -120,14 +132,20 @@ std::string serialize(const KeyRecord& record) {
 
 std::expected<std::string, std::string> string_member(const Json& json, const char* name) {
   auto member = json.find(name);
-  if (member == json.end()) return std::unexpected(fmt::format("\"{}\" is missing", name));
-  if (!member->is_string()) return std::unexpected(fmt::format("\"{}\" is not a string", name));
+  if (member == json.end()) {
+    return std::unexpected(fmt::format("\"{}\" is missing", name));
+  }
+  if (!member->is_string()) {
+    return std::unexpected(fmt::format("\"{}\" is not a string", name));
+  }
   return member->get<std::string>();
 }
 
 std::expected<Bytes, std::string> base64_member(const Json& json, const char* name) {
   auto text = string_member(json, name);
-  if (!text) return std::unexpected(text.error());
+  if (!text) {
+    return std::unexpected(text.error());
+  }
   auto bytes = base64_decode(*text);
   if (!bytes || bytes->empty()) {
     return std::unexpected(fmt::format("\"{}\" is not non-empty base64", name));
@@ -149,18 +167,26 @@ std::expected<void, std::string> check_version(const Json& json) {
 
 std::expected<KeyRecord, std::string> parse_record_json(const Json& json,
                                                         std::string_view expected_label) {
-  if (!json.is_object()) return std::unexpected("not a JSON object");
-  if (auto version = check_version(json); !version) return std::unexpected(version.error());
+  if (!json.is_object()) {
+    return std::unexpected("not a JSON object");
+  }
+  if (auto version = check_version(json); !version) {
+    return std::unexpected(version.error());
+  }
   KeyRecord record;
   auto label = string_member(json, "label");
-  if (!label) return std::unexpected(label.error());
+  if (!label) {
+    return std::unexpected(label.error());
+  }
   if (*label != expected_label) {
     return std::unexpected(
         fmt::format("it holds label \"{}\", not \"{}\"", *label, expected_label));
   }
   record.label = std::move(*label);
   auto backend = string_member(json, "backend");
-  if (!backend || backend->empty()) return std::unexpected("\"backend\" is missing or empty");
+  if (!backend || backend->empty()) {
+    return std::unexpected("\"backend\" is missing or empty");
+  }
   record.backend = std::move(*backend);
   auto hardware_backed = json.find("hardware_backed");
   if (hardware_backed == json.end() || !hardware_backed->is_boolean()) {
@@ -168,16 +194,22 @@ std::expected<KeyRecord, std::string> parse_record_json(const Json& json,
   }
   record.hardware_backed = hardware_backed->get<bool>();
   auto created = string_member(json, "created");
-  if (!created) return std::unexpected(created.error());
+  if (!created) {
+    return std::unexpected(created.error());
+  }
   record.created = std::move(*created);
   auto spki = base64_member(json, "public_key_spki");
-  if (!spki) return std::unexpected(spki.error());
+  if (!spki) {
+    return std::unexpected(spki.error());
+  }
   if (auto key = parse_p256_spki(*spki); !key) {
     return std::unexpected("\"public_key_spki\" is not a P-256 public key");
   }
   record.public_key_spki = std::move(*spki);
   auto wrapped = base64_member(json, "wrapped_key");
-  if (!wrapped) return std::unexpected(wrapped.error());
+  if (!wrapped) {
+    return std::unexpected(wrapped.error());
+  }
   record.wrapped_key = std::move(*wrapped);
   return record;
 }
@@ -195,9 +227,13 @@ KeyResult<void> ensure_directory_chain(const std::filesystem::path& directory) {
 
 // The parent of a store is trusted to name the store: nobody but root or us may rename in it.
 KeyResult<UniqueFd> open_trusted_parent(const std::filesystem::path& parent) {
-  if (auto made = ensure_directory_chain(parent); !made) return std::unexpected(made.error());
+  if (auto made = ensure_directory_chain(parent); !made) {
+    return std::unexpected(made.error());
+  }
   UniqueFd fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return system_failure(fmt::format("open key directory parent {}", parent.string()));
+  if (!fd) {
+    return system_failure(fmt::format("open key directory parent {}", parent.string()));
+  }
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) {
     return system_failure(fmt::format("stat {}", parent.string()));
@@ -224,7 +260,9 @@ KeyError refused_store_directory(const std::filesystem::path& directory, std::st
 KeyResult<UniqueFd> open_store_directory(int parent_fd, const std::filesystem::path& directory) {
   const std::string leaf = directory.filename().string();
   UniqueFd fd(::openat(parent_fd, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd) return fd;
+  if (fd) {
+    return fd;
+  }
   int error_number = errno;
   struct stat status {};
   if (::fstatat(parent_fd, leaf.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -249,7 +287,9 @@ KeyResult<UniqueFd> make_or_open_store_directory(int parent_fd,
     return system_failure(fmt::format("create key directory {}", directory.string()));
   }
   auto fd = open_store_directory(parent_fd, directory);
-  if (!fd) return fd;
+  if (!fd) {
+    return fd;
+  }
   if (made &&
       (::fchown(fd->get(), owner, static_cast<gid_t>(-1)) != 0 || ::fchmod(fd->get(), 0700) != 0)) {
     return system_failure(
@@ -269,9 +309,13 @@ bool is_temporary_file_name(std::string_view name) { return name.starts_with(kTe
 
 // "work.json" -> "work"; nothing for a name that is not <valid label>.json.
 std::optional<std::string_view> label_of_file_name(std::string_view name) {
-  if (!name.ends_with(kKeyFileSuffix)) return std::nullopt;
+  if (!name.ends_with(kKeyFileSuffix)) {
+    return std::nullopt;
+  }
   std::string_view label = name.substr(0, name.size() - kKeyFileSuffix.size());
-  if (!check_label(label)) return std::nullopt;
+  if (!check_label(label)) {
+    return std::nullopt;
+  }
   return label;
 }
 
@@ -282,7 +326,9 @@ using DirectoryPtr = std::unique_ptr<DIR, decltype([](DIR* stream) { ::closedir(
 KeyResult<std::vector<std::string>> directory_entries(int directory_fd,
                                                       const std::filesystem::path& directory) {
   int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return system_failure(fmt::format("open key directory {}", directory.string()));
+  if (fd < 0) {
+    return system_failure(fmt::format("open key directory {}", directory.string()));
+  }
   DirectoryPtr stream(::fdopendir(fd));
   if (!stream) {
     int error_number = errno;
@@ -293,9 +339,13 @@ KeyResult<std::vector<std::string>> directory_entries(int directory_fd,
   errno = 0;
   while (const dirent* entry = ::readdir(stream.get())) {
     std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
+    if (name != "." && name != "..") {
+      names.emplace_back(name);
+    }
   }
-  if (errno != 0) return system_failure(fmt::format("read key directory {}", directory.string()));
+  if (errno != 0) {
+    return system_failure(fmt::format("read key directory {}", directory.string()));
+  }
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -339,16 +389,22 @@ KeyResult<std::filesystem::path> agent_key_directory(const char* xdg_data_home, 
 
 KeyResult<KeyStore> KeyStore::open(const std::filesystem::path& directory, uid_t owner) {
   std::filesystem::path normal = directory.lexically_normal();
-  if (!normal.has_filename()) normal = normal.parent_path();  // "/a/b/" names "/a/b"
+  if (!normal.has_filename()) {
+    normal = normal.parent_path();  // "/a/b/" names "/a/b"
+  }
   if (!normal.is_absolute() || normal == normal.root_path() || normal.filename() == "..") {
     return fail(
         "invalid_params",
         fmt::format("key directory {} is not an absolute path to a directory", directory.string()));
   }
   auto parent = open_trusted_parent(normal.parent_path());
-  if (!parent) return std::unexpected(parent.error());
+  if (!parent) {
+    return std::unexpected(parent.error());
+  }
   auto fd = make_or_open_store_directory(parent->get(), normal, owner);
-  if (!fd) return std::unexpected(fd.error());
+  if (!fd) {
+    return std::unexpected(fd.error());
+  }
   KeyStore store(normal, owner, std::move(*fd));
   store.remove_leftover_temporary_files();
   return store;
@@ -362,7 +418,9 @@ KeyResult<UniqueFd> KeyStore::lock_exclusively(std::chrono::milliseconds patienc
   // A descriptor of its own: flock locks belong to the open file description, so two threads
   // sharing directory_fd_ would not exclude each other.
   UniqueFd lock(::openat(directory_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!lock) return system_failure(fmt::format("open key directory {}", directory_.string()));
+  if (!lock) {
+    return system_failure(fmt::format("open key directory {}", directory_.string()));
+  }
   // Polled, not blocking: the directory's owner can hold the lock forever, and must not be able
   // to hang a daemon thread that way.
   auto deadline = std::chrono::steady_clock::now() + patience;
@@ -382,11 +440,17 @@ KeyResult<UniqueFd> KeyStore::lock_exclusively(std::chrono::milliseconds patienc
 void KeyStore::remove_leftover_temporary_files() const {
   // Only when no writer is busy: a busy writer's temporary file is not a leftover.
   auto lock = lock_exclusively(std::chrono::milliseconds(0));
-  if (!lock) return;
+  if (!lock) {
+    return;
+  }
   auto names = directory_entries(directory_fd_.get(), directory_);
-  if (!names) return;
+  if (!names) {
+    return;
+  }
   for (const auto& name : *names) {
-    if (is_temporary_file_name(name)) ::unlinkat(directory_fd_.get(), name.c_str(), 0);
+    if (is_temporary_file_name(name)) {
+      ::unlinkat(directory_fd_.get(), name.c_str(), 0);
+    }
   }
 }
 
@@ -395,13 +459,19 @@ KeyResult<std::string> KeyStore::read_key_file(const std::string& file_name) con
   // O_NONBLOCK: a FIFO planted under the name must not hang us; it is refused below.
   UniqueFd fd(::openat(directory_fd_.get(), file_name.c_str(),
                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd && errno == ENOENT) return fail("not_found", fmt::format("no key file {}", path));
+  if (!fd && errno == ENOENT) {
+    return fail("not_found", fmt::format("no key file {}", path));
+  }
   if (!fd && errno == ELOOP) {
     return fail("not_permitted", fmt::format("refusing key file {}: it is a symbolic link", path));
   }
-  if (!fd) return system_failure(fmt::format("open key file {}", path));
+  if (!fd) {
+    return system_failure(fmt::format("open key file {}", path));
+  }
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) return system_failure(fmt::format("stat {}", path));
+  if (::fstat(fd.get(), &status) != 0) {
+    return system_failure(fmt::format("stat {}", path));
+  }
   if (!S_ISREG(status.st_mode)) {
     return fail("not_permitted", fmt::format("refusing key file {}: not a regular file", path));
   }
@@ -416,9 +486,15 @@ KeyResult<std::string> KeyStore::read_key_file(const std::string& file_name) con
   std::size_t filled = 0;
   while (filled < contents.size()) {
     ssize_t got = ::read(fd.get(), contents.data() + filled, contents.size() - filled);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return system_failure(fmt::format("read key file {}", path));
-    if (got == 0) break;
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      return system_failure(fmt::format("read key file {}", path));
+    }
+    if (got == 0) {
+      break;
+    }
     filled += static_cast<std::size_t>(got);
   }
   contents.resize(filled);
@@ -426,14 +502,18 @@ KeyResult<std::string> KeyStore::read_key_file(const std::string& file_name) con
 }
 
 KeyResult<KeyRecord> KeyStore::load(std::string_view label) const {
-  if (auto valid = check_label_for_store(label); !valid) return std::unexpected(valid.error());
+  if (auto valid = check_label_for_store(label); !valid) {
+    return std::unexpected(valid.error());
+  }
   const std::string file_name = file_name_for(label);
   auto contents = read_key_file(file_name);
   if (!contents && contents.error().code == "not_found") {
     return fail("not_found",
                 fmt::format("no key labeled \"{}\" in {}", label, directory_.string()));
   }
-  if (!contents) return std::unexpected(contents.error());
+  if (!contents) {
+    return std::unexpected(contents.error());
+  }
   Json json = Json::parse(*contents, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return fail("failed",
@@ -448,7 +528,9 @@ KeyResult<KeyRecord> KeyStore::load(std::string_view label) const {
 }
 
 KeyResult<KeyStore::FileStamp> KeyStore::stamp(std::string_view label) const {
-  if (auto valid = check_label_for_store(label); !valid) return std::unexpected(valid.error());
+  if (auto valid = check_label_for_store(label); !valid) {
+    return std::unexpected(valid.error());
+  }
   struct stat status {};
   if (::fstatat(directory_fd_.get(), file_name_for(label).c_str(), &status, AT_SYMLINK_NOFOLLOW) !=
       0) {
@@ -463,10 +545,14 @@ KeyResult<KeyStore::FileStamp> KeyStore::stamp(std::string_view label) const {
 
 KeyResult<KeyListing> KeyStore::list() const {
   auto names = directory_entries(directory_fd_.get(), directory_);
-  if (!names) return std::unexpected(names.error());
+  if (!names) {
+    return std::unexpected(names.error());
+  }
   KeyListing listing;
   for (const auto& name : *names) {
-    if (is_temporary_file_name(name)) continue;
+    if (is_temporary_file_name(name)) {
+      continue;
+    }
     auto label = label_of_file_name(name);
     if (!label) {
       listing.problems.push_back(
@@ -489,14 +575,22 @@ KeyResult<void> KeyStore::write_temporary_file(const std::string& temporary_name
   const std::string path = path_of(temporary_name);
   UniqueFd fd(::openat(directory_fd_.get(), temporary_name.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return system_failure(fmt::format("create {}", path));
+  if (!fd) {
+    return system_failure(fmt::format("create {}", path));
+  }
   // fchmod: the umask must not decide the mode. fchown: the daemon writes as root for a user.
-  if (::fchmod(fd.get(), 0600) != 0) return system_failure(fmt::format("chmod {}", path));
+  if (::fchmod(fd.get(), 0600) != 0) {
+    return system_failure(fmt::format("chmod {}", path));
+  }
   if (::geteuid() != owner_ && ::fchown(fd.get(), owner_, static_cast<gid_t>(-1)) != 0) {
     return system_failure(fmt::format("give {} to uid {}", path, owner_));
   }
-  if (auto written = write_all(fd.get(), contents, path); !written) return written;
-  if (::fsync(fd.get()) != 0) return system_failure(fmt::format("fsync {}", path));
+  if (auto written = write_all(fd.get(), contents, path); !written) {
+    return written;
+  }
+  if (::fsync(fd.get()) != 0) {
+    return system_failure(fmt::format("fsync {}", path));
+  }
   return {};
 }
 
@@ -517,13 +611,17 @@ KeyResult<void> KeyStore::move_into_place(const std::string& temporary_name, std
   if (renamed != 0 && errno == EINVAL) {
     // A filesystem without RENAME_NOREPLACE: link(2) refuses an existing name just as well.
     renamed = ::linkat(dir, from, dir, to, 0);
-    if (renamed == 0) ::unlinkat(dir, from, 0);
+    if (renamed == 0) {
+      ::unlinkat(dir, from, 0);
+    }
   }
   if (renamed != 0 && errno == EEXIST) {
     return fail("exists", fmt::format("a key labeled \"{}\" already exists in {}", label,
                                       directory_.string()));
   }
-  if (renamed != 0) return system_failure(fmt::format("rename into {}", path_of(file_name)));
+  if (renamed != 0) {
+    return system_failure(fmt::format("rename into {}", path_of(file_name)));
+  }
   return {};
 }
 
@@ -535,29 +633,41 @@ KeyResult<void> KeyStore::sync_directory() const {
 }
 
 KeyResult<void> KeyStore::create(const KeyRecord& record, bool replace) {
-  if (auto valid = check_label_for_store(record.label); !valid) return valid;
+  if (auto valid = check_label_for_store(record.label); !valid) {
+    return valid;
+  }
   if (record.backend.empty() || record.public_key_spki.empty() || record.wrapped_key.empty()) {
     return fail("invalid_params", "a key record needs a backend, a public key and a wrapped key");
   }
   auto lock = lock_exclusively(kWriterPatience);
-  if (!lock) return std::unexpected(lock.error());
+  if (!lock) {
+    return std::unexpected(lock.error());
+  }
   auto suffix = random_suffix();
-  if (!suffix) return std::unexpected(suffix.error());
+  if (!suffix) {
+    return std::unexpected(suffix.error());
+  }
   const std::string temporary_name =
       fmt::format("{}{}.{}", kTemporaryPrefix, file_name_for(record.label), *suffix);
   TemporaryFileGuard guard(directory_fd_.get(), temporary_name);
   if (auto written = write_temporary_file(temporary_name, serialize(record)); !written) {
     return written;
   }
-  if (auto moved = move_into_place(temporary_name, record.label, replace); !moved) return moved;
+  if (auto moved = move_into_place(temporary_name, record.label, replace); !moved) {
+    return moved;
+  }
   guard.disarm();
   return sync_directory();
 }
 
 KeyResult<void> KeyStore::remove(std::string_view label) {
-  if (auto valid = check_label_for_store(label); !valid) return valid;
+  if (auto valid = check_label_for_store(label); !valid) {
+    return valid;
+  }
   auto lock = lock_exclusively(kWriterPatience);
-  if (!lock) return std::unexpected(lock.error());
+  if (!lock) {
+    return std::unexpected(lock.error());
+  }
   const std::string file_name = file_name_for(label);
   if (::unlinkat(directory_fd_.get(), file_name.c_str(), 0) != 0) {
     if (errno == ENOENT) {

@@ -49,7 +49,9 @@ class KeyStoreTest : public ::testing::Test {
 
   KeyStore open_store() {
     auto store = KeyStore::open(store_path(), ::geteuid());
-    if (!store) throw std::runtime_error(store.error().message);
+    if (!store) {
+      throw std::runtime_error(store.error().message);
+    }
     return std::move(*store);
   }
 
@@ -57,7 +59,9 @@ class KeyStoreTest : public ::testing::Test {
     KeyStore store = open_store();
     for (const auto& label : labels) {
       auto created = store.create(make_record(label), false);
-      if (!created) throw std::runtime_error(created.error().message);
+      if (!created) {
+        throw std::runtime_error(created.error().message);
+      }
     }
     return store;
   }
@@ -258,7 +262,9 @@ TEST_F(KeyStoreTest, ATrailingSlashNamesTheSameDirectory) {
 }
 
 TEST_F(KeyStoreTest, AFileOwnedByAnotherUserIsRefused) {
-  if (!running_as_root()) GTEST_SKIP() << "chown to another uid needs root";
+  if (!running_as_root()) {
+    GTEST_SKIP() << "chown to another uid needs root";
+  }
   KeyStore store = store_with({"work"});
   ASSERT_EQ(::chown(file_path("work").c_str(), kOtherUid, static_cast<gid_t>(-1)), 0);
   expect_error(store.load("work").error(), "not_permitted",
@@ -266,7 +272,9 @@ TEST_F(KeyStoreTest, AFileOwnedByAnotherUserIsRefused) {
 }
 
 TEST_F(KeyStoreTest, ADirectoryOwnedByAnotherUserIsRefused) {
-  if (!running_as_root()) GTEST_SKIP() << "chown to another uid needs root";
+  if (!running_as_root()) {
+    GTEST_SKIP() << "chown to another uid needs root";
+  }
   open_store();
   ASSERT_EQ(::chown(store_path().c_str(), kOtherUid, static_cast<gid_t>(-1)), 0);
   auto store = KeyStore::open(store_path(), ::geteuid());
@@ -275,7 +283,9 @@ TEST_F(KeyStoreTest, ADirectoryOwnedByAnotherUserIsRefused) {
 }
 
 TEST_F(KeyStoreTest, TheDaemonKeepsAUsersKeysInADirectoryAndFilesTheUserOwns) {
-  if (!running_as_root()) GTEST_SKIP() << "writing for another uid needs root";
+  if (!running_as_root()) {
+    GTEST_SKIP() << "writing for another uid needs root";
+  }
   fs::path directory = daemon_key_directory(temp_.path(), kOtherUid);
   auto store = KeyStore::open(directory, kOtherUid);
   ASSERT_TRUE(store) << store.error().message;
@@ -393,11 +403,15 @@ TEST_F(KeyStoreTest, ConcurrentWritersNeitherLoseNorTearRecords) {
       for (int round = 0; round < 10; ++round) {
         EXPECT_TRUE(store.create(make_record(fmt::format("key-{}", i)), true));
         auto shared = store.create(make_record("shared"), false);
-        if (!shared && shared.error().code == "exists") ++exists_errors;
+        if (!shared && shared.error().code == "exists") {
+          ++exists_errors;
+        }
       }
     });
   }
-  for (auto& writer : writers) writer.join();
+  for (auto& writer : writers) {
+    writer.join();
+  }
   auto listing = store.list();
   ASSERT_TRUE(listing);
   EXPECT_EQ(listing->records.size(), 9u);

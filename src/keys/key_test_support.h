@@ -31,7 +31,9 @@ class TempDir {
     const char* base = std::getenv("TMPDIR");
     std::string pattern =
         std::string(base && base[0] == '/' ? base : "/tmp") + "/liaison-keys-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
     path_ = pattern;
   }
   TempDir(const TempDir&) = delete;
@@ -51,7 +53,9 @@ inline void write_file(const std::filesystem::path& path, std::string_view conte
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    if (!out) throw std::runtime_error("cannot write " + path.string());
+    if (!out) {
+      throw std::runtime_error("cannot write " + path.string());
+    }
   }
   ::chmod(path.c_str(), mode);
 }
@@ -76,13 +80,17 @@ struct CommandResult {
 // Runs argv[0] from PATH, without a shell, collecting what it prints.
 inline CommandResult run_command(const std::vector<std::string>& argv) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
     std::vector<char*> args;
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    for (const auto& arg : argv) {
+      args.push_back(const_cast<char*>(arg.c_str()));
+    }
     args.push_back(nullptr);
     ::execvp(args[0], args.data());
     ::_exit(127);
@@ -91,11 +99,15 @@ inline CommandResult run_command(const std::vector<std::string>& argv) {
   CommandResult result;
   char buffer[4096];
   ssize_t got;
-  while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) result.output.append(buffer, got);
+  while ((got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
+    result.output.append(buffer, got);
+  }
   ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+  if (WIFEXITED(status)) {
+    result.exit_status = WEXITSTATUS(status);
+  }
   return result;
 }
 
@@ -106,7 +118,9 @@ inline bool signature_verifies(std::span<const uint8_t> spki, std::span<const ui
   const unsigned char* cursor = spki.data();
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       d2i_PUBKEY(nullptr, &cursor, static_cast<long>(spki.size())), EVP_PKEY_free);
-  if (!key) return false;
+  if (!key) {
+    return false;
+  }
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
                                                                   EVP_MD_CTX_free);
   if (EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1) {

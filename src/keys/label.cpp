@@ -28,7 +28,9 @@ std::string printable(std::string_view text) {
 }  // namespace
 
 std::expected<void, std::string> check_label(std::string_view label) {
-  if (label.empty()) return std::unexpected("a key label may not be empty");
+  if (label.empty()) {
+    return std::unexpected("a key label may not be empty");
+  }
   if (label.size() > kMaxLabelLength) {
     return std::unexpected(fmt::format("key label is {} characters long; the limit is {}",
                                        label.size(), kMaxLabelLength));

@@ -8,7 +8,9 @@ namespace liaison::keys {
 std::string openssl_error(std::string_view what) {
   unsigned long first = ERR_get_error();
   ERR_clear_error();
-  if (first == 0) return fmt::format("{}: failed (OpenSSL gave no reason)", what);
+  if (first == 0) {
+    return fmt::format("{}: failed (OpenSSL gave no reason)", what);
+  }
   char reason[256];
   ERR_error_string_n(first, reason, sizeof(reason));
   return fmt::format("{}: {}", what, reason);
@@ -19,7 +21,9 @@ KeyError openssl_key_error(std::string_view what) {
 }
 
 bool is_p256_key(const EVP_PKEY* key) {
-  if (!EVP_PKEY_is_a(key, "EC")) return false;
+  if (!EVP_PKEY_is_a(key, "EC")) {
+    return false;
+  }
   char group[64] = {};
   std::size_t group_length = 0;
   if (EVP_PKEY_get_group_name(key, group, sizeof(group), &group_length) != 1) {
@@ -48,7 +52,9 @@ KeyResult<EvpPkeyPtr> parse_p256_spki(std::span<const uint8_t> spki) {
 
 KeyResult<Bytes> encode_spki(const EVP_PKEY* key) {
   int length = i2d_PUBKEY(key, nullptr);
-  if (length <= 0) return std::unexpected(openssl_key_error("encode public key"));
+  if (length <= 0) {
+    return std::unexpected(openssl_key_error("encode public key"));
+  }
   Bytes spki(static_cast<std::size_t>(length));
   unsigned char* cursor = spki.data();
   if (i2d_PUBKEY(key, &cursor) != length) {

@@ -34,7 +34,9 @@ std::string fix_for(std::string_view provider, const KeyError& error, std::strin
 }  // namespace
 
 std::string provider_check_name(std::string_view provider) {
-  if (provider == "software") return "software-keys";
+  if (provider == "software") {
+    return "software-keys";
+  }
   return std::string(provider);
 }
 

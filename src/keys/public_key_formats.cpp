@@ -32,8 +32,12 @@ std::string encode_with(std::string_view alphabet, std::span<const uint8_t> data
   for (std::size_t i = 0; i < data.size(); i += 3) {
     std::size_t chunk = std::min<std::size_t>(3, data.size() - i);
     uint32_t bits = uint32_t{data[i]} << 16;
-    if (chunk > 1) bits |= uint32_t{data[i + 1]} << 8;
-    if (chunk > 2) bits |= uint32_t{data[i + 2]};
+    if (chunk > 1) {
+      bits |= uint32_t{data[i + 1]} << 8;
+    }
+    if (chunk > 2) {
+      bits |= uint32_t{data[i + 2]};
+    }
     for (std::size_t k = 0; k < 4; ++k) {
       if (k <= chunk) {
         text += alphabet[(bits >> (18 - 6 * k)) & 0x3f];
@@ -63,9 +67,15 @@ Bytes to_bytes(std::string_view text) { return Bytes(text.begin(), text.end()); 
 }  // namespace
 
 std::expected<PublicKeyFormat, std::string> parse_public_key_format(std::string_view name) {
-  if (name == "pem") return PublicKeyFormat::kPem;
-  if (name == "der") return PublicKeyFormat::kDer;
-  if (name == "jwk") return PublicKeyFormat::kJwk;
+  if (name == "pem") {
+    return PublicKeyFormat::kPem;
+  }
+  if (name == "der") {
+    return PublicKeyFormat::kDer;
+  }
+  if (name == "jwk") {
+    return PublicKeyFormat::kJwk;
+  }
   return std::unexpected(
       fmt::format("unknown public key format \"{}\": use pem, der or jwk", name));
 }
@@ -84,12 +94,18 @@ std::string_view public_key_format_name(PublicKeyFormat format) {
 
 KeyResult<P256Point> p256_point_from_spki(std::span<const uint8_t> spki) {
   auto key = parse_p256_spki(spki);
-  if (!key) return std::unexpected(key.error());
+  if (!key) {
+    return std::unexpected(key.error());
+  }
   // Read as numbers, not by slicing the DER: that also covers a compressed point encoding.
   auto x = coordinate(key->get(), OSSL_PKEY_PARAM_EC_PUB_X);
-  if (!x) return std::unexpected(x.error());
+  if (!x) {
+    return std::unexpected(x.error());
+  }
   auto y = coordinate(key->get(), OSSL_PKEY_PARAM_EC_PUB_Y);
-  if (!y) return std::unexpected(y.error());
+  if (!y) {
+    return std::unexpected(y.error());
+  }
   return P256Point{std::move(*x), std::move(*y)};
 }
 
@@ -104,13 +120,17 @@ KeyResult<Bytes> spki_from_p256_point(std::span<const uint8_t> x, std::span<cons
   spki.insert(spki.end(), y.begin(), y.end());
   // OpenSSL checks the point is on the curve while decoding it.
   auto key = parse_p256_spki(spki);
-  if (!key) return std::unexpected(key.error());
+  if (!key) {
+    return std::unexpected(key.error());
+  }
   return spki;
 }
 
 KeyResult<std::string> public_key_pem(std::span<const uint8_t> spki) {
   auto key = parse_p256_spki(spki);
-  if (!key) return std::unexpected(key.error());
+  if (!key) {
+    return std::unexpected(key.error());
+  }
   std::string body = base64_encode(spki);
   std::string pem = "-----BEGIN PUBLIC KEY-----\n";
   for (std::size_t i = 0; i < body.size(); i += kPemLineLength) {
@@ -123,7 +143,9 @@ KeyResult<std::string> public_key_pem(std::span<const uint8_t> spki) {
 
 KeyResult<std::string> jwk_thumbprint(std::span<const uint8_t> spki) {
   auto point = p256_point_from_spki(spki);
-  if (!point) return std::unexpected(point.error());
+  if (!point) {
+    return std::unexpected(point.error());
+  }
   // Written out by hand rather than by a JSON library: RFC 7638 fixes every byte of this string.
   std::string canonical = fmt::format(R"({{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}})",
                                       base64url_encode(point->x), base64url_encode(point->y));
@@ -132,9 +154,13 @@ KeyResult<std::string> jwk_thumbprint(std::span<const uint8_t> spki) {
 
 KeyResult<nlohmann::json> public_key_jwk(std::span<const uint8_t> spki) {
   auto point = p256_point_from_spki(spki);
-  if (!point) return std::unexpected(point.error());
+  if (!point) {
+    return std::unexpected(point.error());
+  }
   auto thumbprint = jwk_thumbprint(spki);
-  if (!thumbprint) return std::unexpected(thumbprint.error());
+  if (!thumbprint) {
+    return std::unexpected(thumbprint.error());
+  }
   return nlohmann::json{{"kty", "EC"},
                         {"crv", "P-256"},
                         {"x", base64url_encode(point->x)},
@@ -146,17 +172,23 @@ KeyResult<Bytes> format_public_key(std::span<const uint8_t> spki, PublicKeyForma
   switch (format) {
     case PublicKeyFormat::kDer: {
       auto key = parse_p256_spki(spki);
-      if (!key) return std::unexpected(key.error());
+      if (!key) {
+        return std::unexpected(key.error());
+      }
       return Bytes(spki.begin(), spki.end());
     }
     case PublicKeyFormat::kPem: {
       auto pem = public_key_pem(spki);
-      if (!pem) return std::unexpected(pem.error());
+      if (!pem) {
+        return std::unexpected(pem.error());
+      }
       return to_bytes(*pem);
     }
     case PublicKeyFormat::kJwk: {
       auto jwk = public_key_jwk(spki);
-      if (!jwk) return std::unexpected(jwk.error());
+      if (!jwk) {
+        return std::unexpected(jwk.error());
+      }
       return to_bytes(jwk->dump() + "\n");
     }
   }
@@ -172,7 +204,9 @@ std::string base64url_encode(std::span<const uint8_t> data) {
 }
 
 std::optional<Bytes> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
+  if (text.size() % 4 != 0) {
+    return std::nullopt;
+  }
   std::size_t padding = 0;
   while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') {
     ++padding;
@@ -183,7 +217,9 @@ std::optional<Bytes> base64_decode(std::string_view text) {
   int bit_count = 0;
   for (std::size_t i = 0; i < text.size() - padding; ++i) {
     std::size_t value = kBase64Alphabet.find(text[i]);
-    if (value == std::string_view::npos) return std::nullopt;
+    if (value == std::string_view::npos) {
+      return std::nullopt;
+    }
     bits = (bits << 6) | static_cast<uint32_t>(value);
     bit_count += 6;
     if (bit_count >= 8) {

@@ -22,9 +22,13 @@ using DecoderCtxPtr = std::unique_ptr<OSSL_DECODER_CTX, OpenSslDeleter<OSSL_DECO
 
 KeyResult<Bytes> encode_pkcs8(EVP_PKEY* key) {
   Pkcs8Ptr info(EVP_PKEY2PKCS8(key));
-  if (!info) return std::unexpected(openssl_key_error("software key: encode private key"));
+  if (!info) {
+    return std::unexpected(openssl_key_error("software key: encode private key"));
+  }
   int length = i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr);
-  if (length <= 0) return std::unexpected(openssl_key_error("software key: encode private key"));
+  if (length <= 0) {
+    return std::unexpected(openssl_key_error("software key: encode private key"));
+  }
   Bytes der(static_cast<std::size_t>(length));
   unsigned char* cursor = der.data();
   if (i2d_PKCS8_PRIV_KEY_INFO(info.get(), &cursor) != length) {
@@ -60,7 +64,9 @@ class SigningContextPool {
 
   void give_back(EvpPkeyCtxPtr context) {
     std::lock_guard lock(mutex_);
-    if (idle_.size() < kMaxIdleSigningContexts) idle_.push_back(std::move(context));
+    if (idle_.size() < kMaxIdleSigningContexts) {
+      idle_.push_back(std::move(context));
+    }
   }
 
  private:
@@ -89,10 +95,14 @@ class SoftwareSigningKey final : public UnexportableSigningKey {
           fmt::format("a SHA-256 digest is {} bytes, got {}", kSha256DigestSize, digest.size())});
     }
     auto context = contexts_.take();
-    if (!context) return std::unexpected(context.error());
+    if (!context) {
+      return std::unexpected(context.error());
+    }
     auto signature = sign_with(context->get(), digest);
     // A context that failed is in an unknown state: let it go rather than reuse it.
-    if (signature) contexts_.give_back(std::move(*context));
+    if (signature) {
+      contexts_.give_back(std::move(*context));
+    }
     return signature;
   }
 
@@ -119,7 +129,9 @@ class SoftwareSigningKey final : public UnexportableSigningKey {
 
 KeyResult<std::unique_ptr<UnexportableSigningKey>> make_signing_key(EvpPkeyPtr key, Bytes pkcs8) {
   auto spki = encode_spki(key.get());
-  if (!spki) return std::unexpected(spki.error());
+  if (!spki) {
+    return std::unexpected(spki.error());
+  }
   return std::make_unique<SoftwareSigningKey>(std::move(key), std::move(*spki), std::move(pkcs8));
 }
 
@@ -133,7 +145,9 @@ KeyResult<EvpPkeyPtr> decode_ec_pkcs8(std::span<const uint8_t> der) {
   EVP_PKEY* decoded = nullptr;
   DecoderCtxPtr decoder(OSSL_DECODER_CTX_new_for_pkey(&decoded, "DER", "PrivateKeyInfo", "EC",
                                                       EVP_PKEY_KEYPAIR, nullptr, nullptr));
-  if (!decoder) return std::unexpected(openssl_key_error("software key: set up key decoding"));
+  if (!decoder) {
+    return std::unexpected(openssl_key_error("software key: set up key decoding"));
+  }
   const unsigned char* cursor = der.data();
   std::size_t left = der.size();
   int decoded_ok = OSSL_DECODER_from_data(decoder.get(), &cursor, &left);
@@ -155,9 +169,13 @@ bool private_matches_public(EVP_PKEY* key) {
 
 KeyResult<std::unique_ptr<UnexportableSigningKey>> SoftwareKeyProvider::generate() {
   EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  if (!key) return std::unexpected(openssl_key_error("software key: generate P-256 key"));
+  if (!key) {
+    return std::unexpected(openssl_key_error("software key: generate P-256 key"));
+  }
   auto pkcs8 = encode_pkcs8(key.get());
-  if (!pkcs8) return std::unexpected(pkcs8.error());
+  if (!pkcs8) {
+    return std::unexpected(pkcs8.error());
+  }
   return make_signing_key(std::move(key), std::move(*pkcs8));
 }
 
@@ -173,8 +191,12 @@ KeyResult<std::unique_ptr<UnexportableSigningKey>> SoftwareKeyProvider::from_wra
     return std::unexpected(bad_wrapped_key("followed by trailing bytes"));
   }
   auto key = decode_ec_pkcs8(wrapped);
-  if (!key) return std::unexpected(key.error());
-  if (!is_p256_key(key->get())) return std::unexpected(bad_wrapped_key("not an EC P-256 key"));
+  if (!key) {
+    return std::unexpected(key.error());
+  }
+  if (!is_p256_key(key->get())) {
+    return std::unexpected(bad_wrapped_key("not an EC P-256 key"));
+  }
   if (!private_matches_public(key->get())) {
     return std::unexpected(
         bad_wrapped_key(openssl_error("inconsistent: its private and public halves differ")));

@@ -24,13 +24,17 @@ using testing::write_file;
 
 std::unique_ptr<UnexportableSigningKey> generate_key(SoftwareKeyProvider& provider) {
   auto key = provider.generate();
-  if (!key) throw std::runtime_error(key.error().message);
+  if (!key) {
+    throw std::runtime_error(key.error().message);
+  }
   return std::move(*key);
 }
 
 Bytes sign_message(UnexportableSigningKey& key, std::string_view message) {
   auto signature = key.sign_digest(sha256(bytes_of(message)));
-  if (!signature) throw std::runtime_error(signature.error().message);
+  if (!signature) {
+    throw std::runtime_error(signature.error().message);
+  }
   return *signature;
 }
 
@@ -192,11 +196,15 @@ TEST(SoftwareKeyProvider, EightThreadsSharingOneKeyMakeOnlyValidSignatures) {
       for (int i = 0; i < 125; ++i) {
         std::string message = fmt::format("signer {} message {}", thread, i);
         auto signature = key->sign_digest(sha256(bytes_of(message)));
-        if (signature && signature_verifies(spki, bytes_of(message), *signature)) ++valid;
+        if (signature && signature_verifies(spki, bytes_of(message), *signature)) {
+          ++valid;
+        }
       }
     });
   }
-  for (auto& signer : signers) signer.join();
+  for (auto& signer : signers) {
+    signer.join();
+  }
   EXPECT_EQ(valid.load(), 1000);
 }
 

@@ -45,7 +45,9 @@ asio::awaitable<void> Connection::read_loop() {
   std::string chunk(kReadChunkBytes, '\0');
   while (open_) {
     auto [error, bytes] = co_await socket_.async_read_some(asio::buffer(chunk), kNoThrow);
-    if (error) break;  // the peer closed, or we did
+    if (error) {
+      break;  // the peer closed, or we did
+    }
     partial_line_timer_.cancel();
     inbox_.append(chunk.data(), bytes);
     std::size_t start = 0;
@@ -59,23 +61,33 @@ asio::awaitable<void> Connection::read_loop() {
           fmt::format("message over {} bytes without a newline", limits_.max_line_bytes)));
       break;
     }
-    if (!inbox_.empty()) arm_partial_line_timer();
+    if (!inbox_.empty()) {
+      arm_partial_line_timer();
+    }
   }
-  if (!close_after_write_) close();
+  if (!close_after_write_) {
+    close();
+  }
 }
 
 void Connection::arm_partial_line_timer() {
   partial_line_timer_.expires_after(limits_.partial_line_timeout);
   partial_line_timer_.async_wait([weak = weak_from_this()](const std::error_code& error) {
     auto self = weak.lock();
-    if (error || !self || self->inbox_.empty()) return;
+    if (error || !self || self->inbox_.empty()) {
+      return;
+    }
     self->fail_and_close(Error::invalid_request("incomplete message: no newline in time"));
   });
 }
 
 void Connection::handle_line(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.empty()) return;  // blank lines between messages are harmless; socat sends them
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  if (line.empty()) {
+    return;  // blank lines between messages are harmless; socat sends them
+  }
   auto message = parse_message(line);
   if (!message) {
     queue(serialize(Response{message.error().id, std::unexpected(message.error().error)}));
@@ -104,7 +116,9 @@ asio::awaitable<void> Connection::answer(Request request) {
   // Plain statements around co_await: g++ 12 mis-destroys temporaries of a co_await inside ?:.
   Result<Json> outcome = std::unexpected(Error::method_not_found(request.method));
   try {
-    if (handler_) outcome = co_await handler_(request);
+    if (handler_) {
+      outcome = co_await handler_(request);
+    }
   } catch (const Json::exception& e) {
     // A param of the wrong type that a handler read without checking: the peer's mistake.
     outcome =
@@ -130,9 +144,13 @@ void Connection::handle_response(Response response) {
     peer_refusal_ = response.outcome.error();
     return;
   }
-  if (!response.id.is_number_integer()) return;  // not an answer to anything we asked
+  if (!response.id.is_number_integer()) {
+    return;  // not an answer to anything we asked
+  }
   auto found = pending_calls_.find(response.id.get<int64_t>());
-  if (found == pending_calls_.end()) return;  // late: the call already timed out
+  if (found == pending_calls_.end()) {
+    return;  // late: the call already timed out
+  }
   found->second->outcome = std::move(response.outcome);
   found->second->wakeup.cancel();
   pending_calls_.erase(found);
@@ -151,7 +169,9 @@ asio::awaitable<Result<Json>> Connection::call(std::string method, Json params,
   queue(serialize(Request{Id(id), std::move(method), std::move(params)}));
   pending->wakeup.expires_after(timeout);
   co_await pending->wakeup.async_wait(kNoThrow);
-  if (pending->outcome.has_value()) co_return std::move(*pending->outcome);
+  if (pending->outcome.has_value()) {
+    co_return std::move(*pending->outcome);
+  }
   pending_calls_.erase(id);
   co_return std::unexpected(
       Error::application(codes::kTimeout, fmt::format("no answer within {} ms", timeout.count())));
@@ -162,13 +182,17 @@ void Connection::notify(std::string method, Json params) {
 }
 
 void Connection::fail_and_close(const Error& error) {
-  if (!open_) return;
+  if (!open_) {
+    return;
+  }
   queue(serialize(Response{nullptr, std::unexpected(error)}));
   close_after_write_ = true;
   // Stop reading what the peer sends next; the writer closes once the error is out.
   std::error_code ignored;
   socket_.shutdown(Socket::shutdown_receive, ignored);
-  if (!writing_) close();
+  if (!writing_) {
+    close();
+  }
 }
 
 void Connection::close_after_reply() {
@@ -178,7 +202,9 @@ void Connection::close_after_reply() {
 }
 
 void Connection::queue(std::string line) {
-  if (!open_ || write_failed_) return;
+  if (!open_ || write_failed_) {
+    return;
+  }
   outbox_bytes_ += line.size();
   outbox_.push_back(std::move(line));
   if (outbox_bytes_ > limits_.max_queued_bytes) {
@@ -206,31 +232,43 @@ asio::awaitable<void> Connection::write_loop() {
       outbox_bytes_ = 0;
       break;
     }
-    if (!open_) break;  // a close() while we wrote leaves the queue to us
+    if (!open_) {
+      break;  // a close() while we wrote leaves the queue to us
+    }
     outbox_bytes_ -= outbox_.front().size();
     outbox_.pop_front();
   }
   writing_ = false;
-  if (close_after_write_ || !open_) close();
-  if (!open_) outbox_.clear();
+  if (close_after_write_ || !open_) {
+    close();
+  }
+  if (!open_) {
+    outbox_.clear();
+  }
 }
 
 void Connection::close() {
-  if (!open_) return;
+  if (!open_) {
+    return;
+  }
   open_ = false;
   std::error_code ignored;
   partial_line_timer_.cancel();
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);
   // The writer may be mid-write on outbox_.front(): it drops the queue itself when it wakes.
-  if (!writing_) outbox_.clear();
+  if (!writing_) {
+    outbox_.clear();
+  }
   for (auto& [id, pending] : pending_calls_) {
     pending->outcome = std::unexpected(
         peer_refusal_.value_or(Error::application(codes::kUnavailable, "the connection closed")));
     pending->wakeup.cancel();
   }
   pending_calls_.clear();
-  if (auto handler = std::exchange(close_handler_, nullptr)) handler();
+  if (auto handler = std::exchange(close_handler_, nullptr)) {
+    handler();
+  }
 }
 
 }  // namespace liaison::protocol

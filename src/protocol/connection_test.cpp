@@ -32,7 +32,9 @@ class ConnectionTest : public testing::Test {
 
   // Runs the loop until `done` or a generous deadline; the deadline only stops a broken test.
   void run_until(const std::function<bool()>& done) {
-    for (int i = 0; i < 500 && !done(); ++i) io_.run_for(10ms);
+    for (int i = 0; i < 500 && !done(); ++i) {
+      io_.run_for(10ms);
+    }
   }
 
   // Everything the connection wrote to the peer so far, as parsed lines.
@@ -56,7 +58,9 @@ class ConnectionTest : public testing::Test {
   std::vector<Json> run_until_peer_receives(std::size_t count) {
     std::vector<Json> lines;
     run_until([&] {
-      for (Json& line : peer_receives()) lines.push_back(std::move(line));
+      for (Json& line : peer_receives()) {
+        lines.push_back(std::move(line));
+      }
       return lines.size() >= count;
     });
     return lines;

@@ -19,7 +19,9 @@ std::expected<Message, ParseFailure> parse_response(const Json& object, const Id
     return std::unexpected(ParseFailure{
         Error::invalid_request("a response carries exactly one of \"result\" and \"error\""), id});
   }
-  if (has_result) return Response{id, object.at("result")};
+  if (has_result) {
+    return Response{id, object.at("result")};
+  }
   const Json& error = object.at("error");
   if (!error.is_object() || !error.contains("code") || !error.at("code").is_number_integer() ||
       !error.contains("message") || !error.at("message").is_string()) {
@@ -55,7 +57,9 @@ Error Error::method_not_found(std::string_view method) {
 
 Json Error::to_json() const {
   Json error = {{"code", code}, {"message", message}};
-  if (!data_code.empty()) error["data"] = {{"code", data_code}};
+  if (!data_code.empty()) {
+    error["data"] = {{"code", data_code}};
+  }
   return error;
 }
 
@@ -90,14 +94,18 @@ std::expected<Message, ParseFailure> parse_message(std::string_view line) {
       return std::unexpected(
           ParseFailure{Error::invalid_request("\"id\" must be a string or an integer"), nullptr});
     }
-    if (!found->is_null()) id = *found;
+    if (!found->is_null()) {
+      id = *found;
+    }
   }
   auto version = object.find("jsonrpc");
   if (version == object.end() || *version != "2.0") {
     return std::unexpected(
         ParseFailure{Error::invalid_request("\"jsonrpc\" must be \"2.0\""), id.value_or(nullptr)});
   }
-  if (object.contains("method")) return parse_request(object, std::move(id));
+  if (object.contains("method")) {
+    return parse_request(object, std::move(id));
+  }
   // A response may carry "id": null: an error the peer could not tie to a request.
   if (!id.has_value() && object.contains("id") && object.contains("error")) {
     return parse_response(object, nullptr);
@@ -112,7 +120,9 @@ std::expected<Message, ParseFailure> parse_message(std::string_view line) {
 
 std::string serialize(const Request& request) {
   Json message = {{"jsonrpc", "2.0"}, {"method", request.method}, {"params", request.params}};
-  if (request.id.has_value()) message["id"] = *request.id;
+  if (request.id.has_value()) {
+    message["id"] = *request.id;
+  }
   // Invalid UTF-8 from a peer must not throw here: replace it rather than drop the message.
   return message.dump(-1, ' ', false, Json::error_handler_t::replace) + '\n';
 }

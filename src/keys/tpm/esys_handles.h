@@ -57,14 +57,18 @@ class TransientObject {
   // Frees the slot: one TPM2_FlushContext round trip (~0.1 ms on swtpm). Errors are ignored: the
   // object is gone from our side either way, and the TPM drops it at its next reset.
   void flush() {
-    if (!loaded()) return;
+    if (!loaded()) {
+      return;
+    }
     Esys_FlushContext(esys_, std::exchange(handle_, ESYS_TR_NONE));
   }
 
   // For when the TPM already lost the object (TPM reset, simulator restart, lost connection):
   // drops ESAPI's record of it without a command the TPM would refuse. No TPM round trip.
   void forget() {
-    if (!loaded()) return;
+    if (!loaded()) {
+      return;
+    }
     ESYS_TR handle = std::exchange(handle_, ESYS_TR_NONE);
     Esys_TR_Close(esys_, &handle);
   }

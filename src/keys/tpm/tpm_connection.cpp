@@ -29,7 +29,9 @@ TSS2_RC probe(ESYS_CONTEXT* esys) {
 // with TPM2_RC_INITIALIZE until someone sends TPM2_Startup. Real TPMs are started by firmware.
 TSS2_RC probe_starting_if_needed(ESYS_CONTEXT* esys) {
   TSS2_RC rc = probe(esys);
-  if (classify(rc) != TpmFailureKind::kNotStarted) return rc;
+  if (classify(rc) != TpmFailureKind::kNotStarted) {
+    return rc;
+  }
   log::info("TPM was not started: sending TPM2_Startup(CLEAR)");
   if (TSS2_RC started = Esys_Startup(esys, TPM2_SU_CLEAR); started != TSS2_RC_SUCCESS) {
     return started;
@@ -57,7 +59,9 @@ TpmConnection::~TpmConnection() {
 KeyResult<void> TpmConnection::connect() {
   TSS2_TCTI_CONTEXT* raw_tcti = nullptr;
   TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti_.empty() ? nullptr : tcti_.c_str(), &raw_tcti);
-  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tcti_load_error(tcti_, rc));
+  if (rc != TSS2_RC_SUCCESS) {
+    return std::unexpected(tcti_load_error(tcti_, rc));
+  }
   TctiPtr tcti_context(raw_tcti);
 
   ESYS_CONTEXT* raw_esys = nullptr;
@@ -88,7 +92,9 @@ void TpmConnection::disconnect() {
 }
 
 void TpmConnection::forget_transient_objects() {
-  for (auto& [wrapped, key] : loaded_keys_) key.object.forget();
+  for (auto& [wrapped, key] : loaded_keys_) {
+    key.object.forget();
+  }
   loaded_keys_.clear();
   storage_root_key_.forget();
 }
@@ -100,10 +106,14 @@ auto TpmConnection::with_recovery(Operation&& operation)
     -> KeyResult<typename std::invoke_result_t<Operation&>::value_type> {
   if (!esys_) {
     // The last attempt to reconnect failed: try again now, the TPM may be back.
-    if (auto connected = connect(); !connected) return std::unexpected(connected.error());
+    if (auto connected = connect(); !connected) {
+      return std::unexpected(connected.error());
+    }
   }
   auto result = operation();
-  if (result) return *std::move(result);
+  if (result) {
+    return *std::move(result);
+  }
 
   const TpmFailure& failure = result.error();
   switch (classify(failure.rc)) {
@@ -134,7 +144,9 @@ auto TpmConnection::with_recovery(Operation&& operation)
   }
 
   result = operation();
-  if (!result) return std::unexpected(to_key_error(result.error(), tcti_));
+  if (!result) {
+    return std::unexpected(to_key_error(result.error(), tcti_));
+  }
   return *std::move(result);
 }
 
@@ -144,7 +156,9 @@ TpmResult<void> TpmConnection::run(const char* call, OnObjectMemoryFull on_full,
   int retries = 0;
   for (;;) {
     TSS2_RC rc = command();
-    if (rc == TSS2_RC_SUCCESS) return {};
+    if (rc == TSS2_RC_SUCCESS) {
+      return {};
+    }
     TpmFailureKind kind = classify(rc);
     if (kind == TpmFailureKind::kRetrySoon && retries < kMaxRetries) {
       std::this_thread::sleep_for(kFirstBackoff * (1 << retries++));
@@ -162,7 +176,9 @@ bool TpmConnection::evict_least_recently_used_key() {
   auto oldest = std::min_element(
       loaded_keys_.begin(), loaded_keys_.end(),
       [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
-  if (oldest == loaded_keys_.end()) return false;
+  if (oldest == loaded_keys_.end()) {
+    return false;
+  }
   log::debug("TPM object slots full: flushing the least recently used key");
   loaded_keys_.erase(oldest);  // TransientObject's destructor flushes it
   return true;
@@ -170,7 +186,9 @@ bool TpmConnection::evict_least_recently_used_key() {
 
 TpmResult<ESYS_TR> TpmConnection::storage_root_key() {
   storage_root_key_last_used_ = Clock::now();
-  if (storage_root_key_.loaded()) return storage_root_key_.get();
+  if (storage_root_key_.loaded()) {
+    return storage_root_key_.get();
+  }
 
   TPM2B_SENSITIVE_CREATE sensitive{};  // empty auth, no data
   TPM2B_PUBLIC key_template = storage_root_key_template();
@@ -183,7 +201,9 @@ TpmResult<ESYS_TR> TpmConnection::storage_root_key() {
                               ESYS_TR_NONE, &sensitive, &key_template, &outside_info,
                               &creation_pcrs, &handle, nullptr, nullptr, nullptr, nullptr);
   });
-  if (!created) return std::unexpected(created.error());
+  if (!created) {
+    return std::unexpected(created.error());
+  }
   storage_root_key_ = TransientObject(esys_.get(), handle);
   return handle;
 }
@@ -194,13 +214,17 @@ TpmResult<ESYS_TR> TpmConnection::loaded_key(const Bytes& wrapped, const TpmKeyB
     return found->second.object.get();
   }
   auto parent = storage_root_key();
-  if (!parent) return std::unexpected(parent.error());
+  if (!parent) {
+    return std::unexpected(parent.error());
+  }
   ESYS_TR handle = ESYS_TR_NONE;
   auto loaded = run("Esys_Load", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
     return Esys_Load(esys_.get(), *parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                      &blob.private_area, &blob.public_area, &handle);
   });
-  if (!loaded) return std::unexpected(loaded.error());
+  if (!loaded) {
+    return std::unexpected(loaded.error());
+  }
   loaded_keys_.emplace(wrapped, LoadedKey{TransientObject(esys_.get(), handle), Clock::now()});
   return handle;
 }
@@ -208,7 +232,9 @@ TpmResult<ESYS_TR> TpmConnection::loaded_key(const Bytes& wrapped, const TpmKeyB
 KeyResult<TpmKeyBlob> TpmConnection::create_signing_key() {
   return with_recovery([&]() -> TpmResult<TpmKeyBlob> {
     auto parent = storage_root_key();
-    if (!parent) return std::unexpected(parent.error());
+    if (!parent) {
+      return std::unexpected(parent.error());
+    }
     TPM2B_SENSITIVE_CREATE sensitive{};
     TPM2B_PUBLIC key_template = signing_key_template();
     TPM2B_DATA outside_info{};
@@ -223,7 +249,9 @@ KeyResult<TpmKeyBlob> TpmConnection::create_signing_key() {
     });
     EsysPtr<TPM2B_PRIVATE> private_area(raw_private);
     EsysPtr<TPM2B_PUBLIC> public_area(raw_public);
-    if (!created) return std::unexpected(created.error());
+    if (!created) {
+      return std::unexpected(created.error());
+    }
     return TpmKeyBlob{*public_area, *private_area};
   });
 }
@@ -236,7 +264,9 @@ KeyResult<TPMT_SIGNATURE> TpmConnection::sign(const Bytes& wrapped, const TpmKey
                                               const TPM2B_DIGEST& digest) {
   return with_recovery([&]() -> TpmResult<TPMT_SIGNATURE> {
     auto key = loaded_key(wrapped, blob);
-    if (!key) return std::unexpected(key.error());
+    if (!key) {
+      return std::unexpected(key.error());
+    }
     TPMT_SIG_SCHEME scheme{};
     scheme.scheme = TPM2_ALG_ECDSA;
     scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
@@ -251,7 +281,9 @@ KeyResult<TPMT_SIGNATURE> TpmConnection::sign(const Bytes& wrapped, const TpmKey
                        &scheme, &no_ticket, &raw_signature);
     });
     EsysPtr<TPMT_SIGNATURE> signature(raw_signature);
-    if (!signed_ok) return std::unexpected(signed_ok.error());
+    if (!signed_ok) {
+      return std::unexpected(signed_ok.error());
+    }
     return *signature;
   });
 }
@@ -278,7 +310,9 @@ KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> TpmConnection::tpm_properties(TPM2_
                                 TPM2_CAP_TPM_PROPERTIES, first, count, nullptr, &raw);
     });
     EsysPtr<TPMS_CAPABILITY_DATA> capability(raw);
-    if (!asked) return std::unexpected(asked.error());
+    if (!asked) {
+      return std::unexpected(asked.error());
+    }
     const TPML_TAGGED_TPM_PROPERTY& list = capability->data.tpmProperties;
     return std::vector<TPMS_TAGGED_PROPERTY>(list.tpmProperty, list.tpmProperty + list.count);
   });

@@ -21,7 +21,9 @@ bool is_tpm_layer(TSS2_RC rc) {
 }
 
 bool is_broken_transport(TSS2_RC rc) {
-  if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) return true;
+  if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) {
+    return true;
+  }
   // After a failed round trip ESAPI refuses every later call with BAD_SEQUENCE: only a new context
   // helps, which is what reconnecting makes.
   return rc == TSS2_ESYS_RC_BAD_SEQUENCE || rc == TSS2_ESYS_RC_MALFORMED_RESPONSE ||
@@ -36,7 +38,9 @@ std::string describe_rc(const TpmFailure& failure) {
 // "device:/dev/tpmrm0" -> {"device", "/dev/tpmrm0"}.
 std::pair<std::string_view, std::string_view> split_tcti(std::string_view tcti) {
   std::size_t colon = tcti.find(':');
-  if (colon == std::string_view::npos) return {tcti, {}};
+  if (colon == std::string_view::npos) {
+    return {tcti, {}};
+  }
   return {tcti.substr(0, colon), tcti.substr(colon + 1)};
 }
 
@@ -44,7 +48,9 @@ std::pair<std::string_view, std::string_view> split_tcti(std::string_view tcti) 
 KeyError device_tcti_error(std::string_view tcti, std::string_view path, TSS2_RC rc) {
   std::string path_string(path.empty() ? "/dev/tpm0" : path);
   UniqueFd fd(::open(path_string.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd) return device_open_error(path_string, errno);
+  if (!fd) {
+    return device_open_error(path_string, errno);
+  }
   return KeyError{"unavailable",
                   fmt::format("the TPM device {} (tpm_tcti \"{}\") did not answer: {}", path_string,
                               tcti, Tss2_RC_Decode(rc))};
@@ -53,15 +59,23 @@ KeyError device_tcti_error(std::string_view tcti, std::string_view path, TSS2_RC
 }  // namespace
 
 TSS2_RC tpm_base_rc(TSS2_RC rc) {
-  if (!is_tpm_layer(rc)) return rc;
+  if (!is_tpm_layer(rc)) {
+    return rc;
+  }
   TSS2_RC code = rc & ~TSS2_RC_LAYER_MASK;
-  if (code & TPM2_RC_FMT1) return code & (TPM2_RC_FMT1 | 0x3F);
+  if (code & TPM2_RC_FMT1) {
+    return code & (TPM2_RC_FMT1 | 0x3F);
+  }
   return code;
 }
 
 TpmFailureKind classify(TSS2_RC rc) {
-  if (is_broken_transport(rc)) return TpmFailureKind::kConnectionLost;
-  if (!is_tpm_layer(rc)) return TpmFailureKind::kOther;
+  if (is_broken_transport(rc)) {
+    return TpmFailureKind::kConnectionLost;
+  }
+  if (!is_tpm_layer(rc)) {
+    return TpmFailureKind::kOther;
+  }
   TSS2_RC base = tpm_base_rc(rc);
   switch (base) {
     case TPM2_RC_RETRY:
@@ -152,7 +166,9 @@ KeyError tcti_load_error(std::string_view tcti, TSS2_RC rc) {
                     fmt::format("bad TCTI configuration \"{}\" in tpm_tcti \"{}\": {}",
                                 configuration, tcti, Tss2_RC_Decode(rc))};
   }
-  if (name == "device") return device_tcti_error(tcti, configuration, rc);
+  if (name == "device") {
+    return device_tcti_error(tcti, configuration, rc);
+  }
   return KeyError{"unavailable",
                   fmt::format("no TPM answering through tpm_tcti \"{}\" (is the TPM simulator "
                               "running there?): {}",

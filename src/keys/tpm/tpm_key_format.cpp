@@ -34,7 +34,9 @@ KeyError invalid_wrapped(std::string_view why) {
 
 // Appends a TPM coordinate left-padded to 32 bytes (a TPM may drop leading zero bytes).
 bool append_coordinate(Bytes& out, const TPM2B_ECC_PARAMETER& coordinate) {
-  if (coordinate.size > kP256CoordinateSize) return false;
+  if (coordinate.size > kP256CoordinateSize) {
+    return false;
+  }
   out.insert(out.end(), kP256CoordinateSize - coordinate.size, 0);
   out.insert(out.end(), coordinate.buffer, coordinate.buffer + coordinate.size);
   return true;
@@ -162,10 +164,14 @@ KeyResult<Bytes> der_signature_from_tpm(const TPMT_SIGNATURE& signature) {
   BignumPtr r(BN_bin2bn(ecdsa.signatureR.buffer, ecdsa.signatureR.size, nullptr));
   BignumPtr s(BN_bin2bn(ecdsa.signatureS.buffer, ecdsa.signatureS.size, nullptr));
   EcdsaSigPtr sig(ECDSA_SIG_new());
-  if (!r || !s || !sig) return std::unexpected(openssl_key_error("ECDSA signature"));
+  if (!r || !s || !sig) {
+    return std::unexpected(openssl_key_error("ECDSA signature"));
+  }
   ECDSA_SIG_set0(sig.get(), r.release(), s.release());  // takes ownership of both
   int length = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (length <= 0) return std::unexpected(openssl_key_error("encode the ECDSA signature"));
+  if (length <= 0) {
+    return std::unexpected(openssl_key_error("encode the ECDSA signature"));
+  }
   Bytes der(static_cast<std::size_t>(length));
   unsigned char* cursor = der.data();
   i2d_ECDSA_SIG(sig.get(), &cursor);

@@ -31,13 +31,17 @@ TpmKeyBlob sample_blob() {
   set(blob.public_area.publicArea.unique.ecc.x, kGeneratorX);
   set(blob.public_area.publicArea.unique.ecc.y, kGeneratorY);
   blob.private_area.size = 126;
-  for (int i = 0; i < 126; ++i) blob.private_area.buffer[i] = static_cast<BYTE>(i * 7);
+  for (int i = 0; i < 126; ++i) {
+    blob.private_area.buffer[i] = static_cast<BYTE>(i * 7);
+  }
   return blob;
 }
 
 Bytes wrapped_sample() {
   auto wrapped = wrap_key_blob(sample_blob());
-  if (!wrapped) throw std::runtime_error(wrapped.error().message);
+  if (!wrapped) {
+    throw std::runtime_error(wrapped.error().message);
+  }
   return *wrapped;
 }
 

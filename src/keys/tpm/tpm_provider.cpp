@@ -38,7 +38,9 @@ class TpmSigningKey final : public UnexportableSigningKey {
     tpm_digest.size = kSha256DigestSize;
     std::copy(digest.begin(), digest.end(), tpm_digest.buffer);
     auto signature = connection_->sign(wrapped_, blob_, tpm_digest);
-    if (!signature) return std::unexpected(signature.error());
+    if (!signature) {
+      return std::unexpected(signature.error());
+    }
     return der_signature_from_tpm(*signature);
   }
 
@@ -52,7 +54,9 @@ class TpmSigningKey final : public UnexportableSigningKey {
 KeyResult<std::unique_ptr<UnexportableSigningKey>> make_key(
     std::shared_ptr<TpmConnection> connection, const TpmKeyBlob& blob, Bytes wrapped) {
   auto spki = spki_from_public_area(blob.public_area);
-  if (!spki) return std::unexpected(spki.error());
+  if (!spki) {
+    return std::unexpected(spki.error());
+  }
   return std::make_unique<TpmSigningKey>(std::move(connection), blob, std::move(wrapped),
                                          *std::move(spki));
 }
@@ -62,7 +66,9 @@ std::string property_text(uint32_t value) {
   std::string text;
   for (int shift = 24; shift >= 0; shift -= 8) {
     char c = static_cast<char>((value >> shift) & 0xFF);
-    if (std::isprint(static_cast<unsigned char>(c))) text.push_back(c);
+    if (std::isprint(static_cast<unsigned char>(c))) {
+      text.push_back(c);
+    }
   }
   return text;
 }
@@ -114,7 +120,9 @@ KeyResult<std::unique_ptr<TpmProvider>> TpmProvider::open(const std::string& tct
   // a reconnect): quiet it unless the operator asked for its log with TSS2_LOG.
   setenv("TSS2_LOG", "all+none", /*overwrite=*/0);
   auto connection = TpmConnection::open(tcti);
-  if (!connection) return std::unexpected(connection.error());
+  if (!connection) {
+    return std::unexpected(connection.error());
+  }
   return std::make_unique<TpmProvider>(OpenToken{}, *std::move(connection), context);
 }
 
@@ -125,16 +133,22 @@ TpmProvider::~TpmProvider() = default;
 
 KeyResult<std::unique_ptr<UnexportableSigningKey>> TpmProvider::generate() {
   auto blob = connection_->create_signing_key();
-  if (!blob) return std::unexpected(blob.error());
+  if (!blob) {
+    return std::unexpected(blob.error());
+  }
   auto wrapped = wrap_key_blob(*blob);
-  if (!wrapped) return std::unexpected(wrapped.error());
+  if (!wrapped) {
+    return std::unexpected(wrapped.error());
+  }
   return make_key(connection_, *blob, *std::move(wrapped));
 }
 
 KeyResult<std::unique_ptr<UnexportableSigningKey>> TpmProvider::from_wrapped(
     std::span<const uint8_t> wrapped) {
   auto blob = unwrap_key_blob(wrapped);
-  if (!blob) return std::unexpected(blob.error());
+  if (!blob) {
+    return std::unexpected(blob.error());
+  }
   Bytes wrapped_bytes(wrapped.begin(), wrapped.end());
   if (auto loaded = connection_->load_key(wrapped_bytes, *blob); !loaded) {
     return std::unexpected(loaded.error());
@@ -154,12 +168,20 @@ KeyResult<TpmDescription> TpmProvider::describe_tpm() {
   // MAX_AUTH_FAIL (0x20f).
   auto fixed = connection_->tpm_properties(TPM2_PT_MANUFACTURER,
                                            TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1);
-  if (!fixed) return std::unexpected(fixed.error());
+  if (!fixed) {
+    return std::unexpected(fixed.error());
+  }
   auto variable =
       connection_->tpm_properties(TPM2_PT_PERMANENT, TPM2_PT_MAX_AUTH_FAIL - TPM2_PT_PERMANENT + 1);
-  if (!variable) return std::unexpected(variable.error());
-  for (const auto& property : *fixed) apply_property(description, property);
-  for (const auto& property : *variable) apply_property(description, property);
+  if (!variable) {
+    return std::unexpected(variable.error());
+  }
+  for (const auto& property : *fixed) {
+    apply_property(description, property);
+  }
+  for (const auto& property : *variable) {
+    apply_property(description, property);
+  }
   description.vendor = trimmed(description.vendor);
   uint32_t v1 = description.firmware_version_1;
   uint32_t v2 = description.firmware_version_2;
@@ -170,7 +192,9 @@ KeyResult<TpmDescription> TpmProvider::describe_tpm() {
 
 KeyResult<ProviderDescription> TpmProvider::describe() {
   auto tpm = describe_tpm();
-  if (!tpm) return std::unexpected(tpm.error());
+  if (!tpm) {
+    return std::unexpected(tpm.error());
+  }
   ProviderDescription description{
       .summary = fmt::format("TPM 2.0 by {} ({}), firmware {}, through {}", tpm->manufacturer,
                              tpm->vendor, tpm->firmware_version, tpm->tcti),

@@ -34,20 +34,26 @@ using testing::write_file;
 
 std::unique_ptr<SwtpmProcess> start_swtpm(SwtpmOptions options = {}) {
   auto swtpm = SwtpmProcess::start(std::move(options));
-  if (!swtpm) throw std::runtime_error("cannot start swtpm: " + swtpm.error());
+  if (!swtpm) {
+    throw std::runtime_error("cannot start swtpm: " + swtpm.error());
+  }
   return std::move(*swtpm);
 }
 
 std::unique_ptr<TpmProvider> open_provider(const std::string& tcti,
                                            KeyContext context = KeyContext::kDaemon) {
   auto provider = TpmProvider::open(tcti, context);
-  if (!provider) throw std::runtime_error("cannot open the TPM: " + provider.error().message);
+  if (!provider) {
+    throw std::runtime_error("cannot open the TPM: " + provider.error().message);
+  }
   return std::move(*provider);
 }
 
 std::unique_ptr<UnexportableSigningKey> generate_key(TpmProvider& provider) {
   auto key = provider.generate();
-  if (!key) throw std::runtime_error("generate: " + key.error().message);
+  if (!key) {
+    throw std::runtime_error("generate: " + key.error().message);
+  }
   return std::move(*key);
 }
 
@@ -160,7 +166,9 @@ TEST_F(TpmProviderTest, KeysKeepTheirConnectionAfterTheProviderIsGone) {
 
 TEST_F(TpmProviderTest, AThousandSignaturesAcrossEightKeysInterleavedAllVerify) {
   std::vector<std::unique_ptr<UnexportableSigningKey>> keys;
-  for (int i = 0; i < 8; ++i) keys.push_back(generate_key(*provider_));
+  for (int i = 0; i < 8; ++i) {
+    keys.push_back(generate_key(*provider_));
+  }
   auto start = std::chrono::steady_clock::now();
   int valid = 0;
   for (int i = 0; i < 1000; ++i) {
@@ -190,10 +198,16 @@ TEST_F(TpmProviderTest, MoreKeysThanTheTpmHasObjectSlotsStillSign) {
   connection->reset();
 
   std::vector<std::unique_ptr<UnexportableSigningKey>> keys;
-  for (int i = 0; i < 6; ++i) keys.push_back(generate_key(*provider_));
-  for (auto& key : keys) expect_signs(*key, "forwards");
+  for (int i = 0; i < 6; ++i) {
+    keys.push_back(generate_key(*provider_));
+  }
+  for (auto& key : keys) {
+    expect_signs(*key, "forwards");
+  }
   EXPECT_LE(provider_->loaded_key_count(), 2u);
-  for (auto it = keys.rbegin(); it != keys.rend(); ++it) expect_signs(**it, "backwards");
+  for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+    expect_signs(**it, "backwards");
+  }
   // from_wrapped loads: with every slot taken it flushes the least recently used key too.
   for (auto& key : keys) {
     auto loaded = provider_->from_wrapped(key->wrapped_key());
@@ -317,7 +331,9 @@ TEST(TpmProviderOpen, NoTpmDevice) {
 }
 
 TEST(TpmProviderOpen, PermissionDeniedOnTheDevice) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root opens any file; see DeviceOpenError for the mapping";
+  if (::geteuid() == 0) {
+    GTEST_SKIP() << "root opens any file; see DeviceOpenError for the mapping";
+  }
   TempDir dir;
   auto device = dir.path() / "tpmrm0";
   write_file(device, "", 0000);
@@ -448,7 +464,9 @@ class LockoutDriver {
 
  private:
   static void check(TSS2_RC rc, const char* call) {
-    if (rc != TSS2_RC_SUCCESS) throw std::runtime_error(fmt::format("{}: 0x{:x}", call, rc));
+    if (rc != TSS2_RC_SUCCESS) {
+      throw std::runtime_error(fmt::format("{}: 0x{:x}", call, rc));
+    }
   }
 
   TctiPtr tcti_;

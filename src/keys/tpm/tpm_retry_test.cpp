@@ -49,14 +49,18 @@ sockaddr_in loopback(uint16_t port) {
 UniqueFd connect_to(uint16_t port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in address = loopback(port);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return {};
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    return {};
+  }
   return fd;
 }
 
 bool read_exactly(int fd, uint8_t* buffer, std::size_t size) {
   while (size > 0) {
     ssize_t got = ::read(fd, buffer, size);
-    if (got <= 0) return false;
+    if (got <= 0) {
+      return false;
+    }
     buffer += got;
     size -= static_cast<std::size_t>(got);
   }
@@ -66,7 +70,9 @@ bool read_exactly(int fd, uint8_t* buffer, std::size_t size) {
 bool write_all(int fd, const uint8_t* buffer, std::size_t size) {
   while (size > 0) {
     ssize_t put = ::write(fd, buffer, size);
-    if (put <= 0) return false;
+    if (put <= 0) {
+      return false;
+    }
     buffer += put;
     size -= static_cast<std::size_t>(put);
   }
@@ -76,11 +82,17 @@ bool write_all(int fd, const uint8_t* buffer, std::size_t size) {
 // One TPM command or response: the header says how long it is.
 std::optional<Bytes> read_message(int fd) {
   Bytes message(kHeaderSize);
-  if (!read_exactly(fd, message.data(), kHeaderSize)) return std::nullopt;
+  if (!read_exactly(fd, message.data(), kHeaderSize)) {
+    return std::nullopt;
+  }
   uint32_t size = read_be32(message.data() + 2);
-  if (size < kHeaderSize || size > 8192) return std::nullopt;
+  if (size < kHeaderSize || size > 8192) {
+    return std::nullopt;
+  }
   message.resize(size);
-  if (!read_exactly(fd, message.data() + kHeaderSize, size - kHeaderSize)) return std::nullopt;
+  if (!read_exactly(fd, message.data() + kHeaderSize, size - kHeaderSize)) {
+    return std::nullopt;
+  }
   return message;
 }
 
@@ -94,12 +106,16 @@ class WarningProxy {
       uint16_t port = std::uniform_int_distribution<int>(10000, 30000)(random);
       UniqueFd command = listen_on(port);
       UniqueFd control = listen_on(port + 1);
-      if (!command || !control) continue;
+      if (!command || !control) {
+        continue;
+      }
       command_listener_ = std::move(command);
       control_listener_ = std::move(control);
       port_ = port;
     }
-    if (!port_) throw std::runtime_error("no ports for the proxy");
+    if (!port_) {
+      throw std::runtime_error("no ports for the proxy");
+    }
     thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
   }
 
@@ -125,14 +141,20 @@ class WarningProxy {
     while (!stop.stop_requested()) {
       std::array<pollfd, 2> listeners = {pollfd{command_listener_.get(), POLLIN, 0},
                                          pollfd{control_listener_.get(), POLLIN, 0}};
-      if (::poll(listeners.data(), listeners.size(), 20) <= 0) continue;
+      if (::poll(listeners.data(), listeners.size(), 20) <= 0) {
+        continue;
+      }
       if (listeners[0].revents & POLLIN) {
         UniqueFd client(::accept4(command_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (client) relay_commands(client.get());
+        if (client) {
+          relay_commands(client.get());
+        }
       }
       if (listeners[1].revents & POLLIN) {
         UniqueFd client(::accept4(control_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (client) relay_bytes(client.get(), swtpm_port_ + 1);
+        if (client) {
+          relay_bytes(client.get(), swtpm_port_ + 1);
+        }
       }
     }
   }
@@ -146,28 +168,44 @@ class WarningProxy {
           --warnings_left_;
           std::array<uint8_t, kHeaderSize> response = {0x80, 0x01, 0, 0, 0, kHeaderSize};
           uint32_t rc = warning_;
-          for (int i = 0; i < 4; ++i) response[6 + i] = static_cast<uint8_t>(rc >> (24 - 8 * i));
-          if (!write_all(client, response.data(), response.size())) return;
+          for (int i = 0; i < 4; ++i) {
+            response[6 + i] = static_cast<uint8_t>(rc >> (24 - 8 * i));
+          }
+          if (!write_all(client, response.data(), response.size())) {
+            return;
+          }
           continue;
         }
       }
-      if (!swtpm) swtpm = connect_to(swtpm_port_);
-      if (!swtpm || !write_all(swtpm.get(), command->data(), command->size())) return;
+      if (!swtpm) {
+        swtpm = connect_to(swtpm_port_);
+      }
+      if (!swtpm || !write_all(swtpm.get(), command->data(), command->size())) {
+        return;
+      }
       auto response = read_message(swtpm.get());
-      if (!response || !write_all(client, response->data(), response->size())) return;
+      if (!response || !write_all(client, response->data(), response->size())) {
+        return;
+      }
     }
   }
 
   // The control channel's little protocol, passed through until either side closes.
   void relay_bytes(int client, uint16_t port) {
     UniqueFd upstream = connect_to(port);
-    if (!upstream) return;
+    if (!upstream) {
+      return;
+    }
     std::array<pollfd, 2> ends = {pollfd{client, POLLIN, 0}, pollfd{upstream.get(), POLLIN, 0}};
     std::array<uint8_t, 4096> buffer;
     for (;;) {
-      if (::poll(ends.data(), ends.size(), 2000) <= 0) return;
+      if (::poll(ends.data(), ends.size(), 2000) <= 0) {
+        return;
+      }
       for (int i = 0; i < 2; ++i) {
-        if (!(ends[i].revents & (POLLIN | POLLHUP))) continue;
+        if (!(ends[i].revents & (POLLIN | POLLHUP))) {
+          continue;
+        }
         ssize_t got = ::read(ends[i].fd, buffer.data(), buffer.size());
         if (got <= 0 || !write_all(ends[1 - i].fd, buffer.data(), static_cast<std::size_t>(got))) {
           return;

@@ -87,7 +87,9 @@ agent::CloseReason close_reason_from_spec(uint32_t reason) {
 
 bool contains(const std::vector<std::string>& values, std::string_view wanted) {
   for (const std::string& value : values) {
-    if (value == wanted) return true;
+    if (value == wanted) {
+      return true;
+    }
   }
   return false;
 }
@@ -107,14 +109,20 @@ std::expected<SdBusMessagePtr, std::string> new_server_call(sd_bus* bus, const c
 // first, then the admin's actions in order.
 int append_actions(sd_bus_message* call, const agent::Notification& notification) {
   int result = sd_bus_message_open_container(call, 'a', "s");
-  if (result < 0) return result;
+  if (result < 0) {
+    return result;
+  }
   if (!notification.action_url.empty()) {
     result = sd_bus_message_append(call, "ss", kDefaultAction, kDefaultActionLabel);
-    if (result < 0) return result;
+    if (result < 0) {
+      return result;
+    }
   }
   for (const auto& [id, label] : notification.actions) {
     result = sd_bus_message_append(call, "ss", id.c_str(), label.c_str());
-    if (result < 0) return result;
+    if (result < 0) {
+      return result;
+    }
   }
   return sd_bus_message_close_container(call);
 }
@@ -122,13 +130,19 @@ int append_actions(sd_bus_message* call, const agent::Notification& notification
 // Appends Notify's `a{sv} hints`.
 int append_hints(sd_bus_message* call, const agent::Notification& notification) {
   int result = sd_bus_message_open_container(call, 'a', "{sv}");
-  if (result < 0) return result;
+  if (result < 0) {
+    return result;
+  }
   result = sd_bus_message_append(call, "{sv}", "urgency", "y", urgency_byte(notification.urgency));
-  if (result < 0) return result;
+  if (result < 0) {
+    return result;
+  }
   if (!notification.desktop_entry.empty()) {
     result = sd_bus_message_append(call, "{sv}", "desktop-entry", "s",
                                    notification.desktop_entry.c_str());
-    if (result < 0) return result;
+    if (result < 0) {
+      return result;
+    }
   }
   return sd_bus_message_close_container(call);
 }
@@ -148,7 +162,9 @@ std::expected<SdBusPtr, std::string> open_session_bus() {
 std::expected<std::unique_ptr<DbusNotifier>, std::string> DbusNotifier::connect(
     agent::NotifierEvents events) {
   auto bus = open_session_bus();
-  if (!bus) return std::unexpected(bus.error());
+  if (!bus) {
+    return std::unexpected(bus.error());
+  }
   sd_bus_set_description(bus->get(), "liaison-notifier");
   return connect_on_bus(std::move(*bus), std::move(events));
 }
@@ -206,10 +222,16 @@ std::expected<void, std::string> DbusNotifier::subscribe() {
 std::expected<void, std::string> DbusNotifier::attach(
     asio::io_context& io, std::function<void(const std::string& reason)> on_bus_lost,
     XdgUrlOpenerOptions opener) {
-  if (driver_) return std::unexpected("the notifier is already attached to an event loop");
-  if (!url_opener_) url_opener_ = std::make_unique<XdgUrlOpener>(io, std::move(opener));
+  if (driver_) {
+    return std::unexpected("the notifier is already attached to an event loop");
+  }
+  if (!url_opener_) {
+    url_opener_ = std::make_unique<XdgUrlOpener>(io, std::move(opener));
+  }
   auto driver = SdBusAsio::attach(io, bus_.get(), std::move(on_bus_lost));
-  if (!driver) return std::unexpected(driver.error());
+  if (!driver) {
+    return std::unexpected(driver.error());
+  }
   driver_ = std::move(*driver);
   return {};
 }
@@ -220,17 +242,27 @@ std::expected<SdBusMessagePtr, std::string> DbusNotifier::call_server(const char
   sd_bus_message* reply = nullptr;
   int result = sd_bus_call(bus_.get(), call.get(), kCallTimeoutUsec, error.get(), &reply);
   // While waiting, sd-bus may have queued signals that the fd will not announce again.
-  if (driver_) driver_->process_soon();
-  if (result < 0) return std::unexpected(describe_call_failure(method, error, result));
+  if (driver_) {
+    driver_->process_soon();
+  }
+  if (result < 0) {
+    return std::unexpected(describe_call_failure(method, error, result));
+  }
   return SdBusMessagePtr(reply);
 }
 
 std::expected<std::vector<std::string>, std::string> DbusNotifier::capabilities() {
-  if (capabilities_) return *capabilities_;
+  if (capabilities_) {
+    return *capabilities_;
+  }
   auto call = new_server_call(bus_.get(), "GetCapabilities");
-  if (!call) return std::unexpected(call.error());
+  if (!call) {
+    return std::unexpected(call.error());
+  }
   auto reply = call_server("GetCapabilities", std::move(*call));
-  if (!reply) return std::unexpected(reply.error());
+  if (!reply) {
+    return std::unexpected(reply.error());
+  }
   char** raw = nullptr;
   if (int result = sd_bus_message_read_strv(reply->get(), &raw); result < 0) {
     return std::unexpected(fmt::format(
@@ -249,9 +281,13 @@ std::expected<std::vector<std::string>, std::string> DbusNotifier::capabilities(
 
 std::expected<NotificationServerInformation, std::string> DbusNotifier::server_information() {
   auto call = new_server_call(bus_.get(), "GetServerInformation");
-  if (!call) return std::unexpected(call.error());
+  if (!call) {
+    return std::unexpected(call.error());
+  }
   auto reply = call_server("GetServerInformation", std::move(*call));
-  if (!reply) return std::unexpected(reply.error());
+  if (!reply) {
+    return std::unexpected(reply.error());
+  }
   const char* name = nullptr;
   const char* vendor = nullptr;
   const char* version = nullptr;
@@ -268,21 +304,31 @@ std::expected<NotificationServerInformation, std::string> DbusNotifier::server_i
 std::expected<SdBusMessagePtr, std::string> DbusNotifier::build_notify_call(
     const agent::Notification& notification, uint32_t replaces_id) {
   auto capabilities = this->capabilities();
-  if (!capabilities) return std::unexpected(capabilities.error());
+  if (!capabilities) {
+    return std::unexpected(capabilities.error());
+  }
   // A markup server would render "<b>" and choke on a lone "&"; a plain one shows entities as is.
   std::string body = contains(*capabilities, "body-markup")
                          ? agent::escape_markup(notification.body)
                          : notification.body;
 
   auto call = new_server_call(bus_.get(), "Notify");
-  if (!call) return call;
+  if (!call) {
+    return call;
+  }
   sd_bus_message* message = call->get();
   int result =
       sd_bus_message_append(message, "susss", notification.app_name.c_str(), replaces_id,
                             notification.icon.c_str(), notification.title.c_str(), body.c_str());
-  if (result >= 0) result = append_actions(message, notification);
-  if (result >= 0) result = append_hints(message, notification);
-  if (result >= 0) result = sd_bus_message_append(message, "i", notification.timeout_ms);
+  if (result >= 0) {
+    result = append_actions(message, notification);
+  }
+  if (result >= 0) {
+    result = append_hints(message, notification);
+  }
+  if (result >= 0) {
+    result = sd_bus_message_append(message, "i", notification.timeout_ms);
+  }
   if (result < 0) {
     // sd-bus refuses strings that are not UTF-8 with EINVAL.
     return std::unexpected(fmt::format(
@@ -299,9 +345,13 @@ std::expected<uint32_t, std::string> DbusNotifier::show(const agent::Notificatio
     }
   }
   auto call = build_notify_call(notification, replaces_id);
-  if (!call) return std::unexpected(call.error());
+  if (!call) {
+    return std::unexpected(call.error());
+  }
   auto reply = call_server("Notify", std::move(*call));
-  if (!reply) return std::unexpected(reply.error());
+  if (!reply) {
+    return std::unexpected(reply.error());
+  }
   uint32_t id = 0;
   if (int result = sd_bus_message_read(reply->get(), "u", &id); result < 0) {
     return std::unexpected(
@@ -309,7 +359,9 @@ std::expected<uint32_t, std::string> DbusNotifier::show(const agent::Notificatio
   }
   // The spec says a replacement keeps its id; a server that hands out a new one has dropped the
   // old notification without telling us.
-  if (replaces_id != 0 && id != replaces_id) forget(replaces_id);
+  if (replaces_id != 0 && id != replaces_id) {
+    forget(replaces_id);
+  }
   remember(id, notification, reply->get());
   log::debug(fmt::format("notification {} shown", id),
              {{"LIAISON_NOTIFICATION_ID", fmt::format("{}", id)}});
@@ -322,16 +374,21 @@ void DbusNotifier::remember(uint32_t id, const agent::Notification& notification
   Shown shown{.dedup_id = notification.dedup_id,
               .action_url = notification.action_url,
               .url_is_only_action = notification.actions.empty()};
-  if (const char* sender = sd_bus_message_get_sender(reply); sender != nullptr)
+  if (const char* sender = sd_bus_message_get_sender(reply); sender != nullptr) {
     shown.server = sender;
+  }
   sd_bus_message_get_cookie(reply, &shown.reply_serial);
-  if (!shown.dedup_id.empty()) id_by_dedup_id_[shown.dedup_id] = id;
+  if (!shown.dedup_id.empty()) {
+    id_by_dedup_id_[shown.dedup_id] = id;
+  }
   shown_.emplace(id, std::move(shown));
 }
 
 void DbusNotifier::forget(uint32_t id) {
   auto it = shown_.find(id);
-  if (it == shown_.end()) return;
+  if (it == shown_.end()) {
+    return;
+  }
   if (auto dedup = id_by_dedup_id_.find(it->second.dedup_id);
       dedup != id_by_dedup_id_.end() && dedup->second == id) {
     id_by_dedup_id_.erase(dedup);
@@ -343,9 +400,13 @@ void DbusNotifier::forget(uint32_t id) {
 // older than the reply that (re)showed the notification is about what that reply replaced.
 bool DbusNotifier::is_stale(const Shown& shown, sd_bus_message* signal) const {
   const char* sender = sd_bus_message_get_sender(signal);
-  if (sender == nullptr || shown.server != sender) return false;
+  if (sender == nullptr || shown.server != sender) {
+    return false;
+  }
   uint64_t serial = 0;
-  if (sd_bus_message_get_cookie(signal, &serial) < 0) return false;
+  if (sd_bus_message_get_cookie(signal, &serial) < 0) {
+    return false;
+  }
   return serial < shown.reply_serial;
 }
 
@@ -363,44 +424,66 @@ int DbusNotifier::handle_owner_changed(sd_bus_message* signal, void* self, sd_bu
   const char* name = nullptr;
   const char* old_owner = nullptr;
   const char* new_owner = nullptr;
-  if (sd_bus_message_read(signal, "sss", &name, &old_owner, &new_owner) < 0) return 0;
-  if (old_owner[0] != '\0') static_cast<DbusNotifier*>(self)->on_server_gone(old_owner);
+  if (sd_bus_message_read(signal, "sss", &name, &old_owner, &new_owner) < 0) {
+    return 0;
+  }
+  if (old_owner[0] != '\0') {
+    static_cast<DbusNotifier*>(self)->on_server_gone(old_owner);
+  }
   return 0;
 }
 
 void DbusNotifier::on_action_invoked(sd_bus_message* signal) {
   uint32_t id = 0;
   const char* action = nullptr;
-  if (sd_bus_message_read(signal, "us", &id, &action) < 0) return;  // not the spec's signal
+  if (sd_bus_message_read(signal, "us", &id, &action) < 0) {
+    return;  // not the spec's signal
+  }
   auto it = shown_.find(id);
-  if (it == shown_.end() || is_stale(it->second, signal)) return;  // another app's, or replaced
+  if (it == shown_.end() || is_stale(it->second, signal)) {
+    return;  // another app's, or replaced
+  }
   // Copies: the callbacks may show() again, which changes shown_.
   std::string url = it->second.action_url;
   bool opens_url =
       !url.empty() && (it->second.url_is_only_action || action == std::string_view(kDefaultAction));
   std::string action_id = action;
-  if (opens_url) open_url(url);
-  if (events_.on_action) events_.on_action(id, action_id);
+  if (opens_url) {
+    open_url(url);
+  }
+  if (events_.on_action) {
+    events_.on_action(id, action_id);
+  }
 }
 
 void DbusNotifier::on_notification_closed(sd_bus_message* signal) {
   uint32_t id = 0;
   uint32_t reason = 0;
-  if (sd_bus_message_read(signal, "uu", &id, &reason) < 0) return;
+  if (sd_bus_message_read(signal, "uu", &id, &reason) < 0) {
+    return;
+  }
   auto it = shown_.find(id);
-  if (it == shown_.end() || is_stale(it->second, signal)) return;
+  if (it == shown_.end() || is_stale(it->second, signal)) {
+    return;
+  }
   forget(id);
-  if (events_.on_closed) events_.on_closed(id, close_reason_from_spec(reason));
+  if (events_.on_closed) {
+    events_.on_closed(id, close_reason_from_spec(reason));
+  }
 }
 
 // The server quit or another took the name: what it had on screen is gone, and the next one may
 // have other capabilities. Only what `server` answered is dropped: by the time this signal is
 // read, show() may already have reached its successor.
 void DbusNotifier::on_server_gone(const std::string& server) {
-  if (capabilities_server_ == server) capabilities_.reset();
+  if (capabilities_server_ == server) {
+    capabilities_.reset();
+  }
   std::vector<uint32_t> gone;
   for (const auto& [id, shown] : shown_) {
-    if (shown.server == server) gone.push_back(id);
+    if (shown.server == server) {
+      gone.push_back(id);
+    }
   }
   if (!gone.empty()) {
     log::info(
@@ -408,7 +491,9 @@ void DbusNotifier::on_server_gone(const std::string& server) {
   }
   for (uint32_t id : gone) {
     forget(id);
-    if (events_.on_closed) events_.on_closed(id, agent::CloseReason::kUndefined);
+    if (events_.on_closed) {
+      events_.on_closed(id, agent::CloseReason::kUndefined);
+    }
   }
 }
 
@@ -418,7 +503,9 @@ void DbusNotifier::open_url(const std::string& url) {
     log::warning(fmt::format("not opening the notification's URL: {}", openable.error()));
     return;
   }
-  if (!url_opener_) return;
+  if (!url_opener_) {
+    return;
+  }
   if (auto opened = url_opener_->open(url); !opened) {
     log::warning(fmt::format("cannot open the notification's URL: {}", opened.error()));
   }

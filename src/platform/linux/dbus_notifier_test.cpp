@@ -68,24 +68,36 @@ class ChildProcess {
                                            const std::vector<std::string>& extra_environment,
                                            int stdout_fd = -1, int stderr_fd = -1) {
     std::vector<std::string> environment(extra_environment);
-    for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      environment.emplace_back(*entry);
+    }
     std::vector<std::string> args(argv);
     std::vector<char*> arg_pointers;
-    for (std::string& arg : args) arg_pointers.push_back(arg.data());
+    for (std::string& arg : args) {
+      arg_pointers.push_back(arg.data());
+    }
     arg_pointers.push_back(nullptr);
     std::vector<char*> env_pointers;
-    for (std::string& entry : environment) env_pointers.push_back(entry.data());
+    for (std::string& entry : environment) {
+      env_pointers.push_back(entry.data());
+    }
     env_pointers.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
-    if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
+    if (stdout_fd >= 0) {
+      posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+    }
+    if (stderr_fd >= 0) {
+      posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
+    }
     pid_t pid = 0;
     int error = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, arg_pointers.data(),
                             env_pointers.data());
     posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) return std::nullopt;
+    if (error != 0) {
+      return std::nullopt;
+    }
     return ChildProcess(pid);
   }
 
@@ -100,7 +112,9 @@ class ChildProcess {
   ~ChildProcess() { stop(); }
 
   void stop() {
-    if (pid_ <= 0) return;
+    if (pid_ <= 0) {
+      return;
+    }
     kill(pid_, SIGTERM);
     int status = 0;
     waitpid(pid_, &status, 0);
@@ -152,7 +166,9 @@ class PrivateBus {
 )",
                                               bus->dir_.path());
     int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return nullptr;
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      return nullptr;
+    }
     UniqueFd read_end(pipe_fds[0]);
     UniqueFd write_end(pipe_fds[1]);
     // Its complaints (as root without CAP_SYS_RESOURCE: "Failed to set fd limit") go to a file
@@ -163,12 +179,18 @@ class PrivateBus {
                                         "--nofork", "--nopidfile", "--print-address"},
                                        {}, write_end.get(), daemon_log.get());
     write_end.reset();
-    if (!bus->daemon_) return nullptr;
+    if (!bus->daemon_) {
+      return nullptr;
+    }
     // The address is printed once the daemon listens: a blocking read, not a sleep.
     std::string line;
     char c = 0;
-    while (::read(read_end.get(), &c, 1) == 1 && c != '\n') line += c;
-    if (line.empty()) return nullptr;
+    while (::read(read_end.get(), &c, 1) == 1 && c != '\n') {
+      line += c;
+    }
+    if (line.empty()) {
+      return nullptr;
+    }
     bus->address_ = line;
     return bus;
   }
@@ -178,11 +200,19 @@ class PrivateBus {
 
   SdBusPtr connect() const {
     sd_bus* raw = nullptr;
-    if (sd_bus_new(&raw) < 0) return nullptr;
+    if (sd_bus_new(&raw) < 0) {
+      return nullptr;
+    }
     SdBusPtr bus(raw);
-    if (sd_bus_set_address(bus.get(), address_.c_str()) < 0) return nullptr;
-    if (sd_bus_set_bus_client(bus.get(), 1) < 0) return nullptr;
-    if (sd_bus_start(bus.get()) < 0) return nullptr;
+    if (sd_bus_set_address(bus.get(), address_.c_str()) < 0) {
+      return nullptr;
+    }
+    if (sd_bus_set_bus_client(bus.get(), 1) < 0) {
+      return nullptr;
+    }
+    if (sd_bus_start(bus.get()) < 0) {
+      return nullptr;
+    }
     return bus;
   }
 
@@ -224,9 +254,13 @@ class FakeNotificationServer {
     auto server = std::unique_ptr<FakeNotificationServer>(  // NOLINT: test-only private ctor
         new FakeNotificationServer(std::move(options)));
     server->bus_ = bus.connect();
-    if (!server->bus_ || !server->export_objects()) return nullptr;
+    if (!server->bus_ || !server->export_objects()) {
+      return nullptr;
+    }
     // Owned before start() returns: a show() right after finds the server.
-    if (sd_bus_request_name(server->bus_.get(), kServerName, 0) < 0) return nullptr;
+    if (sd_bus_request_name(server->bus_.get(), kServerName, 0) < 0) {
+      return nullptr;
+    }
     if (server->options_.serve_user_manager &&
         sd_bus_request_name(server->bus_.get(), "org.freedesktop.systemd1", 0) < 0) {
       return nullptr;
@@ -239,7 +273,9 @@ class FakeNotificationServer {
   ~FakeNotificationServer() {
     stopping_ = true;
     wake();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
   }
 
   std::vector<NotifyCall> notify_calls() const {
@@ -316,7 +352,9 @@ class FakeNotificationServer {
       run_posted();
       while (sd_bus_process(bus_.get(), nullptr) > 0) {
       }
-      if (stopping_) break;
+      if (stopping_) {
+        break;
+      }
       uint64_t deadline_usec = UINT64_MAX;
       sd_bus_get_timeout(bus_.get(), &deadline_usec);
       int timeout_ms = -1;
@@ -356,7 +394,9 @@ class FakeNotificationServer {
       std::lock_guard lock(mutex_);
       tasks.swap(posted_);
     }
-    for (auto& task : tasks) task();
+    for (auto& task : tasks) {
+      task();
+    }
   }
 
   void send_action_invoked(uint32_t id, const std::string& action) {
@@ -370,28 +410,42 @@ class FakeNotificationServer {
 
   static int read_hints(sd_bus_message* m, NotifyCall& call) {
     int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-    if (r < 0) return r;
+    if (r < 0) {
+      return r;
+    }
     while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
       const char* key = nullptr;
-      if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
+      if ((r = sd_bus_message_read(m, "s", &key)) < 0) {
+        return r;
+      }
       char type = 0;
       const char* contents = nullptr;
-      if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0) return r;
+      if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0) {
+        return r;
+      }
       call.hint_signatures[key] = contents;
       if (std::string_view(key) == "urgency" && std::string_view(contents) == "y") {
         uint8_t urgency = 0;
-        if ((r = sd_bus_message_read(m, "v", "y", &urgency)) < 0) return r;
+        if ((r = sd_bus_message_read(m, "v", "y", &urgency)) < 0) {
+          return r;
+        }
         call.urgency = urgency;
       } else if (std::string_view(key) == "desktop-entry" && std::string_view(contents) == "s") {
         const char* entry = nullptr;
-        if ((r = sd_bus_message_read(m, "v", "s", &entry)) < 0) return r;
+        if ((r = sd_bus_message_read(m, "v", "s", &entry)) < 0) {
+          return r;
+        }
         call.desktop_entry = entry;
       } else if ((r = sd_bus_message_skip(m, "v")) < 0) {
         return r;
       }
-      if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+      if ((r = sd_bus_message_exit_container(m)) < 0) {
+        return r;
+      }
     }
-    if (r < 0) return r;
+    if (r < 0) {
+      return r;
+    }
     return sd_bus_message_exit_container(m);
   }
 
@@ -403,19 +457,27 @@ class FakeNotificationServer {
     const char* summary = nullptr;
     const char* body = nullptr;
     int r = sd_bus_message_read(m, "susss", &app_name, &call.replaces_id, &icon, &summary, &body);
-    if (r < 0) return r;
+    if (r < 0) {
+      return r;
+    }
     call.app_name = app_name;
     call.icon = icon;
     call.summary = summary;
     call.body = body;
     char** actions = nullptr;
-    if ((r = sd_bus_message_read_strv(m, &actions)) < 0) return r;
+    if ((r = sd_bus_message_read_strv(m, &actions)) < 0) {
+      return r;
+    }
     StrvPtr owned_actions(actions);
     for (char** action = actions; action != nullptr && *action != nullptr; ++action) {
       call.actions.emplace_back(*action);
     }
-    if ((r = read_hints(m, call)) < 0) return r;
-    if ((r = sd_bus_message_read(m, "i", &call.expire_timeout)) < 0) return r;
+    if ((r = read_hints(m, call)) < 0) {
+      return r;
+    }
+    if ((r = sd_bus_message_read(m, "i", &call.expire_timeout)) < 0) {
+      return r;
+    }
 
     std::vector<std::function<void()>> before_reply;
     uint32_t id = 0;
@@ -425,7 +487,9 @@ class FakeNotificationServer {
       self->notify_calls_.push_back(std::move(call));
       before_reply.swap(self->before_next_reply_);
     }
-    for (auto& emit : before_reply) emit();
+    for (auto& emit : before_reply) {
+      emit();
+    }
     return sd_bus_reply_method_return(m, "u", id);
   }
 
@@ -437,12 +501,18 @@ class FakeNotificationServer {
     }
     sd_bus_message* raw = nullptr;
     int r = sd_bus_message_new_method_return(m, &raw);
-    if (r < 0) return r;
+    if (r < 0) {
+      return r;
+    }
     SdBusMessagePtr reply(raw);
     std::vector<char*> strv;
-    for (std::string& capability : self->options_.capabilities) strv.push_back(capability.data());
+    for (std::string& capability : self->options_.capabilities) {
+      strv.push_back(capability.data());
+    }
     strv.push_back(nullptr);
-    if ((r = sd_bus_message_append_strv(reply.get(), strv.data())) < 0) return r;
+    if ((r = sd_bus_message_append_strv(reply.get(), strv.data())) < 0) {
+      return r;
+    }
     return sd_bus_send(nullptr, reply.get(), nullptr);
   }
 
@@ -454,7 +524,9 @@ class FakeNotificationServer {
                              void* userdata, sd_bus_error*) {
     auto* self = static_cast<FakeNotificationServer*>(userdata);
     std::vector<char*> strv;
-    for (std::string& entry : self->options_.manager_environment) strv.push_back(entry.data());
+    for (std::string& entry : self->options_.manager_environment) {
+      strv.push_back(entry.data());
+    }
     strv.push_back(nullptr);
     return sd_bus_message_append_strv(reply, strv.data());
   }
@@ -465,25 +537,41 @@ class FakeNotificationServer {
     const char* name = nullptr;
     const char* mode = nullptr;
     int r = sd_bus_message_read(m, "ss", &name, &mode);
-    if (r < 0) return r;
-    if ((r = sd_bus_message_enter_container(m, 'a', "(sv)")) < 0) return r;
+    if (r < 0) {
+      return r;
+    }
+    if ((r = sd_bus_message_enter_container(m, 'a', "(sv)")) < 0) {
+      return r;
+    }
     while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
       const char* property = nullptr;
-      if ((r = sd_bus_message_read(m, "s", &property)) < 0) return r;
+      if ((r = sd_bus_message_read(m, "s", &property)) < 0) {
+        return r;
+      }
       if (std::string_view(property) == "PIDs") {
-        if ((r = sd_bus_message_enter_container(m, 'v', "au")) < 0) return r;
-        if ((r = sd_bus_message_enter_container(m, 'a', "u")) < 0) return r;
+        if ((r = sd_bus_message_enter_container(m, 'v', "au")) < 0) {
+          return r;
+        }
+        if ((r = sd_bus_message_enter_container(m, 'a', "u")) < 0) {
+          return r;
+        }
         uint32_t pid = 0;
         while ((r = sd_bus_message_read(m, "u", &pid)) > 0) {
           std::lock_guard lock(self->mutex_);
           self->transient_unit_pids_.push_back(pid);
         }
-        if ((r = sd_bus_message_exit_container(m)) < 0) return r;
-        if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+        if ((r = sd_bus_message_exit_container(m)) < 0) {
+          return r;
+        }
+        if ((r = sd_bus_message_exit_container(m)) < 0) {
+          return r;
+        }
       } else if ((r = sd_bus_message_skip(m, "v")) < 0) {
         return r;
       }
-      if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+      if ((r = sd_bus_message_exit_container(m)) < 0) {
+        return r;
+      }
     }
     return sd_bus_reply_method_return(m, "o", "/org/freedesktop/systemd1/job/1");
   }
@@ -513,9 +601,15 @@ bool run_until(asio::io_context& io, const std::function<bool()>& done,
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
-    if (io.stopped()) io.restart();
-    if (io.run_one_for(deadline - now) == 0 && io.stopped()) return done();  // no work left
+    if (now >= deadline) {
+      return false;
+    }
+    if (io.stopped()) {
+      io.restart();
+    }
+    if (io.run_one_for(deadline - now) == 0 && io.stopped()) {
+      return done();  // no work left
+    }
   }
   return true;
 }
@@ -575,7 +669,9 @@ class DbusNotifierTest : public ::testing::Test {
     agent::NotifierEvents events;
     events.on_action = [this](uint32_t id, const std::string& action) {
       actions_.emplace_back(id, action);
-      if (on_action_hook_) on_action_hook_(id, action);
+      if (on_action_hook_) {
+        on_action_hook_(id, action);
+      }
     };
     events.on_closed = [this](uint32_t id, agent::CloseReason reason) {
       closed_.emplace_back(id, reason);
@@ -1020,7 +1116,9 @@ class DbusmockTest : public DbusNotifierTest {
     while (!server_up_ && std::chrono::steady_clock::now() < deadline) {
       while (sd_bus_process(watcher_.get(), nullptr) > 0) {
       }
-      if (!server_up_) sd_bus_wait(watcher_.get(), 100'000);  // returns at once on a message
+      if (!server_up_) {
+        sd_bus_wait(watcher_.get(), 100'000);  // returns at once on a message
+      }
     }
     ASSERT_TRUE(server_up_) << "dbusmock did not take " << kServerName;
   }
@@ -1217,7 +1315,9 @@ class XdgUrlOpenerTest : public DbusNotifierTest {
     std::string line;
     while (std::getline(output, line)) {
       auto equals = line.find('=');
-      if (equals != std::string::npos) values[line.substr(0, equals)] = line.substr(equals + 1);
+      if (equals != std::string::npos) {
+        values[line.substr(0, equals)] = line.substr(equals + 1);
+      }
     }
     return values;
   }

@@ -84,7 +84,9 @@ void reset_signal_dispositions() {
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
-    if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
+    if (signal_number == SIGKILL || signal_number == SIGSTOP) {
+      continue;
+    }
     // glibc refuses its two internal signals with EINVAL; nothing to reset there.
     sigaction(signal_number, &default_action, nullptr);
   }
@@ -93,9 +95,13 @@ void reset_signal_dispositions() {
 // Marks every fd from kFirstClosedFd up close-on-exec, so the report pipe still works until
 // execve closes them all. Kernels before 5.11: close them now, sparing the report pipe.
 void close_inherited_fds(const ChildPlan& plan) {
-  if (close_range(kFirstClosedFd, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  if (close_range(kFirstClosedFd, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    return;
+  }
   for (int fd = static_cast<int>(kFirstClosedFd); fd < plan.max_fd; ++fd) {
-    if (fd != plan.report_fd) close(fd);
+    if (fd != plan.report_fd) {
+      close(fd);
+    }
   }
 }
 
@@ -103,8 +109,12 @@ void drop_privileges(const ChildPlan& plan) {
   if (setgroups(plan.group_count, plan.groups) != 0) {
     fail_child(plan, ChildStep::kSetGroups, errno);
   }
-  if (setresgid(plan.gid, plan.gid, plan.gid) != 0) fail_child(plan, ChildStep::kSetGid, errno);
-  if (setresuid(plan.uid, plan.uid, plan.uid) != 0) fail_child(plan, ChildStep::kSetUid, errno);
+  if (setresgid(plan.gid, plan.gid, plan.gid) != 0) {
+    fail_child(plan, ChildStep::kSetGid, errno);
+  }
+  if (setresuid(plan.uid, plan.uid, plan.uid) != 0) {
+    fail_child(plan, ChildStep::kSetUid, errno);
+  }
   // Trust, but verify: every id is the user's and root cannot be regained.
   uid_t real_uid, effective_uid, saved_uid;
   gid_t real_gid, effective_gid, saved_gid;
@@ -112,13 +122,19 @@ void drop_privileges(const ChildPlan& plan) {
                    getresgid(&real_gid, &effective_gid, &saved_gid) == 0 && real_uid == plan.uid &&
                    effective_uid == plan.uid && saved_uid == plan.uid && real_gid == plan.gid &&
                    effective_gid == plan.gid && saved_gid == plan.gid;
-  if (!ids_match || setresuid(0, 0, 0) == 0) fail_child(plan, ChildStep::kPrivilegesKept, 0);
+  if (!ids_match || setresuid(0, 0, 0) == 0) {
+    fail_child(plan, ChildStep::kPrivilegesKept, 0);
+  }
 }
 
 [[noreturn]] void run_child(const ChildPlan& plan) {
   reset_signal_dispositions();
-  if (setsid() < 0) fail_child(plan, ChildStep::kNewSession, errno);
-  if (dup2(plan.null_fd, STDIN_FILENO) < 0) fail_child(plan, ChildStep::kStdin, errno);
+  if (setsid() < 0) {
+    fail_child(plan, ChildStep::kNewSession, errno);
+  }
+  if (dup2(plan.null_fd, STDIN_FILENO) < 0) {
+    fail_child(plan, ChildStep::kStdin, errno);
+  }
   if (plan.stdout_closed && dup2(plan.null_fd, STDOUT_FILENO) < 0) {
     fail_child(plan, ChildStep::kStdoutStderr, errno);
   }
@@ -126,7 +142,9 @@ void drop_privileges(const ChildPlan& plan) {
     fail_child(plan, ChildStep::kStdoutStderr, errno);
   }
   // token_fd is above 3, so dup2 makes a real copy and the copy is not close-on-exec.
-  if (dup2(plan.token_fd, kAgentTokenFd) < 0) fail_child(plan, ChildStep::kTokenFd, errno);
+  if (dup2(plan.token_fd, kAgentTokenFd) < 0) {
+    fail_child(plan, ChildStep::kTokenFd, errno);
+  }
   close_inherited_fds(plan);
   drop_privileges(plan);
   umask(077);
@@ -168,7 +186,9 @@ std::string describe_step(ChildStep step, const ChildPlan& plan) {
 
 std::string describe_failure(const ChildFailure& failure, const ChildPlan& plan) {
   std::string step = describe_step(failure.step, plan);
-  if (failure.error_number == 0) return step;
+  if (failure.error_number == 0) {
+    return step;
+  }
   return fmt::format("{}: {}", step, errno_text(failure.error_number));
 }
 
@@ -195,9 +215,13 @@ std::expected<Pipe, std::string> make_pipe() {
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
   auto high_read = above_token_fd(std::move(read_end));
-  if (!high_read) return std::unexpected(high_read.error());
+  if (!high_read) {
+    return std::unexpected(high_read.error());
+  }
   auto high_write = above_token_fd(std::move(write_end));
-  if (!high_write) return std::unexpected(high_write.error());
+  if (!high_write) {
+    return std::unexpected(high_write.error());
+  }
   return Pipe{std::move(*high_read), std::move(*high_write)};
 }
 
@@ -208,7 +232,9 @@ std::expected<UniqueFd, std::string> token_pipe(const std::string& token) {
     return std::unexpected(fmt::format("token must be 1 to {} bytes", PIPE_BUF));
   }
   auto pipe = make_pipe();
-  if (!pipe) return std::unexpected(pipe.error());
+  if (!pipe) {
+    return std::unexpected(pipe.error());
+  }
   ssize_t written = write(pipe->write_end.get(), token.data(), token.size());
   if (written != static_cast<ssize_t>(token.size())) {
     return std::unexpected(fmt::format("write token pipe: {}", errno_text(errno)));
@@ -230,7 +256,9 @@ std::expected<std::vector<std::string>, std::string> launch_environment(
                                         "LIAISON_TOKEN_FD"};
   std::erase_if(environment, [&](const std::string& entry) {
     for (std::string_view key : kOurs) {
-      if (has_key(entry, key)) return true;
+      if (has_key(entry, key)) {
+        return true;
+      }
     }
     return false;
   });
@@ -249,7 +277,9 @@ std::expected<std::vector<std::string>, std::string> launch_environment(
 std::vector<char*> to_c_array(std::vector<std::string>& strings) {
   std::vector<char*> array;
   array.reserve(strings.size() + 1);
-  for (std::string& value : strings) array.push_back(value.data());
+  for (std::string& value : strings) {
+    array.push_back(value.data());
+  }
   array.push_back(nullptr);
   return array;
 }
@@ -271,7 +301,9 @@ std::expected<std::optional<ChildFailure>, std::string> wait_for_exec(const Uniq
   do {
     count = read(report.get(), &failure, sizeof(failure));
   } while (count < 0 && errno == EINTR);
-  if (count == static_cast<ssize_t>(sizeof(failure))) return failure;
+  if (count == static_cast<ssize_t>(sizeof(failure))) {
+    return failure;
+  }
   return std::nullopt;
 }
 
@@ -307,29 +339,43 @@ std::expected<ChildResources, std::string> prepare_child(
     const EnvironmentProvider& environment_provider) {
   ChildResources resources;
   auto account = passwd_by_uid(session.uid);
-  if (!account) return std::unexpected(account.error());
+  if (!account) {
+    return std::unexpected(account.error());
+  }
   resources.account = std::move(*account);
   // getgrouplist here, because initgroups is not async-signal-safe (NSS) and cannot run in the
   // child.
   auto groups = groups_of(resources.account);
-  if (!groups) return std::unexpected(groups.error());
+  if (!groups) {
+    return std::unexpected(groups.error());
+  }
   resources.groups = std::move(*groups);
   auto provided = environment_provider(session);
-  if (!provided) return std::unexpected(fmt::format("agent environment: {}", provided.error()));
+  if (!provided) {
+    return std::unexpected(fmt::format("agent environment: {}", provided.error()));
+  }
   auto environment = launch_environment(std::move(*provided), session.id, agent_socket_path);
-  if (!environment) return std::unexpected(environment.error());
+  if (!environment) {
+    return std::unexpected(environment.error());
+  }
   resources.environment = std::move(*environment);
   resources.argv = agent_command;
   resources.home = resources.account.home.starts_with('/') ? resources.account.home : "/";
 
   auto token_fd = token_pipe(token);
-  if (!token_fd) return std::unexpected(token_fd.error());
+  if (!token_fd) {
+    return std::unexpected(token_fd.error());
+  }
   resources.token_fd = std::move(*token_fd);
   auto null_fd = above_token_fd(UniqueFd(open("/dev/null", O_RDWR | O_CLOEXEC)));
-  if (!null_fd) return std::unexpected(fmt::format("/dev/null: {}", null_fd.error()));
+  if (!null_fd) {
+    return std::unexpected(fmt::format("/dev/null: {}", null_fd.error()));
+  }
   resources.null_fd = std::move(*null_fd);
   auto report = make_pipe();
-  if (!report) return std::unexpected(report.error());
+  if (!report) {
+    return std::unexpected(report.error());
+  }
   resources.report = std::move(*report);
   return resources;
 }
@@ -366,10 +412,14 @@ std::expected<pid_t, std::string> fork_child(const ChildPlan& plan) {
   sigfillset(&all_signals);
   pthread_sigmask(SIG_SETMASK, &all_signals, &previous_mask);
   pid_t pid = fork();
-  if (pid == 0) run_child(plan);
+  if (pid == 0) {
+    run_child(plan);
+  }
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
-  if (pid < 0) return std::unexpected(fmt::format("fork: {}", errno_text(fork_errno)));
+  if (pid < 0) {
+    return std::unexpected(fmt::format("fork: {}", errno_text(fork_errno)));
+  }
   return pid;
 }
 
@@ -386,13 +436,19 @@ std::expected<daemon::LaunchedAgent, std::string> ExecLauncher::launch(
   if (agent_command_.empty() || !agent_command_.front().starts_with('/')) {
     return std::unexpected("the agent command must start with an absolute path");
   }
-  if (session.uid == 0) return std::unexpected("refusing to start an agent as root");
+  if (session.uid == 0) {
+    return std::unexpected("refusing to start an agent as root");
+  }
   auto resources =
       prepare_child(session, token, agent_command_, agent_socket_path_, environment_provider_);
-  if (!resources) return std::unexpected(resources.error());
+  if (!resources) {
+    return std::unexpected(resources.error());
+  }
   ChildPlan plan = plan_for(*resources);
   auto pid = fork_child(plan);
-  if (!pid) return std::unexpected(pid.error());
+  if (!pid) {
+    return std::unexpected(pid.error());
+  }
 
   // The child is ours until we reap it, so its pid cannot be reused before pidfd_open (unless
   // SIGCHLD is ignored, which the daemon must not do).
@@ -433,7 +489,9 @@ void ExecLauncher::send_signal(const daemon::LaunchedAgent& agent, int signal) {
 }
 
 std::optional<int> ExecLauncher::reap(const daemon::LaunchedAgent& agent) {
-  if (!agent.exit_fd) return AgentLauncher::reap(agent);
+  if (!agent.exit_fd) {
+    return AgentLauncher::reap(agent);
+  }
   return platform::reap(agent.exit_fd);
 }
 
@@ -445,8 +503,12 @@ std::optional<int> reap(const UniqueFd& pidfd) {
   do {
     result = waitid(kPidfdIdType, static_cast<id_t>(pidfd.get()), &info, WEXITED | WNOHANG);
   } while (result < 0 && errno == EINTR);
-  if (result < 0) return 0;
-  if (info.si_pid == 0) return std::nullopt;
+  if (result < 0) {
+    return 0;
+  }
+  if (info.si_pid == 0) {
+    return std::nullopt;
+  }
   switch (info.si_code) {
     case CLD_EXITED:
       return W_EXITCODE(info.si_status, 0);

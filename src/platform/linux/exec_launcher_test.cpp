@@ -61,7 +61,9 @@ bool wait_readable(int fd, int timeout_ms) {
 class ExecLauncherTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
+    if (geteuid() != 0) {
+      return;
+    }
     setup_error_ = prepare();
   }
 
@@ -83,7 +85,9 @@ class ExecLauncherTest : public testing::Test {
   // The temp tree, the fake accounts and the private mount namespace; an error text or "".
   static std::string prepare() {
     char pattern[] = "/tmp/liaison-exec-test-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) return "mkdtemp failed";
+    if (mkdtemp(pattern) == nullptr) {
+      return "mkdtemp failed";
+    }
     directory_ = pattern;
     fs::permissions(directory_, fs::perms(0755));
     home_ = directory_ / "home";
@@ -103,9 +107,12 @@ class ExecLauncherTest : public testing::Test {
                    ":\n" + "liaison-exec-extra:x:" + std::to_string(kExtraGid) + ":nobody," +
                    kTestUser + "\n" + "liaison-exec-other:x:" + std::to_string(kOtherGid) +
                    ":nobody\n");
-    if (unshare(CLONE_NEWNS) != 0) return "unshare(CLONE_NEWNS) failed";
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    if (unshare(CLONE_NEWNS) != 0) {
+      return "unshare(CLONE_NEWNS) failed";
+    }
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       return "make-rprivate failed";
+    }
     if (mount((directory_ / "passwd").c_str(), "/etc/passwd", nullptr, MS_BIND, nullptr) != 0 ||
         mount((directory_ / "group").c_str(), "/etc/group", nullptr, MS_BIND, nullptr) != 0) {
       return "bind mount of /etc/passwd or /etc/group failed";
@@ -137,7 +144,9 @@ class ExecLauncherTest : public testing::Test {
                              EnvironmentProvider provider = nullptr) {
     std::vector<std::string> command = {child_.string(), output_.string()};
     command.insert(command.end(), extra_arguments.begin(), extra_arguments.end());
-    if (!provider) provider = [](const daemon::Session&) { return fixed_environment(); };
+    if (!provider) {
+      provider = [](const daemon::Session&) { return fixed_environment(); };
+    }
     return ExecLauncher(command, "/run/liaison/agent.sock", provider);
   }
 
@@ -146,7 +155,9 @@ class ExecLauncherTest : public testing::Test {
   // Waits until the child wrote its report (children that stay alive).
   bool wait_for_report() const {
     for (int attempt = 0; attempt < 500; ++attempt) {
-      if (fs::exists(output_)) return true;
+      if (fs::exists(output_)) {
+        return true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
@@ -214,8 +225,12 @@ TEST_F(ExecLauncherTest, DropsToTheSessionUserWithACleanProcessState) {
   EXPECT_EQ(environment, with_launch_variables(fixed_environment()));
   auto argv = child["argv"].get<std::vector<std::string>>();
   EXPECT_EQ(argv, (std::vector<std::string>{child_.string(), output_.string(), "exit:0"}));
-  for (const std::string& text : environment) EXPECT_THAT(text, testing::Not(HasSubstr(kToken)));
-  for (const std::string& text : argv) EXPECT_THAT(text, testing::Not(HasSubstr(kToken)));
+  for (const std::string& text : environment) {
+    EXPECT_THAT(text, testing::Not(HasSubstr(kToken)));
+  }
+  for (const std::string& text : argv) {
+    EXPECT_THAT(text, testing::Not(HasSubstr(kToken)));
+  }
 }
 
 TEST_F(ExecLauncherTest, ExitCodeArrivesThroughThePidfd) {
@@ -311,7 +326,9 @@ TEST_F(ExecLauncherTest, FailedSetresuidIsReportedWithItsErrno) {
   std::string message;
   char buffer[512];
   ssize_t count;
-  while ((count = read(result_pipe[0], buffer, sizeof(buffer))) > 0) message.append(buffer, count);
+  while ((count = read(result_pipe[0], buffer, sizeof(buffer))) > 0) {
+    message.append(buffer, count);
+  }
   close(result_pipe[0]);
   waitpid(helper, nullptr, 0);
   EXPECT_EQ(message, "setresuid(64123): Operation not permitted");

@@ -21,11 +21,17 @@ namespace {
 std::vector<int> open_fds() {
   std::vector<int> fds;
   DIR* directory = opendir("/proc/self/fd");
-  if (directory == nullptr) return fds;
+  if (directory == nullptr) {
+    return fds;
+  }
   while (dirent* entry = readdir(directory)) {
-    if (entry->d_name[0] == '.') continue;
+    if (entry->d_name[0] == '.') {
+      continue;
+    }
     int fd = std::atoi(entry->d_name);
-    if (fd != dirfd(directory)) fds.push_back(fd);
+    if (fd != dirfd(directory)) {
+      fds.push_back(fd);
+    }
   }
   closedir(directory);
   return fds;
@@ -35,8 +41,12 @@ std::string read_token() {
   std::string token;
   char buffer[256];
   ssize_t count;
-  while ((count = read(3, buffer, sizeof(buffer))) > 0) token.append(buffer, count);
-  if (count < 0) return "<read error>";
+  while ((count = read(3, buffer, sizeof(buffer))) > 0) {
+    token.append(buffer, count);
+  }
+  if (count < 0) {
+    return "<read error>";
+  }
   return token;
 }
 
@@ -46,7 +56,9 @@ nlohmann::json signal_state() {
   nlohmann::json blocked_signals = nlohmann::json::array();
   nlohmann::json non_default = nlohmann::json::array();
   for (int signal_number = 1; signal_number < 32; ++signal_number) {
-    if (sigismember(&blocked, signal_number) == 1) blocked_signals.push_back(signal_number);
+    if (sigismember(&blocked, signal_number) == 1) {
+      blocked_signals.push_back(signal_number);
+    }
     struct sigaction action {};
     if (sigaction(signal_number, nullptr, &action) == 0 && action.sa_handler != SIG_DFL) {
       non_default.push_back(signal_number);
@@ -58,7 +70,9 @@ nlohmann::json signal_state() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) return 2;
+  if (argc < 3) {
+    return 2;
+  }
   // fds first, before this program opens anything of its own.
   nlohmann::json report;
   report["fds"] = open_fds();
@@ -84,7 +98,9 @@ int main(int argc, char** argv) {
   report["signals"] = signal_state();
   report["token"] = read_token();
   std::vector<std::string> environment;
-  for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    environment.emplace_back(*entry);
+  }
   report["environment"] = environment;
   report["argv"] = std::vector<std::string>(argv, argv + argc);
   report["regain_root"] = setresuid(0, 0, 0) == 0;
@@ -98,8 +114,12 @@ int main(int argc, char** argv) {
 
   std::string mode = argv[2];
   if (mode == "wait") {
-    for (;;) pause();
+    for (;;) {
+      pause();
+    }
   }
-  if (mode.starts_with("exit:")) return std::atoi(mode.c_str() + 5);
+  if (mode.starts_with("exit:")) {
+    return std::atoi(mode.c_str() + 5);
+  }
   return 0;
 }

@@ -32,15 +32,23 @@ bool session_vanished(int negative_errno) {
 class SessionIds {
  public:
   ~SessionIds() {
-    if (ids_ == nullptr) return;
-    for (char** id = ids_; *id != nullptr; ++id) std::free(*id);
+    if (ids_ == nullptr) {
+      return;
+    }
+    for (char** id = ids_; *id != nullptr; ++id) {
+      std::free(*id);
+    }
     std::free(ids_);
   }
   char*** out() { return &ids_; }
   std::vector<std::string> to_vector() const {
     std::vector<std::string> ids;
-    if (ids_ == nullptr) return ids;
-    for (char** id = ids_; *id != nullptr; ++id) ids.emplace_back(*id);
+    if (ids_ == nullptr) {
+      return ids;
+    }
+    for (char** id = ids_; *id != nullptr; ++id) {
+      ids.emplace_back(*id);
+    }
     return ids;
   }
 
@@ -56,17 +64,25 @@ std::expected<std::string, int> read_optional_field(StringGetter getter, const s
   char* raw = nullptr;
   int result = getter(id.c_str(), &raw);
   MallocedString value(raw);
-  if (result == -ENODATA) return std::string();
-  if (result < 0) return std::unexpected(result);
+  if (result == -ENODATA) {
+    return std::string();
+  }
+  if (result < 0) {
+    return std::unexpected(result);
+  }
   return std::string(value ? value.get() : "");
 }
 
 // Session ids are short alphanumerics ("3", "c12"); anything else is not a file name we build.
 bool is_valid_session_id(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
+  if (id.empty() || id.size() > 64) {
+    return false;
+  }
   for (char c : id) {
     bool alphanumeric = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alphanumeric) return false;
+    if (!alphanumeric) {
+      return false;
+    }
   }
   return true;
 }
@@ -77,10 +93,14 @@ pid_t read_session_leader(const std::string& id) {
   std::ifstream record(fmt::format("{}/{}", kSessionsDirectory, id));
   std::string line;
   while (std::getline(record, line)) {
-    if (!line.starts_with("LEADER=")) continue;
+    if (!line.starts_with("LEADER=")) {
+      continue;
+    }
     char* end = nullptr;
     long leader = std::strtol(line.c_str() + 7, &end, 10);
-    if (end != nullptr && *end == '\0' && leader > 0) return static_cast<pid_t>(leader);
+    if (end != nullptr && *end == '\0' && leader > 0) {
+      return static_cast<pid_t>(leader);
+    }
     return 0;
   }
   return 0;
@@ -88,7 +108,9 @@ pid_t read_session_leader(const std::string& id) {
 
 std::string user_name_of(uid_t uid) {
   auto entry = passwd_by_uid(uid);
-  if (entry) return entry->name;
+  if (entry) {
+    return entry->name;
+  }
   log::warning(fmt::format("session user has no name: {}", entry.error()));
   return {};
 }
@@ -116,7 +138,9 @@ std::expected<std::unique_ptr<LogindSessionSource>, std::string> LogindSessionSo
 std::expected<std::vector<daemon::Session>, std::string> LogindSessionSource::list_sessions() {
   SessionIds ids;
   int result = sd_get_sessions(ids.out());
-  if (result < 0) return std::unexpected(fmt::format("sd_get_sessions: {}", errno_text(-result)));
+  if (result < 0) {
+    return std::unexpected(fmt::format("sd_get_sessions: {}", errno_text(-result)));
+  }
   std::vector<daemon::Session> sessions;
   for (const std::string& id : ids.to_vector()) {
     auto session = read_logind_session(id);
@@ -126,7 +150,9 @@ std::expected<std::vector<daemon::Session>, std::string> LogindSessionSource::li
                    {{"LIAISON_SESSION", id}});
       continue;
     }
-    if (*session) sessions.push_back(std::move(**session));
+    if (*session) {
+      sessions.push_back(std::move(**session));
+    }
   }
   return sessions;
 }
@@ -137,13 +163,19 @@ void LogindSessionSource::acknowledge_change() { sd_login_monitor_flush(monitor_
 
 std::expected<std::optional<daemon::Session>, std::string> read_logind_session(
     const std::string& id) {
-  if (!is_valid_session_id(id)) return std::unexpected(fmt::format("invalid session id {:?}", id));
+  if (!is_valid_session_id(id)) {
+    return std::unexpected(fmt::format("invalid session id {:?}", id));
+  }
   daemon::Session session;
   session.id = id;
 
   int result = sd_session_get_uid(id.c_str(), &session.uid);
-  if (session_vanished(result)) return std::nullopt;
-  if (result < 0) return std::unexpected(fmt::format("uid: {}", errno_text(-result)));
+  if (session_vanished(result)) {
+    return std::nullopt;
+  }
+  if (result < 0) {
+    return std::unexpected(fmt::format("uid: {}", errno_text(-result)));
+  }
 
   struct Field {
     const char* name;
@@ -159,14 +191,19 @@ std::expected<std::optional<daemon::Session>, std::string> read_logind_session(
   };
   for (const Field& field : fields) {
     auto value = read_optional_field(field.getter, id);
-    if (!value && session_vanished(value.error())) return std::nullopt;
-    if (!value)
+    if (!value && session_vanished(value.error())) {
+      return std::nullopt;
+    }
+    if (!value) {
       return std::unexpected(fmt::format("{}: {}", field.name, errno_text(-value.error())));
+    }
     *field.value = std::move(*value);
   }
 
   result = sd_session_is_remote(id.c_str());
-  if (session_vanished(result)) return std::nullopt;
+  if (session_vanished(result)) {
+    return std::nullopt;
+  }
   if (result < 0 && result != -ENODATA) {
     return std::unexpected(fmt::format("remote: {}", errno_text(-result)));
   }

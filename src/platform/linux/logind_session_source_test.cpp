@@ -49,17 +49,29 @@ TEST(LogindSessionSourceOnThisHost, ListsWithoutErrorAndGivesAnFd) {
 class FakeLogindTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0 || !fs::exists(kSessionsDirectory)) return;
-    if (unshare(CLONE_NEWNS) != 0) return;
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return;
+    if (geteuid() != 0 || !fs::exists(kSessionsDirectory)) {
+      return;
+    }
+    if (unshare(CLONE_NEWNS) != 0) {
+      return;
+    }
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      return;
+    }
     namespace_ready_ = mount("tmpfs", kSessionsDirectory, "tmpfs", 0, "mode=0755") == 0;
   }
 
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a private /run/systemd/sessions";
-    if (!fs::exists(kSessionsDirectory)) GTEST_SKIP() << kSessionsDirectory << " does not exist";
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root to mount a private /run/systemd/sessions";
+    }
+    if (!fs::exists(kSessionsDirectory)) {
+      GTEST_SKIP() << kSessionsDirectory << " does not exist";
+    }
     ASSERT_TRUE(namespace_ready_) << "could not set up the private mount namespace";
-    for (const auto& entry : fs::directory_iterator(kSessionsDirectory)) fs::remove(entry.path());
+    for (const auto& entry : fs::directory_iterator(kSessionsDirectory)) {
+      fs::remove(entry.path());
+    }
   }
 
   static void write_session(const std::string& id,
@@ -68,7 +80,9 @@ class FakeLogindTest : public testing::Test {
     {
       std::ofstream record(temporary);
       record << "# This is private data. Do not parse.\n";
-      for (const auto& [key, value] : fields) record << key << "=" << value << "\n";
+      for (const auto& [key, value] : fields) {
+        record << key << "=" << value << "\n";
+      }
     }
     fs::rename(temporary, fs::path(kSessionsDirectory) / id);
   }
@@ -155,7 +169,9 @@ TEST_F(FakeLogindTest, ListsSeveralSessionsAndSkipsBrokenOnes) {
   auto sessions = (*source)->list_sessions();
   ASSERT_TRUE(sessions) << sessions.error();
   std::vector<std::string> ids;
-  for (const auto& session : *sessions) ids.push_back(session.id);
+  for (const auto& session : *sessions) {
+    ids.push_back(session.id);
+  }
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::string>{"1", "2"}));
 }

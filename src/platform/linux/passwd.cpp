@@ -37,7 +37,9 @@ int lookup_with_growing_buffer(Entry& entry, std::string& buffer, Entry*& result
     buffer.resize(size);
     result = nullptr;
     error_number = lookup(&entry, buffer.data(), buffer.size(), &result);
-    if (error_number != ERANGE) break;
+    if (error_number != ERANGE) {
+      break;
+    }
   }
   // Some NSS modules report "no such entry" as an error rather than as a null result.
   if (error_number == ENOENT || error_number == ESRCH) {
@@ -59,7 +61,9 @@ std::expected<PasswdEntry, std::string> passwd_by_uid(uid_t uid) {
   if (error_number != 0) {
     return std::unexpected(fmt::format("getpwuid_r({}): {}", uid, errno_text(error_number)));
   }
-  if (result == nullptr) return std::unexpected(fmt::format("no passwd entry for uid {}", uid));
+  if (result == nullptr) {
+    return std::unexpected(fmt::format("no passwd entry for uid {}", uid));
+  }
   return to_entry(entry);
 }
 
@@ -74,7 +78,9 @@ std::expected<PasswdEntry, std::string> passwd_by_name(const std::string& name) 
   if (error_number != 0) {
     return std::unexpected(fmt::format("getpwnam_r({}): {}", name, errno_text(error_number)));
   }
-  if (result == nullptr) return std::unexpected(fmt::format("no passwd entry for user {}", name));
+  if (result == nullptr) {
+    return std::unexpected(fmt::format("no passwd entry for user {}", name));
+  }
   return to_entry(entry);
 }
 
@@ -88,7 +94,9 @@ std::expected<std::vector<gid_t>, std::string> groups_of(const PasswdEntry& user
       groups.resize(static_cast<size_t>(count));
       return groups;
     }
-    if (count <= static_cast<int>(groups.size())) count = static_cast<int>(groups.size()) * 2;
+    if (count <= static_cast<int>(groups.size())) {
+      count = static_cast<int>(groups.size()) * 2;
+    }
     groups.resize(static_cast<size_t>(count));
   }
   return std::unexpected(fmt::format("getgrouplist({}): the group list keeps growing", user.name));
@@ -105,7 +113,9 @@ std::expected<std::optional<gid_t>, std::string> group_id_by_name(const std::str
   if (error_number != 0) {
     return std::unexpected(fmt::format("getgrnam_r({}): {}", name, errno_text(error_number)));
   }
-  if (result == nullptr) return std::optional<gid_t>{};
+  if (result == nullptr) {
+    return std::optional<gid_t>{};
+  }
   return std::optional<gid_t>{entry.gr_gid};
 }
 

@@ -26,10 +26,13 @@ std::expected<std::vector<gid_t>, std::string> peer_groups(int socket_fd) {
       groups.resize(length / sizeof(gid_t));
       return groups;
     }
-    if (errno == ENOPROTOOPT) return std::vector<gid_t>();
+    if (errno == ENOPROTOOPT) {
+      return std::vector<gid_t>();
+    }
     // ERANGE: the kernel wrote the size it needs into `length`.
-    if (errno != ERANGE)
+    if (errno != ERANGE) {
       return std::unexpected(fmt::format("SO_PEERGROUPS: {}", errno_text(errno)));
+    }
     groups.resize(length / sizeof(gid_t) + 1);
   }
   return std::unexpected("SO_PEERGROUPS: the group list keeps growing");
@@ -57,7 +60,9 @@ std::expected<daemon::PeerCredentials, std::string> LinuxPeerIdentity::credentia
     return std::unexpected(fmt::format("SO_PEERCRED: {}", errno_text(errno)));
   }
   auto groups = peer_groups(socket_fd);
-  if (!groups) return std::unexpected(groups.error());
+  if (!groups) {
+    return std::unexpected(groups.error());
+  }
   return daemon::PeerCredentials{
       .uid = credentials.uid,
       .gid = credentials.gid,
@@ -67,8 +72,12 @@ std::expected<daemon::PeerCredentials, std::string> LinuxPeerIdentity::credentia
 }
 
 bool LinuxPeerIdentity::may_control(const daemon::PeerCredentials& peer) const {
-  if (peer.uid == 0) return true;
-  if (!control_gid_) return false;
+  if (peer.uid == 0) {
+    return true;
+  }
+  if (!control_gid_) {
+    return false;
+  }
   return peer.gid == *control_gid_ ||
          std::find(peer.groups.begin(), peer.groups.end(), *control_gid_) != peer.groups.end();
 }

@@ -69,7 +69,9 @@ TEST(LinuxPeerIdentity, WithoutTheGroupOnlyRootMayControl) {
 TEST(LinuxPeerIdentity, MembersOfTheGroupMayControl) {
   auto users = group_id_by_name("users");
   ASSERT_TRUE(users) << users.error();
-  if (!users->has_value()) GTEST_SKIP() << "no group named users here";
+  if (!users->has_value()) {
+    GTEST_SKIP() << "no group named users here";
+  }
   gid_t gid = **users;
   LinuxPeerIdentity identity("users");
   EXPECT_EQ(identity.control_gid(), gid);
@@ -84,7 +86,9 @@ TEST(LinuxPeerIdentity, MembersOfTheGroupMayControl) {
 class DroppedPeerTest : public testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root to connect as another user";
+    }
     auto nobody = passwd_by_name("nobody");
     ASSERT_TRUE(nobody) << nobody.error();
     nobody_ = *nobody;

@@ -20,13 +20,19 @@ std::string errno_text(int error_number) { return std::generic_category().messag
 
 std::optional<std::string> read_at(int directory, const char* name, size_t max_bytes) {
   UniqueFd fd(::openat(directory, name, O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
+  if (!fd) {
+    return std::nullopt;
+  }
   std::string content(max_bytes, '\0');
   size_t filled = 0;
   while (filled < max_bytes) {
     ssize_t got = ::read(fd.get(), content.data() + filled, max_bytes - filled);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      break;
+    }
     filled += static_cast<size_t>(got);
   }
   content.resize(filled);
@@ -41,18 +47,24 @@ struct FreeDeleter {
 
 std::optional<uint64_t> start_time_from_stat(std::string_view stat) {
   const size_t close = stat.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
+  if (close == std::string_view::npos) {
+    return std::nullopt;
+  }
   std::string_view rest = stat.substr(close + 1);
   // After ')' come field 3 (state) onwards; starttime is field 22, the 20th of those.
   for (int field = 3; field <= 22; ++field) {
     const size_t start = rest.find_first_not_of(' ');
-    if (start == std::string_view::npos) return std::nullopt;
+    if (start == std::string_view::npos) {
+      return std::nullopt;
+    }
     rest.remove_prefix(start);
     const size_t end = std::min(rest.find(' '), rest.size());
     if (field == 22) {
       uint64_t value = 0;
       auto [parsed, error] = std::from_chars(rest.data(), rest.data() + end, value);
-      if (error != std::errc() || parsed != rest.data() + end) return std::nullopt;
+      if (error != std::errc() || parsed != rest.data() + end) {
+        return std::nullopt;
+      }
       return value;
     }
     rest.remove_prefix(end);
@@ -62,14 +74,20 @@ std::optional<uint64_t> start_time_from_stat(std::string_view stat) {
 
 std::optional<uid_t> real_uid_from_status(std::string_view status) {
   const size_t line = status.find("\nUid:");
-  if (line == std::string_view::npos) return std::nullopt;
+  if (line == std::string_view::npos) {
+    return std::nullopt;
+  }
   std::string_view rest = status.substr(line + 5);
   const size_t start = rest.find_first_not_of(" \t");
-  if (start == std::string_view::npos) return std::nullopt;
+  if (start == std::string_view::npos) {
+    return std::nullopt;
+  }
   rest.remove_prefix(start);
   uid_t uid = 0;
   auto [parsed, error] = std::from_chars(rest.data(), rest.data() + rest.size(), uid);
-  if (error != std::errc()) return std::nullopt;
+  if (error != std::errc()) {
+    return std::nullopt;
+  }
   return uid;
 }
 
@@ -78,17 +96,25 @@ std::expected<daemon::ProcessFacts, std::string> LinuxProcessInspector::facts_of
   // reads fail instead of describing a stranger.
   UniqueFd directory(
       ::open(fmt::format("/proc/{}", pid).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!directory) return std::unexpected(fmt::format("/proc/{}: {}", pid, errno_text(errno)));
+  if (!directory) {
+    return std::unexpected(fmt::format("/proc/{}: {}", pid, errno_text(errno)));
+  }
   auto stat = read_at(directory.get(), "stat", 4096);
   auto status = read_at(directory.get(), "status", 16384);
-  if (!stat || !status) return std::unexpected(fmt::format("pid {} is gone", pid));
+  if (!stat || !status) {
+    return std::unexpected(fmt::format("pid {} is gone", pid));
+  }
   auto start_time = start_time_from_stat(*stat);
   auto uid = real_uid_from_status(*status);
-  if (!start_time || !uid) return std::unexpected(fmt::format("pid {} is unreadable", pid));
+  if (!start_time || !uid) {
+    return std::unexpected(fmt::format("pid {} is unreadable", pid));
+  }
   daemon::ProcessFacts facts{.uid = *uid, .start_time = *start_time};
   char executable[4096];
   ssize_t length = ::readlinkat(directory.get(), "exe", executable, sizeof(executable) - 1);
-  if (length > 0) facts.executable.assign(executable, static_cast<size_t>(length));
+  if (length > 0) {
+    facts.executable.assign(executable, static_cast<size_t>(length));
+  }
 
   // A process of a user's own service manager: its system unit is user@<uid>.service, and its
   // user unit is the unit it runs under there. A session's processes have a session instead.
@@ -117,7 +143,9 @@ std::expected<daemon::ProcessFacts, std::string> LinuxProcessInspector::facts_of
 
 std::expected<UniqueFd, std::string> LinuxProcessInspector::watch(pid_t pid) const {
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd) return std::unexpected(fmt::format("pidfd_open({}): {}", pid, errno_text(errno)));
+  if (!pidfd) {
+    return std::unexpected(fmt::format("pidfd_open({}): {}", pid, errno_text(errno)));
+  }
   return pidfd;
 }
 

@@ -12,7 +12,9 @@ namespace liaison::platform {
 
 bool own_unit_is_restarting(std::chrono::milliseconds timeout) {
   sd_bus* raw = nullptr;
-  if (sd_bus_open_system(&raw) < 0) return false;
+  if (sd_bus_open_system(&raw) < 0) {
+    return false;
+  }
   SdBusPtr bus(raw);
   sd_bus_set_method_call_timeout(
       bus.get(), static_cast<uint64_t>(
@@ -25,7 +27,9 @@ bool own_unit_is_restarting(std::chrono::milliseconds timeout) {
                          "u", static_cast<uint32_t>(::getpid()));
   SdBusMessagePtr unit_reply(reply);
   const char* unit_path = nullptr;
-  if (result < 0 || sd_bus_message_read(unit_reply.get(), "o", &unit_path) < 0) return false;
+  if (result < 0 || sd_bus_message_read(unit_reply.get(), "o", &unit_path) < 0) {
+    return false;
+  }
   const std::string unit(unit_path);
 
   // Unit.Job is (uo): the id and path of the job pending on the unit; id 0 when none.
@@ -43,7 +47,9 @@ bool own_unit_is_restarting(std::chrono::milliseconds timeout) {
   result =
       sd_bus_get_property_string(bus.get(), "org.freedesktop.systemd1", job_path,
                                  "org.freedesktop.systemd1.Job", "JobType", error.get(), &type);
-  if (result < 0) return false;
+  if (result < 0) {
+    return false;
+  }
   const std::string job_type(type);
   std::free(type);  // NOLINT(cppcoreguidelines-no-malloc)
   log::debug("the unit's pending job is " + job_type);

@@ -44,7 +44,9 @@ struct SdBusAsio::Core : std::enable_shared_from_this<SdBusAsio::Core> {
   ~Core() { give_fd_back(); }
 
   void give_fd_back() {
-    if (!descriptor.is_open()) return;
+    if (!descriptor.is_open()) {
+      return;
+    }
     std::error_code ignored;
     descriptor.cancel(ignored);
     descriptor.release();  // the bus owns the fd: asio must not close it
@@ -57,42 +59,60 @@ struct SdBusAsio::Core : std::enable_shared_from_this<SdBusAsio::Core> {
   }
 
   void process_soon() {
-    if (detached || process_posted) return;
+    if (detached || process_posted) {
+      return;
+    }
     process_posted = true;
     asio::post(descriptor.get_executor(), [self = shared_from_this()] {
       self->process_posted = false;
-      if (!self->detached) self->process();
+      if (!self->detached) {
+        self->process();
+      }
     });
   }
 
   void process() {
     for (int handled = 0; handled < kMaxMessagesPerPass; ++handled) {
       int result = sd_bus_process(bus.get(), nullptr);
-      if (detached) return;  // a callback tore the driver down
+      if (detached) {
+        return;  // a callback tore the driver down
+      }
       if (result < 0) {
         return disconnected(fmt::format("processing the bus: {}", errno_text(result)));
       }
-      if (result == 0) return wait_for_bus();
+      if (result == 0) {
+        return wait_for_bus();
+      }
     }
     process_soon();  // more is queued: continue in a fresh handler
   }
 
   void wait_for_bus() {
     int events = sd_bus_get_events(bus.get());
-    if (events < 0) return disconnected(fmt::format("bus closed: {}", errno_text(events)));
-    if ((events & POLLIN) != 0) wait_for(asio::posix::descriptor_base::wait_read, read_pending);
-    if ((events & POLLOUT) != 0) wait_for(asio::posix::descriptor_base::wait_write, write_pending);
+    if (events < 0) {
+      return disconnected(fmt::format("bus closed: {}", errno_text(events)));
+    }
+    if ((events & POLLIN) != 0) {
+      wait_for(asio::posix::descriptor_base::wait_read, read_pending);
+    }
+    if ((events & POLLOUT) != 0) {
+      wait_for(asio::posix::descriptor_base::wait_write, write_pending);
+    }
     wait_for_deadline();
   }
 
   // One outstanding wait per direction: a wait already pending covers the new request too.
   void wait_for(asio::posix::descriptor_base::wait_type type, bool& pending) {
-    if (pending) return;
+    if (pending) {
+      return;
+    }
     pending = true;
     descriptor.async_wait(type,
                           [self = shared_from_this(), &pending](const std::error_code& error) {
                             pending = false;
-                            if (self->detached || error == asio::error::operation_aborted) return;
+                            if (self->detached || error == asio::error::operation_aborted) {
+                              return;
+                            }
                             // An error (EPOLLERR/EPOLLHUP) is for sd_bus_process to find and
                             // report.
                             self->process();
@@ -105,8 +125,12 @@ struct SdBusAsio::Core : std::enable_shared_from_this<SdBusAsio::Core> {
       return disconnected(fmt::format("bus closed: {}", errno_text(result)));
     }
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (usec != UINT64_MAX) deadline = monotonic_deadline(usec);
-    if (deadline == armed_deadline) return;  // that wait is already pending (or none is needed)
+    if (usec != UINT64_MAX) {
+      deadline = monotonic_deadline(usec);
+    }
+    if (deadline == armed_deadline) {
+      return;  // that wait is already pending (or none is needed)
+    }
     armed_deadline = deadline;
     ++timer_generation;
     if (!deadline) {
@@ -116,8 +140,12 @@ struct SdBusAsio::Core : std::enable_shared_from_this<SdBusAsio::Core> {
     timer.expires_at(*deadline);  // cancels the previous wait, if any
     timer.async_wait(
         [self = shared_from_this(), generation = timer_generation](const std::error_code& error) {
-          if (self->detached || error == asio::error::operation_aborted) return;
-          if (generation != self->timer_generation) return;  // superseded by a later deadline
+          if (self->detached || error == asio::error::operation_aborted) {
+            return;
+          }
+          if (generation != self->timer_generation) {
+            return;  // superseded by a later deadline
+          }
           self->armed_deadline.reset();
           self->process();
         });
@@ -127,7 +155,9 @@ struct SdBusAsio::Core : std::enable_shared_from_this<SdBusAsio::Core> {
     log::warning(fmt::format("D-Bus connection lost: {}", reason));
     DisconnectHandler handler = std::move(on_disconnect);
     detach();
-    if (handler) handler(reason);
+    if (handler) {
+      handler(reason);
+    }
   }
 
   SdBusRef bus;  // not the owner: the connection stays open for whoever owns it

@@ -70,10 +70,13 @@ class SdBusError {
 // A string vector sd-bus allocated (sd_bus_message_read_strv, sd_bus_get_property_strv).
 struct StrvFree {
   void operator()(char** strv) const {
-    if (strv == nullptr) return;
-    for (char** entry = strv; *entry != nullptr; ++entry)
+    if (strv == nullptr) {
+      return;
+    }
+    for (char** entry = strv; *entry != nullptr; ++entry) {
       free(*entry);  // NOLINT(cppcoreguidelines-no-malloc)
-    free(strv);      // NOLINT(cppcoreguidelines-no-malloc)
+    }
+    free(strv);  // NOLINT(cppcoreguidelines-no-malloc)
   }
 };
 using StrvPtr = std::unique_ptr<char*[], StrvFree>;

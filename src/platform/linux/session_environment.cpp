@@ -54,13 +54,19 @@ bool is_digits(std::string_view text) { return !text.empty() && all_of(text, is_
 
 // An absolute path without "." or ".." components.
 bool is_clean_absolute_path(std::string_view path) {
-  if (!path.starts_with('/') || !is_sane_value(path)) return false;
+  if (!path.starts_with('/') || !is_sane_value(path)) {
+    return false;
+  }
   size_t start = 1;
   while (start <= path.size()) {
     size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
     std::string_view component = path.substr(start, end - start);
-    if (component == "." || component == "..") return false;
+    if (component == "." || component == "..") {
+      return false;
+    }
     start = end + 1;
   }
   return true;
@@ -69,15 +75,21 @@ bool is_clean_absolute_path(std::string_view path) {
 // [host]:display[.screen], e.g. ":0", ":1.0", "localhost:10.0", "unix:0".
 bool is_valid_x_display(std::string_view display) {
   size_t colon = display.rfind(':');
-  if (colon == std::string_view::npos) return false;
+  if (colon == std::string_view::npos) {
+    return false;
+  }
   std::string_view host = display.substr(0, colon);
   std::string_view number = display.substr(colon + 1);
   size_t dot = number.find('.');
   if (dot != std::string_view::npos) {
-    if (!is_digits(number.substr(dot + 1))) return false;
+    if (!is_digits(number.substr(dot + 1))) {
+      return false;
+    }
     number = number.substr(0, dot);
   }
-  if (!is_digits(number)) return false;
+  if (!is_digits(number)) {
+    return false;
+  }
   return all_of(host, [](char c) {
     return is_name_character(c) || c == '/' || c == ':' || c == '[' || c == ']';
   });
@@ -85,7 +97,9 @@ bool is_valid_x_display(std::string_view display) {
 
 // A socket name under $XDG_RUNTIME_DIR ("wayland-0") or an absolute socket path.
 bool is_valid_wayland_display(std::string_view display) {
-  if (display.starts_with('/')) return is_clean_absolute_path(display);
+  if (display.starts_with('/')) {
+    return is_clean_absolute_path(display);
+  }
   return !display.empty() && display != "." && display != ".." &&
          all_of(display, is_name_character);
 }
@@ -102,10 +116,14 @@ bool is_valid_path_list(std::string_view paths) {
   size_t start = 0;
   while (start <= paths.size()) {
     size_t end = paths.find(':', start);
-    if (end == std::string_view::npos) end = paths.size();
+    if (end == std::string_view::npos) {
+      end = paths.size();
+    }
     std::string_view path = paths.substr(start, end - start);
     if (!path.empty()) {
-      if (!is_clean_absolute_path(path)) return false;
+      if (!is_clean_absolute_path(path)) {
+        return false;
+      }
       any_path = true;
     }
     start = end + 1;
@@ -120,8 +138,12 @@ bool is_valid_locale(std::string_view locale) {
 }
 
 bool is_locale_key(std::string_view key) {
-  if (key == "LANG") return true;
-  if (!key.starts_with("LC_") || key.size() == 3) return false;
+  if (key == "LANG") {
+    return true;
+  }
+  if (!key.starts_with("LC_") || key.size() == 3) {
+    return false;
+  }
   return all_of(key.substr(3), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
 }
 
@@ -164,8 +186,9 @@ std::optional<std::string> first_valid_value(const EnvironmentInputs& inputs,
     return std::string(*value);
   }
   for (const auto& environment : inputs.process_environments) {
-    if (auto value = find_value(environment, variable.key); valid(value))
+    if (auto value = find_value(environment, variable.key); valid(value)) {
       return std::string(*value);
+    }
   }
   return std::nullopt;
 }
@@ -174,11 +197,15 @@ void add_locale(const std::vector<std::string>& manager_environment,
                 std::map<std::string, std::string>& variables) {
   for (const std::string& entry : manager_environment) {
     size_t equals = entry.find('=');
-    if (equals == std::string::npos) continue;
+    if (equals == std::string::npos) {
+      continue;
+    }
     std::string key = entry.substr(0, equals);
     std::string value = entry.substr(equals + 1);
     // emplace keeps the first occurrence, as getenv(3) would.
-    if (is_locale_key(key) && is_valid_locale(value)) variables.emplace(key, value);
+    if (is_locale_key(key) && is_valid_locale(value)) {
+      variables.emplace(key, value);
+    }
   }
 }
 
@@ -191,7 +218,9 @@ std::vector<std::string> build_agent_environment(const EnvironmentInputs& inputs
 
   std::map<std::string, std::string> variables;
   auto set_if_sane = [&variables](std::string key, const std::string& value) {
-    if (is_sane_value(value)) variables[std::move(key)] = value;
+    if (is_sane_value(value)) {
+      variables[std::move(key)] = value;
+    }
   };
   set_if_sane("HOME", is_clean_absolute_path(account.home) ? account.home : "/");
   set_if_sane("SHELL", account.shell.empty() ? "/bin/sh" : account.shell);
@@ -204,14 +233,17 @@ std::vector<std::string> build_agent_environment(const EnvironmentInputs& inputs
   set_if_sane("XDG_SESSION_TYPE", session.type);
   set_if_sane("XDG_SEAT", session.seat);
   for (const SessionVariable& variable : kSessionVariables) {
-    if (auto value = first_valid_value(inputs, variable))
+    if (auto value = first_valid_value(inputs, variable)) {
       variables[std::string(variable.key)] = *value;
+    }
   }
   add_locale(inputs.manager_environment, variables);
 
   std::vector<std::string> environment;
   environment.reserve(variables.size());
-  for (const auto& [key, value] : variables) environment.push_back(key + "=" + value);
+  for (const auto& [key, value] : variables) {
+    environment.push_back(key + "=" + value);
+  }
   return environment;
 }
 
@@ -258,7 +290,9 @@ int on_environment_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
   }
   char** strings = nullptr;
   int result = sd_bus_message_enter_container(reply, 'v', "as");
-  if (result >= 0) result = sd_bus_message_read_strv(reply, &strings);
+  if (result >= 0) {
+    result = sd_bus_message_read_strv(reply, &strings);
+  }
   if (result < 0) {
     pending.result =
         std::unexpected(fmt::format("malformed Environment reply: {}", errno_text(-result)));
@@ -277,7 +311,9 @@ int on_environment_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
 // The uid that created the listening socket at the other end of `bus` (SO_PEERCRED).
 std::expected<uid_t, std::string> listener_uid(sd_bus* bus) {
   int fd = sd_bus_get_fd(bus);
-  if (fd < 0) return std::unexpected(fmt::format("sd_bus_get_fd: {}", errno_text(-fd)));
+  if (fd < 0) {
+    return std::unexpected(fmt::format("sd_bus_get_fd: {}", errno_text(-fd)));
+  }
   ucred credentials{};
   socklen_t length = sizeof(credentials);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
@@ -292,8 +328,12 @@ std::expected<void, std::string> wait_for_reply(sd_bus* bus, const PendingEnviro
                                                 std::chrono::milliseconds timeout) {
   while (!pending.done) {
     int result = sd_bus_process(bus, nullptr);
-    if (result < 0) return std::unexpected(fmt::format("sd_bus_process: {}", errno_text(-result)));
-    if (result > 0) continue;
+    if (result < 0) {
+      return std::unexpected(fmt::format("sd_bus_process: {}", errno_text(-result)));
+    }
+    if (result > 0) {
+      continue;
+    }
     auto remaining = deadline - std::chrono::steady_clock::now();
     if (remaining <= std::chrono::steady_clock::duration::zero()) {
       return std::unexpected(fmt::format("no answer within {} ms", timeout.count()));
@@ -315,15 +355,25 @@ std::expected<BusPointer, std::string> connect_to_manager(const std::string& soc
                                                           std::chrono::milliseconds timeout) {
   sd_bus* raw_bus = nullptr;
   int result = sd_bus_new(&raw_bus);
-  if (result < 0) return std::unexpected(fmt::format("sd_bus_new: {}", errno_text(-result)));
+  if (result < 0) {
+    return std::unexpected(fmt::format("sd_bus_new: {}", errno_text(-result)));
+  }
   BusPointer bus(raw_bus);
   std::string address = "unix:path=" + escape_address_value(socket_path);
   auto timeout_usec = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
   result = sd_bus_set_address(bus.get(), address.c_str());
-  if (result >= 0) result = sd_bus_set_method_call_timeout(bus.get(), timeout_usec);
-  if (result >= 0) result = sd_bus_start(bus.get());
-  if (result == -ENOENT || result == -ECONNREFUSED) return BusPointer();
-  if (result < 0) return std::unexpected(fmt::format("connect: {}", errno_text(-result)));
+  if (result >= 0) {
+    result = sd_bus_set_method_call_timeout(bus.get(), timeout_usec);
+  }
+  if (result >= 0) {
+    result = sd_bus_start(bus.get());
+  }
+  if (result == -ENOENT || result == -ECONNREFUSED) {
+    return BusPointer();
+  }
+  if (result < 0) {
+    return std::unexpected(fmt::format("connect: {}", errno_text(-result)));
+  }
   return bus;
 }
 
@@ -337,7 +387,9 @@ std::expected<std::vector<std::string>, std::string> get_environment_property(
       bus, &raw_slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
       "org.freedesktop.DBus.Properties", "Get", on_environment_reply, &pending, "ss",
       "org.freedesktop.systemd1.Manager", "Environment");
-  if (result < 0) return std::unexpected(fmt::format("Get Environment: {}", errno_text(-result)));
+  if (result < 0) {
+    return std::unexpected(fmt::format("Get Environment: {}", errno_text(-result)));
+  }
   std::unique_ptr<sd_bus_slot, SlotDeleter> slot(raw_slot);
   // sd_bus_call() would block up to 90 s while authenticating; this loop honours our deadline.
   if (auto waited = wait_for_reply(bus, pending, deadline, timeout); !waited) {
@@ -355,19 +407,27 @@ std::expected<std::vector<std::string>, std::string> read_manager_environment(
     return std::unexpected(fmt::format("service manager at {}: {}", socket_path, what));
   };
   auto bus = connect_to_manager(socket_path, timeout);
-  if (!bus) return fail(bus.error());
+  if (!bus) {
+    return fail(bus.error());
+  }
   // Not running (yet): nothing to learn from it, which is not an error.
-  if (!*bus) return std::vector<std::string>();
+  if (!*bus) {
+    return std::vector<std::string>();
+  }
 
   // Only the user's own manager may describe the user's session: a symlink planted at this path
   // must not lead us to another user's manager.
   auto uid = listener_uid(bus->get());
-  if (!uid) return fail(uid.error());
+  if (!uid) {
+    return fail(uid.error());
+  }
   if (*uid != expected_uid) {
     return fail(fmt::format("listener is uid {}, not {}", *uid, expected_uid));
   }
   auto environment = get_environment_property(bus->get(), deadline, timeout);
-  if (!environment) return fail(environment.error());
+  if (!environment) {
+    return fail(environment.error());
+  }
   return environment;
 }
 
@@ -380,17 +440,23 @@ std::vector<std::string> cgroup_procs_candidates(std::string_view proc_pid_cgrou
   size_t start = 0;
   while (start < proc_pid_cgroup.size()) {
     size_t end = proc_pid_cgroup.find('\n', start);
-    if (end == std::string_view::npos) end = proc_pid_cgroup.size();
+    if (end == std::string_view::npos) {
+      end = proc_pid_cgroup.size();
+    }
     std::string_view line = proc_pid_cgroup.substr(start, end - start);
     start = end + 1;
     // hierarchy-id:controllers:path
     size_t first = line.find(':');
     size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos) continue;
+    if (second == std::string_view::npos) {
+      continue;
+    }
     std::string_view hierarchy = line.substr(0, first);
     std::string_view controllers = line.substr(first + 1, second - first - 1);
     std::string_view path = line.substr(second + 1);
-    if (!is_clean_absolute_path(path) || path == "/") continue;
+    if (!is_clean_absolute_path(path) || path == "/") {
+      continue;
+    }
     if (hierarchy == "0" && controllers.empty()) {
       unified.push_back(fmt::format("/sys/fs/cgroup{}/cgroup.procs", path));
       unified.push_back(fmt::format("/sys/fs/cgroup/unified{}/cgroup.procs", path));
@@ -406,14 +472,22 @@ namespace {
 
 std::optional<std::string> read_file_at(int directory_fd, const char* name, size_t max_bytes) {
   UniqueFd fd(openat(directory_fd, name, O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
+  if (!fd) {
+    return std::nullopt;
+  }
   std::string content(max_bytes, '\0');
   size_t filled = 0;
   while (filled < max_bytes) {
     ssize_t count = read(fd.get(), content.data() + filled, max_bytes - filled);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return std::nullopt;
-    if (count == 0) break;
+    if (count < 0 && errno == EINTR) {
+      continue;
+    }
+    if (count < 0) {
+      return std::nullopt;
+    }
+    if (count == 0) {
+      break;
+    }
     filled += static_cast<size_t>(count);
   }
   content.resize(filled);
@@ -427,14 +501,20 @@ std::optional<std::string> read_small_file(const std::string& path, size_t max_b
 // The real and effective uids from the "Uid:" line of /proc/<pid>/status.
 bool runs_as(std::string_view status, uid_t uid) {
   size_t line = status.find("\nUid:");
-  if (line == std::string_view::npos) return false;
+  if (line == std::string_view::npos) {
+    return false;
+  }
   char* end = nullptr;
   const char* text = status.data() + line + 5;
   unsigned long real = std::strtoul(text, &end, 10);
-  if (end == text) return false;
+  if (end == text) {
+    return false;
+  }
   const char* effective_text = end;
   unsigned long effective = std::strtoul(effective_text, &end, 10);
-  if (end == effective_text) return false;
+  if (end == effective_text) {
+    return false;
+  }
   return real == uid && effective == uid;
 }
 
@@ -444,10 +524,14 @@ std::vector<std::string> split_environ(std::string_view data, bool truncated) {
   while (start < data.size()) {
     size_t end = data.find('\0', start);
     if (end == std::string_view::npos) {
-      if (truncated) break;  // cut off by our size cap
+      if (truncated) {
+        break;  // cut off by our size cap
+      }
       end = data.size();
     }
-    if (end > start) entries.emplace_back(data.substr(start, end - start));
+    if (end > start) {
+      entries.emplace_back(data.substr(start, end - start));
+    }
     start = end + 1;
   }
   return entries;
@@ -458,13 +542,16 @@ std::vector<pid_t> parse_pids(std::string_view text) {
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
     std::string line(text.substr(start, end - start));
     start = end + 1;
     char* parse_end = nullptr;
     long pid = std::strtol(line.c_str(), &parse_end, 10);
-    if (pid > 0 && parse_end != nullptr && *parse_end == '\0')
+    if (pid > 0 && parse_end != nullptr && *parse_end == '\0') {
       pids.push_back(static_cast<pid_t>(pid));
+    }
   }
   return pids;
 }
@@ -496,7 +583,9 @@ std::vector<pid_t> session_process_ids(const daemon::Session& session, size_t ma
   if (auto leader = std::find(pids.begin(), pids.end(), session.leader); leader != pids.end()) {
     std::rotate(pids.begin(), leader, leader + 1);
   }
-  if (pids.size() > max_processes) pids.resize(max_processes);
+  if (pids.size() > max_processes) {
+    pids.resize(max_processes);
+  }
   return pids;
 }
 
@@ -508,18 +597,30 @@ std::optional<std::vector<std::string>> read_process_environment(pid_t pid, uid_
   // process: if the pid is reused meanwhile, the openat calls fail instead of reading a stranger.
   UniqueFd directory(
       open(fmt::format("/proc/{}", pid).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!directory) return std::nullopt;
+  if (!directory) {
+    return std::nullopt;
+  }
   UniqueFd environ_fd(openat(directory.get(), "environ", O_RDONLY | O_CLOEXEC));
-  if (!environ_fd) return std::nullopt;
+  if (!environ_fd) {
+    return std::nullopt;
+  }
   auto status = read_file_at(directory.get(), "status", 16384);
-  if (!status || !runs_as(*status, uid)) return std::nullopt;
+  if (!status || !runs_as(*status, uid)) {
+    return std::nullopt;
+  }
   std::string data(max_bytes + 1, '\0');
   size_t filled = 0;
   while (filled < data.size()) {
     ssize_t count = read(environ_fd.get(), data.data() + filled, data.size() - filled);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return std::nullopt;
-    if (count == 0) break;
+    if (count < 0 && errno == EINTR) {
+      continue;
+    }
+    if (count < 0) {
+      return std::nullopt;
+    }
+    if (count == 0) {
+      break;
+    }
     filled += static_cast<size_t>(count);
   }
   bool truncated = filled > max_bytes;
@@ -530,7 +631,9 @@ std::optional<std::vector<std::string>> read_process_environment(pid_t pid, uid_
 std::expected<EnvironmentInputs, std::string> gather_environment_inputs(
     const daemon::Session& session, const GatherOptions& options) {
   auto account = passwd_by_uid(session.uid);
-  if (!account) return std::unexpected(account.error());
+  if (!account) {
+    return std::unexpected(account.error());
+  }
   EnvironmentInputs inputs{.account = std::move(*account), .session = session};
 
   std::string socket_path = options.manager_socket_path.empty()
@@ -556,7 +659,9 @@ std::expected<EnvironmentInputs, std::string> gather_environment_inputs(
 std::expected<std::vector<std::string>, std::string> agent_environment_for(
     const daemon::Session& session) {
   auto inputs = gather_environment_inputs(session);
-  if (!inputs) return std::unexpected(inputs.error());
+  if (!inputs) {
+    return std::unexpected(inputs.error());
+  }
   return build_agent_environment(*inputs);
 }
 
@@ -564,7 +669,9 @@ std::vector<std::string> current_session_display_environment(const std::string& 
   static constexpr std::string_view kNames[] = {"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY",
                                                 "XDG_CURRENT_DESKTOP"};
   auto session = read_logind_session(session_id);
-  if (!session || !*session) return {};
+  if (!session || !*session) {
+    return {};
+  }
   std::vector<std::string> found;
   auto take = [&](std::string_view name, const std::string& entry) {
     const bool named =
@@ -572,17 +679,25 @@ std::vector<std::string> current_session_display_environment(const std::string& 
     const bool have = std::ranges::any_of(found, [&](const std::string& f) {
       return f.size() > name.size() && f.starts_with(name) && f[name.size()] == '=';
     });
-    if (named && !have) found.push_back(entry);
+    if (named && !have) {
+      found.push_back(entry);
+    }
   };
   // The session's own processes first: they are the desktop as it is now.
   for (pid_t pid : session_process_ids(**session, 64)) {
     auto environment = read_process_environment(pid, (*session)->uid, 64 * 1024);
-    if (!environment) continue;
+    if (!environment) {
+      continue;
+    }
     for (std::string_view name : kNames) {
-      for (const std::string& entry : *environment) take(name, entry);
+      for (const std::string& entry : *environment) {
+        take(name, entry);
+      }
     }
   }
-  if (!(*session)->display.empty()) take("DISPLAY", "DISPLAY=" + (*session)->display);
+  if (!(*session)->display.empty()) {
+    take("DISPLAY", "DISPLAY=" + (*session)->display);
+  }
   return found;
 }
 

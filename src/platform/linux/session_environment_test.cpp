@@ -53,7 +53,9 @@ EnvironmentInputs alice_inputs() {
 std::optional<std::string> value_of(const std::vector<std::string>& environment,
                                     const std::string& key) {
   for (const std::string& entry : environment) {
-    if (entry.starts_with(key + "=")) return entry.substr(key.size() + 1);
+    if (entry.starts_with(key + "=")) {
+      return entry.substr(key.size() + 1);
+    }
   }
   return std::nullopt;
 }
@@ -216,7 +218,9 @@ TEST(BuildAgentEnvironment, NothingElseLeaksIn) {
   auto environment = build_agent_environment(inputs);
   unsetenv("LIAISON_TEST_DAEMON_ONLY");
   std::vector<std::string> keys;
-  for (const std::string& entry : environment) keys.push_back(entry.substr(0, entry.find('=')));
+  for (const std::string& entry : environment) {
+    keys.push_back(entry.substr(0, entry.find('=')));
+  }
   EXPECT_THAT(keys,
               ElementsAre("DBUS_SESSION_BUS_ADDRESS", "HOME", "LOGNAME", "PATH", "SHELL", "USER",
                           "XDG_RUNTIME_DIR", "XDG_SEAT", "XDG_SESSION_ID", "XDG_SESSION_TYPE"));
@@ -272,12 +276,16 @@ class FakeManager {
     std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket_path_.c_str());
     bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
     listen(listener_.get(), 4);
-    if (answer) server_ = std::thread([this] { serve(); });
+    if (answer) {
+      server_ = std::thread([this] { serve(); });
+    }
   }
 
   ~FakeManager() {
     stop_ = true;
-    if (server_.joinable()) server_.join();
+    if (server_.joinable()) {
+      server_.join();
+    }
     fs::remove(socket_path_);
   }
 
@@ -290,9 +298,13 @@ class FakeManager {
     auto* environment = static_cast<std::vector<std::string>*>(userdata);
     int result = sd_bus_message_open_container(reply, 'a', "s");
     for (const std::string& entry : *environment) {
-      if (result >= 0) result = sd_bus_message_append_basic(reply, 's', entry.c_str());
+      if (result >= 0) {
+        result = sd_bus_message_append_basic(reply, 's', entry.c_str());
+      }
     }
-    if (result >= 0) result = sd_bus_message_close_container(reply);
+    if (result >= 0) {
+      result = sd_bus_message_close_container(reply);
+    }
     return result;
   }
 
@@ -300,9 +312,13 @@ class FakeManager {
     pollfd poll_fd{.fd = listener_.get(), .events = POLLIN, .revents = 0};
     while (!stop_ && poll(&poll_fd, 1, 50) == 0) {
     }
-    if (stop_) return;
+    if (stop_) {
+      return;
+    }
     int connection = accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (connection < 0) return;
+    if (connection < 0) {
+      return;
+    }
     static const sd_bus_vtable kVtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Environment", "as", get_environment, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -318,8 +334,12 @@ class FakeManager {
     sd_bus_start(bus);
     while (!stop_) {
       int result = sd_bus_process(bus, nullptr);
-      if (result < 0) break;
-      if (result == 0) sd_bus_wait(bus, 50'000);
+      if (result < 0) {
+        break;
+      }
+      if (result == 0) {
+        sd_bus_wait(bus, 50'000);
+      }
     }
     sd_bus_flush_close_unref(bus);
   }
@@ -402,18 +422,24 @@ class SleepingProcess {
                   std::vector<std::string> cgroup_procs = {})
       : environment_(std::move(environment)) {
     std::vector<char*> envp;
-    for (std::string& entry : environment_) envp.push_back(entry.data());
+    for (std::string& entry : environment_) {
+      envp.push_back(entry.data());
+    }
     envp.push_back(nullptr);
     char sleep_path[] = "/bin/sleep";
     char seconds[] = "60";
     char* argv[] = {sleep_path, seconds, nullptr};
     int ready[2];
-    if (pipe2(ready, O_CLOEXEC) != 0) return;
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+      return;
+    }
     pid_ = fork();
     if (pid_ == 0) {
       for (const std::string& procs : cgroup_procs) {
         int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) _exit(10);
+        if (fd < 0 || write(fd, "0", 1) != 1) {
+          _exit(10);
+        }
         close(fd);
       }
       if (uid != getuid()) {
@@ -435,7 +461,9 @@ class SleepingProcess {
   }
 
   ~SleepingProcess() {
-    if (pid_ <= 0) return;
+    if (pid_ <= 0) {
+      return;
+    }
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
@@ -474,27 +502,41 @@ TEST(ReadProcessEnvironment, OtherUsersAndGoneProcessesGiveNothing) {
 class GatherTest : public testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to make cgroups and switch users";
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root to make cgroups and switch users";
+    }
     std::string name = fmt::format("liaison-gather-test-{}", getpid());
     for (const char* root :
          {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup"}) {
-      if (!fs::exists(fs::path(root) / "cgroup.procs")) continue;
+      if (!fs::exists(fs::path(root) / "cgroup.procs")) {
+        continue;
+      }
       fs::path cgroup = fs::path(root) / name;
-      if (mkdir(cgroup.c_str(), 0755) != 0) continue;
+      if (mkdir(cgroup.c_str(), 0755) != 0) {
+        continue;
+      }
       cgroups_.push_back(cgroup);
       // On a pure cgroup v2 system /sys/fs/cgroup is the unified root; one hierarchy is enough.
-      if (std::string(root) == "/sys/fs/cgroup") break;
+      if (std::string(root) == "/sys/fs/cgroup") {
+        break;
+      }
     }
-    if (cgroups_.empty()) GTEST_SKIP() << "no writable cgroup hierarchy";
+    if (cgroups_.empty()) {
+      GTEST_SKIP() << "no writable cgroup hierarchy";
+    }
   }
 
   void TearDown() override {
-    for (const fs::path& cgroup : cgroups_) rmdir(cgroup.c_str());
+    for (const fs::path& cgroup : cgroups_) {
+      rmdir(cgroup.c_str());
+    }
   }
 
   std::vector<std::string> procs_files() const {
     std::vector<std::string> files;
-    for (const fs::path& cgroup : cgroups_) files.push_back(cgroup / "cgroup.procs");
+    for (const fs::path& cgroup : cgroups_) {
+      files.push_back(cgroup / "cgroup.procs");
+    }
     return files;
   }
 

@@ -20,7 +20,9 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
     lines.push_back(text.substr(start, end - start));
     start = end + 1;
   }
@@ -66,7 +68,9 @@ std::string render_drop_in(const daemon::LaunchAgentInstallation& installation,
                            const std::vector<std::string>& agent_command,
                            const std::string& agent_socket_path) {
   std::string users;
-  for (uid_t uid : installation.users) users += fmt::format(" {}", uid);
+  for (uid_t uid : installation.users) {
+    users += fmt::format(" {}", uid);
+  }
   std::string text =
       "# Written by `liaison launch-agent install`; `liaison launch-agent uninstall` removes it.\n"
       "# Edits here are overwritten: change the installation with those commands.\n";
@@ -74,10 +78,14 @@ std::string render_drop_in(const daemon::LaunchAgentInstallation& installation,
   if (!installation.all) {
     // Triggering conditions: the unit runs for a user whose manager matches any of them.
     text += "[Unit]\n";
-    for (uid_t uid : installation.users) text += fmt::format("ConditionUser=|{}\n", uid);
+    for (uid_t uid : installation.users) {
+      text += fmt::format("ConditionUser=|{}\n", uid);
+    }
   }
   std::string command;
-  for (const std::string& word : agent_command) command += " " + quote_for_unit(word);
+  for (const std::string& word : agent_command) {
+    command += " " + quote_for_unit(word);
+  }
   text += "\n[Service]\nExecStart=\nExecStart=" + command.substr(1) + "\n";
   text += "Environment=" + quote_for_unit("LIAISON_AGENT_SOCKET=" + agent_socket_path) + "\n";
   return text;
@@ -85,7 +93,9 @@ std::string render_drop_in(const daemon::LaunchAgentInstallation& installation,
 
 std::optional<daemon::LaunchAgentInstallation> parse_drop_in(std::string_view text) {
   for (std::string_view line : lines_of(text)) {
-    if (!line.starts_with(kMarker)) continue;
+    if (!line.starts_with(kMarker)) {
+      continue;
+    }
     std::string_view value = line.substr(kMarker.size());
     daemon::LaunchAgentInstallation installation;
     std::istringstream words{std::string(value)};
@@ -97,11 +107,17 @@ std::optional<daemon::LaunchAgentInstallation> parse_drop_in(std::string_view te
       }
       uid_t uid = 0;
       auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), uid);
-      if (error != std::errc() || end != word.data() + word.size()) return std::nullopt;
+      if (error != std::errc() || end != word.data() + word.size()) {
+        return std::nullopt;
+      }
       installation.users.insert(uid);
     }
-    if (installation.all) installation.users.clear();
-    if (installation.empty()) return std::nullopt;
+    if (installation.all) {
+      installation.users.clear();
+    }
+    if (installation.empty()) {
+      return std::nullopt;
+    }
     return installation;
   }
   return std::nullopt;
@@ -122,7 +138,9 @@ std::string SystemdLaunchAgent::unit_name() const { return kLaunchAgentUnit; }
 
 std::string SystemdLaunchAgent::command() const {
   std::string command;
-  for (const std::string& word : agent_command_) command += (command.empty() ? "" : " ") + word;
+  for (const std::string& word : agent_command_) {
+    command += (command.empty() ? "" : " ") + word;
+  }
   return command;
 }
 
@@ -130,11 +148,14 @@ std::expected<std::string, std::string> SystemdLaunchAgent::packaged_unit() cons
   for (const std::string& directory : paths_.unit_dirs) {
     const std::string path = fmt::format("{}/{}", directory, kLaunchAgentUnit);
     struct stat status {};
-    if (::lstat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode)) return path;
+    if (::lstat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode)) {
+      return path;
+    }
   }
   std::string searched;
-  for (const std::string& directory : paths_.unit_dirs)
+  for (const std::string& directory : paths_.unit_dirs) {
     searched += (searched.empty() ? "" : ", ") + directory;
+  }
   return std::unexpected(
       fmt::format("{} is not installed (looked in {}; `make install` puts it "
                   "in /usr/lib/systemd/user)",
@@ -145,25 +166,37 @@ std::expected<daemon::LaunchAgentInstallation, std::string> SystemdLaunchAgent::
     const {
   auto config = open_directory(paths_.config_dir);
   if (!config) {
-    if (config.error().error_number == ENOENT) return daemon::LaunchAgentInstallation{};
+    if (config.error().error_number == ENOENT) {
+      return daemon::LaunchAgentInstallation{};
+    }
     return std::unexpected(error_text(config.error()));
   }
   auto text = read_file_beneath(config->get(), kLaunchAgentDropIn, 64 * 1024);
-  if (!text) return std::unexpected(error_text(text.error()));
-  if (!*text) return daemon::LaunchAgentInstallation{};
+  if (!text) {
+    return std::unexpected(error_text(text.error()));
+  }
+  if (!*text) {
+    return daemon::LaunchAgentInstallation{};
+  }
   return parse_drop_in(**text).value_or(daemon::LaunchAgentInstallation{});
 }
 
 std::expected<daemon::InstallationChange, std::string> SystemdLaunchAgent::write(
     const daemon::LaunchAgentInstallation& installation) {
   auto config = open_directory(paths_.config_dir, true, 0755);
-  if (!config) return std::unexpected(error_text(config.error()));
+  if (!config) {
+    return std::unexpected(error_text(config.error()));
+  }
   const int dir = config->get();
   auto old_text = read_file_beneath(dir, kLaunchAgentDropIn, 64 * 1024);
-  if (!old_text) return std::unexpected(error_text(old_text.error()));
+  if (!old_text) {
+    return std::unexpected(error_text(old_text.error()));
+  }
   const std::string old_drop_in = old_text->value_or("");
   auto old_link = read_symlink_beneath(dir, kLaunchAgentWants);
-  if (!old_link) return std::unexpected(error_text(old_link.error()));
+  if (!old_link) {
+    return std::unexpected(error_text(old_link.error()));
+  }
 
   if (installation.empty()) {
     daemon::InstallationChange change{.files = !old_drop_in.empty() || old_link->has_value()};
@@ -179,7 +212,9 @@ std::expected<daemon::InstallationChange, std::string> SystemdLaunchAgent::write
   }
 
   auto unit = packaged_unit();
-  if (!unit) return std::unexpected(unit.error());
+  if (!unit) {
+    return std::unexpected(unit.error());
+  }
   const std::string drop_in = render_drop_in(installation, agent_command_, agent_socket_path_);
   daemon::InstallationChange change;
   if (drop_in != old_drop_in) {
@@ -205,9 +240,13 @@ namespace {
 // reads the files when it starts).
 template <typename Action>
 std::expected<void, std::string> with_running_manager(uid_t uid, Action action) {
-  if (::access(UserManager::socket_path_of(uid).c_str(), F_OK) != 0) return {};
+  if (::access(UserManager::socket_path_of(uid).c_str(), F_OK) != 0) {
+    return {};
+  }
   auto manager = UserManager::connect(uid);
-  if (!manager) return std::unexpected(manager.error());
+  if (!manager) {
+    return std::unexpected(manager.error());
+  }
   return action(*manager);
 }
 
@@ -220,8 +259,12 @@ std::expected<void, std::string> SystemdLaunchAgent::reload(uid_t uid) {
 std::expected<void, std::string> SystemdLaunchAgent::restart_if_running(uid_t uid) {
   return with_running_manager(uid, [](UserManager& manager) -> std::expected<void, std::string> {
     auto status = manager.unit_status(kLaunchAgentUnit);
-    if (!status) return std::unexpected(status.error());
-    if (!status->running()) return {};
+    if (!status) {
+      return std::unexpected(status.error());
+    }
+    if (!status->running()) {
+      return {};
+    }
     return manager.restart_unit(kLaunchAgentUnit);
   });
 }
@@ -233,7 +276,9 @@ std::expected<void, std::string> SystemdLaunchAgent::stop(uid_t uid) {
 
 daemon::UserUnitState SystemdLaunchAgent::unit_state(uid_t uid) {
   daemon::UserUnitState state;
-  if (::access(UserManager::socket_path_of(uid).c_str(), F_OK) != 0) return state;
+  if (::access(UserManager::socket_path_of(uid).c_str(), F_OK) != 0) {
+    return state;
+  }
   auto manager = UserManager::connect(uid);
   if (!manager) {
     state.error = manager.error();

@@ -20,7 +20,9 @@ std::expected<daemon::LaunchedAgent, std::string> running_agent(UserManager& man
                                                                 const std::string& unit,
                                                                 uid_t uid) {
   auto status = manager.unit_status(unit);
-  if (!status) return std::unexpected(status.error());
+  if (!status) {
+    return std::unexpected(status.error());
+  }
   if (!status->running() || status->main_pid <= 0) {
     return std::unexpected(fmt::format("{} is {} ({}): the agent exited at once", unit,
                                        status->active_state, status->sub_state));
@@ -38,16 +40,22 @@ std::expected<daemon::LaunchedAgent, std::string> running_agent(UserManager& man
 std::expected<std::optional<daemon::LaunchedAgent>, std::string> existing_agent(
     UserManager& manager, const std::string& unit, uid_t uid) {
   auto status = manager.unit_status(unit);
-  if (!status) return std::unexpected(status.error());
+  if (!status) {
+    return std::unexpected(status.error());
+  }
   if (status->running() && status->main_pid > 0) {
     auto running = running_agent(manager, unit, uid);
-    if (!running) return std::unexpected(running.error());
+    if (!running) {
+      return std::unexpected(running.error());
+    }
     return std::optional(std::move(*running));
   }
   if (status->active_state == "deactivating") {
     return std::unexpected(fmt::format("the previous {} is still stopping", unit));
   }
-  if (status->active_state == "failed") (void)manager.reset_failed_unit(unit);
+  if (status->active_state == "failed") {
+    (void)manager.reset_failed_unit(unit);
+  }
   return std::optional<daemon::LaunchedAgent>();
 }
 
@@ -55,7 +63,9 @@ std::expected<std::optional<daemon::LaunchedAgent>, std::string> existing_agent(
 // timeout); SIGKILL: the unit's processes killed; anything else through the pidfd.
 void signal_unit_agent(const std::string& unit, const daemon::LaunchedAgent& agent, int signal) {
   if (signal != SIGTERM && signal != SIGKILL) {
-    if (agent.exit_fd) ::syscall(SYS_pidfd_send_signal, agent.exit_fd.get(), signal, nullptr, 0);
+    if (agent.exit_fd) {
+      ::syscall(SYS_pidfd_send_signal, agent.exit_fd.get(), signal, nullptr, 0);
+    }
     return;
   }
   auto manager = UserManager::connect(agent.uid);
@@ -66,29 +76,43 @@ void signal_unit_agent(const std::string& unit, const daemon::LaunchedAgent& age
     // The manager is gone or refuses: the pidfd still reaches the very process.
     ::syscall(SYS_pidfd_send_signal, agent.exit_fd.get(), signal, nullptr, 0);
   }
-  if (!done) log::warning(fmt::format("stopping {} of uid {}: {}", unit, agent.uid, done.error()));
+  if (!done) {
+    log::warning(fmt::format("stopping {} of uid {}: {}", unit, agent.uid, done.error()));
+  }
 }
 
 std::optional<int> reap_unit_agent(const daemon::LaunchedAgent& agent) {
   // Not our child: the pidfd only says it is gone; its manager collects the status.
-  if (!agent.exit_fd) return 0;
+  if (!agent.exit_fd) {
+    return 0;
+  }
   return platform::reap(agent.exit_fd);
 }
 
 }  // namespace
 
 void retire_agent_units(uid_t uid, std::string_view kept) {
-  if (::access(UserManager::socket_path_of(uid).c_str(), F_OK) != 0) return;
+  if (::access(UserManager::socket_path_of(uid).c_str(), F_OK) != 0) {
+    return;
+  }
   auto manager = UserManager::connect(uid);
-  if (!manager) return;
+  if (!manager) {
+    return;
+  }
   for (std::string_view strategy : {"asuser", "launch-agent"}) {
-    if (strategy == kept) continue;
+    if (strategy == kept) {
+      continue;
+    }
     const std::string unit = agent_unit_of(strategy);
     auto status = manager->unit_status(unit);
-    if (!status || !status->running()) continue;
+    if (!status || !status->running()) {
+      continue;
+    }
     log::info(fmt::format("stopping {} of uid {}: [agent] launch is \"{}\" now", unit, uid, kept),
               {{"LIAISON_UID", std::to_string(uid)}, {"LIAISON_EVENT", "agent-retired"}});
-    if (auto stopped = manager->stop_unit(unit); !stopped) log::warning(stopped.error());
+    if (auto stopped = manager->stop_unit(unit); !stopped) {
+      log::warning(stopped.error());
+    }
   }
 }
 
@@ -104,12 +128,20 @@ std::optional<daemon::UnitIdentity> AsUserLauncher::unit_identity() const {
 
 std::expected<daemon::LaunchedAgent, std::string> AsUserLauncher::launch(
     const daemon::Session& session, const std::string& /*token*/) {
-  if (session.uid == 0) return std::unexpected("refusing to start an agent as root");
+  if (session.uid == 0) {
+    return std::unexpected("refusing to start an agent as root");
+  }
   auto manager = UserManager::connect(session.uid);
-  if (!manager) return std::unexpected(manager.error());
+  if (!manager) {
+    return std::unexpected(manager.error());
+  }
   auto existing = existing_agent(*manager, kAsUserAgentUnit, session.uid);
-  if (!existing) return std::unexpected(existing.error());
-  if (*existing) return std::move(**existing);
+  if (!existing) {
+    return std::unexpected(existing.error());
+  }
+  if (*existing) {
+    return std::move(**existing);
+  }
   TransientService service{
       .name = kAsUserAgentUnit,
       .description = "liaison desktop agent ([agent] launch = asuser)",
@@ -150,9 +182,12 @@ std::optional<daemon::UnitIdentity> LaunchAgentLauncher::unit_identity() const {
 
 std::string LaunchAgentLauncher::why_no_agent_for(const daemon::Session& session) const {
   auto installation = installer_.installation();
-  if (!installation)
+  if (!installation) {
     return fmt::format("cannot read the launch-agent installation: {}", installation.error());
-  if (installation->installed_for(session.uid)) return {};
+  }
+  if (installation->installed_for(session.uid)) {
+    return {};
+  }
   return fmt::format(
       "launch-agent is not installed for {} (liaison launch-agent install --user {})", session.user,
       session.user);
@@ -160,12 +195,20 @@ std::string LaunchAgentLauncher::why_no_agent_for(const daemon::Session& session
 
 std::expected<daemon::LaunchedAgent, std::string> LaunchAgentLauncher::launch(
     const daemon::Session& session, const std::string& /*token*/) {
-  if (session.uid == 0) return std::unexpected("refusing to start an agent as root");
+  if (session.uid == 0) {
+    return std::unexpected("refusing to start an agent as root");
+  }
   auto manager = UserManager::connect(session.uid);
-  if (!manager) return std::unexpected(manager.error());
+  if (!manager) {
+    return std::unexpected(manager.error());
+  }
   auto existing = existing_agent(*manager, kLaunchAgentUnit, session.uid);
-  if (!existing) return std::unexpected(existing.error());
-  if (*existing) return std::move(**existing);
+  if (!existing) {
+    return std::unexpected(existing.error());
+  }
+  if (*existing) {
+    return std::move(**existing);
+  }
   // The session's graphical-session.target usually started it already; where it did not (the
   // daemon came later, the agent gave up, the desktop has no such target) start it here.
   if (auto started = manager->start_unit(kLaunchAgentUnit); !started) {

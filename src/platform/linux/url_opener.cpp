@@ -79,7 +79,9 @@ std::vector<std::string> own_environment() {
 std::vector<char*> as_exec_array(std::vector<std::string>& entries) {
   std::vector<char*> pointers;
   pointers.reserve(entries.size() + 1);
-  for (std::string& entry : entries) pointers.push_back(entry.data());
+  for (std::string& entry : entries) {
+    pointers.push_back(entry.data());
+  }
   pointers.push_back(nullptr);
   return pointers;
 }
@@ -133,17 +135,23 @@ std::expected<void, std::string> prepare_child_attributes(SpawnAttributes& attri
   sigset_t all;
   sigfillset(&all);
   int error = posix_spawnattr_setsigmask(attributes.get(), &none);
-  if (error == 0) error = posix_spawnattr_setsigdefault(attributes.get(), &all);
+  if (error == 0) {
+    error = posix_spawnattr_setsigdefault(attributes.get(), &all);
+  }
   if (error == 0) {
     error = posix_spawnattr_setflags(
         attributes.get(), POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
   }
-  if (error != 0) return std::unexpected(fmt::format("posix_spawnattr: {}", errno_text(error)));
+  if (error != 0) {
+    return std::unexpected(fmt::format("posix_spawnattr: {}", errno_text(error)));
+  }
   return {};
 }
 
 void log_exit(const std::string& program, int wait_status) {
-  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) return;
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
+    return;
+  }
   if (WIFEXITED(wait_status)) {
     // xdg-open: 1 bad arguments, 2 file not found, 3 no tool to open it, 4 the tool failed.
     log::warning(fmt::format("{} exited with status {}", program, WEXITSTATUS(wait_status)));
@@ -168,7 +176,9 @@ void reap_from_thread(pid_t pid) {
 }  // namespace
 
 std::expected<void, std::string> check_url_is_openable(std::string_view url) {
-  if (url.empty()) return std::unexpected("the URL is empty");
+  if (url.empty()) {
+    return std::unexpected("the URL is empty");
+  }
   if (url.size() > kMaxUrlLength) {
     return std::unexpected(fmt::format("the URL is longer than {} bytes", kMaxUrlLength));
   }
@@ -190,7 +200,9 @@ std::expected<void, std::string> check_url_is_openable(std::string_view url) {
     return {};
   }
   if (scheme == "mailto") {
-    if (rest.empty()) return std::unexpected("the mailto URL has no address");
+    if (rest.empty()) {
+      return std::unexpected("the mailto URL has no address");
+    }
     return {};
   }
   return std::unexpected(fmt::format(
@@ -200,10 +212,14 @@ std::expected<void, std::string> check_url_is_openable(std::string_view url) {
 std::vector<std::string> add_missing_display_variables(std::vector<std::string> base,
                                                        const std::vector<std::string>& session) {
   for (std::string_view name : kDisplayVariables) {
-    if (has_variable(base, name)) continue;
+    if (has_variable(base, name)) {
+      continue;
+    }
     auto found = std::ranges::find_if(
         session, [&](const std::string& entry) { return variable_name(entry) == name; });
-    if (found != session.end()) base.push_back(*found);
+    if (found != session.end()) {
+      base.push_back(*found);
+    }
   }
   return base;
 }
@@ -213,7 +229,9 @@ std::vector<std::string> refresh_display_variables(std::vector<std::string> base
   for (std::string_view name : kDisplayVariables) {
     auto fresh = std::ranges::find_if(
         session_now, [&](const std::string& entry) { return variable_name(entry) == name; });
-    if (fresh == session_now.end()) continue;
+    if (fresh == session_now.end()) {
+      continue;
+    }
     std::erase_if(base, [&](const std::string& entry) { return variable_name(entry) == name; });
     base.push_back(*fresh);
   }
@@ -226,15 +244,25 @@ namespace {
 // the session bus (a session bus that dbus-launch started per X login).
 SdBusPtr connect_to_private_socket() {
   const char* runtime_dir = std::getenv("XDG_RUNTIME_DIR");
-  if (runtime_dir == nullptr) return nullptr;
+  if (runtime_dir == nullptr) {
+    return nullptr;
+  }
   std::string socket = fmt::format("{}/systemd/private", runtime_dir);
-  if (access(socket.c_str(), F_OK) != 0) return nullptr;
+  if (access(socket.c_str(), F_OK) != 0) {
+    return nullptr;
+  }
   sd_bus* raw = nullptr;
-  if (sd_bus_new(&raw) < 0) return nullptr;
+  if (sd_bus_new(&raw) < 0) {
+    return nullptr;
+  }
   SdBusPtr bus(raw);
   std::string address = "unix:path=" + dbus_address_escape(socket);
-  if (sd_bus_set_address(bus.get(), address.c_str()) < 0) return nullptr;
-  if (sd_bus_start(bus.get()) < 0) return nullptr;
+  if (sd_bus_set_address(bus.get(), address.c_str()) < 0) {
+    return nullptr;
+  }
+  if (sd_bus_start(bus.get()) < 0) {
+    return nullptr;
+  }
   return bus;
 }
 
@@ -302,7 +330,9 @@ std::vector<std::string> XdgUrlOpener::child_environment(sd_bus* manager) const 
   }
   bool lacks_some = std::ranges::any_of(
       kDisplayVariables, [&](std::string_view name) { return !has_variable(environment, name); });
-  if (!lacks_some || manager == nullptr) return environment;
+  if (!lacks_some || manager == nullptr) {
+    return environment;
+  }
   auto session = read_user_manager_environment(manager);
   if (!session) {
     log::warning(session.error());
@@ -312,7 +342,9 @@ std::vector<std::string> XdgUrlOpener::child_environment(sd_bus* manager) const 
 }
 
 std::expected<void, std::string> XdgUrlOpener::open(const std::string& url) {
-  if (auto openable = check_url_is_openable(url); !openable) return openable;
+  if (auto openable = check_url_is_openable(url); !openable) {
+    return openable;
+  }
 
   SdBusPtr manager;
   if (options_.connect_user_manager) {
@@ -326,9 +358,13 @@ std::expected<void, std::string> XdgUrlOpener::open(const std::string& url) {
   std::vector<std::string> environment = child_environment(manager.get());
 
   SpawnFileActions actions;
-  if (auto prepared = prepare_child_fds(actions); !prepared) return prepared;
+  if (auto prepared = prepare_child_fds(actions); !prepared) {
+    return prepared;
+  }
   SpawnAttributes attributes;
-  if (auto prepared = prepare_child_attributes(attributes); !prepared) return prepared;
+  if (auto prepared = prepare_child_attributes(attributes); !prepared) {
+    return prepared;
+  }
   std::string program = options_.program;
   std::string argument = url;  // one argv element: no shell ever sees it
   std::vector<char*> argv = {program.data(), argument.data(), nullptr};
@@ -341,7 +377,9 @@ std::expected<void, std::string> XdgUrlOpener::open(const std::string& url) {
   }
   reap_when_done(pid);
   if (manager) {
-    if (auto moved = move_into_own_scope(manager.get(), pid); !moved) log::info(moved.error());
+    if (auto moved = move_into_own_scope(manager.get(), pid); !moved) {
+      log::info(moved.error());
+    }
   }
   return {};
 }
@@ -353,12 +391,16 @@ void XdgUrlOpener::reap_when_done(pid_t pid) {
   std::function<void(int)> on_exit = options_.on_exit;
   auto finish = [program = std::move(program), on_exit = std::move(on_exit)](int wait_status) {
     log_exit(program, wait_status);
-    if (on_exit) on_exit(wait_status);
+    if (on_exit) {
+      on_exit(wait_status);
+    }
   };
   UniqueFd pidfd(open_pidfd(pid));
   auto descriptor = std::make_shared<asio::posix::stream_descriptor>(io_);
   std::error_code error;
-  if (pidfd) descriptor->assign(pidfd.get(), error);
+  if (pidfd) {
+    descriptor->assign(pidfd.get(), error);
+  }
   if (!pidfd || error) {
     // Kernels before 5.3 (no pidfd_open): a thread blocked in waitpid for this one child.
     log::debug(fmt::format("cannot watch pid {} with a pidfd; reaping it from a thread", pid));
@@ -369,7 +411,9 @@ void XdgUrlOpener::reap_when_done(pid_t pid) {
   descriptor->async_wait(
       asio::posix::descriptor_base::wait_read,
       [descriptor, pid, finish = std::move(finish)](const std::error_code& error) {
-        if (error) return reap_from_thread(pid);  // cannot tell whether it has exited yet
+        if (error) {
+          return reap_from_thread(pid);  // cannot tell whether it has exited yet
+        }
         int status = 0;
         // Readable: the child has exited, so this returns at once.
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -35,7 +35,9 @@ int thread_count() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.starts_with("Threads:")) return std::atoi(line.c_str() + 8);
+    if (line.starts_with("Threads:")) {
+      return std::atoi(line.c_str() + 8);
+    }
   }
   return -1;  // unknown: treated as "more than one"
 }
@@ -44,8 +46,12 @@ void write_all(int fd, const std::string& text) {
   std::size_t written = 0;
   while (written < text.size()) {
     ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;
+    }
     written += static_cast<std::size_t>(n);
   }
 }
@@ -150,7 +156,9 @@ Finding LinuxUserContextProbe::check_user_manager(uid_t uid, const std::string& 
 
 asio::awaitable<Finding> LinuxUserContextProbe::check_setuid_only_child(uid_t uid) {
   auto user = passwd_by_uid(uid);
-  if (!user) co_return Finding::info(kSetuidCheck, fmt::format("not tried: {}", user.error()));
+  if (!user) {
+    co_return Finding::info(kSetuidCheck, fmt::format("not tried: {}", user.error()));
+  }
   if (thread_count() != 1) {
     co_return Finding::info(kSetuidCheck,
                             "not tried: this process runs several threads, and a forked child "
@@ -178,7 +186,9 @@ asio::awaitable<Finding> LinuxUserContextProbe::check_setuid_only_child(uid_t ui
   deadline.expires_after(kChildDeadline);
   bool timed_out = false;
   deadline.async_wait([&pipe, &timed_out](const std::error_code& error) {
-    if (error) return;  // cancelled: the child answered in time
+    if (error) {
+      return;  // cancelled: the child answered in time
+    }
     timed_out = true;
     pipe.cancel();
   });
@@ -186,11 +196,15 @@ asio::awaitable<Finding> LinuxUserContextProbe::check_setuid_only_child(uid_t ui
   std::array<char, 4096> chunk{};
   while (report.size() < 65536) {
     auto [error, got] = co_await pipe.async_read_some(asio::buffer(chunk), kNoThrow);
-    if (error) break;  // EOF: the child is done (or the deadline cancelled the read)
+    if (error) {
+      break;  // EOF: the child is done (or the deadline cancelled the read)
+    }
     report.append(chunk.data(), got);
   }
   deadline.cancel();
-  if (timed_out) ::kill(pid, SIGKILL);
+  if (timed_out) {
+    ::kill(pid, SIGKILL);
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

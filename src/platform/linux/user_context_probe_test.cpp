@@ -50,7 +50,9 @@ TEST(SetuidOnlyChildFinding, GarbageIsShownNotTrusted) {
 // A real child: as root, drop to nobody with the session-bus variables unset, as a daemon under
 // systemd has them, and see sd-bus refuse.
 TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid()";
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to setuid()";
+  }
   const passwd* nobody = ::getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);
   ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
@@ -69,7 +71,9 @@ TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
 }
 
 TEST(LinuxUserContextProbe, AUserWithoutAManagerFailsWithAFix) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to reach user managers";
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to reach user managers";
+  }
   // A uid nobody is logged in as: no /run/user/<uid>/systemd/private.
   LinuxUserContextProbe probe;
   Finding finding = probe.check_user_manager(54321, "asuser");

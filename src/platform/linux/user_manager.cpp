@@ -32,7 +32,9 @@ std::string escape_address_value(std::string_view value) {
 
 std::expected<uid_t, std::string> listener_uid(sd_bus* bus) {
   const int fd = sd_bus_get_fd(bus);
-  if (fd < 0) return std::unexpected(fmt::format("sd_bus_get_fd: {}", errno_text(fd)));
+  if (fd < 0) {
+    return std::unexpected(fmt::format("sd_bus_get_fd: {}", errno_text(fd)));
+  }
   ucred credentials{};
   socklen_t length = sizeof(credentials);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
@@ -56,8 +58,12 @@ int on_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
 }  // namespace
 
 std::string agent_unit_of(std::string_view strategy) {
-  if (strategy == "asuser") return kAsUserAgentUnit;
-  if (strategy == "launch-agent") return kLaunchAgentUnit;
+  if (strategy == "asuser") {
+    return kAsUserAgentUnit;
+  }
+  if (strategy == "launch-agent") {
+    return kLaunchAgentUnit;
+  }
   return {};
 }
 
@@ -81,18 +87,30 @@ std::expected<UserManager, std::string> UserManager::connect_at(const std::strin
   };
   sd_bus* raw = nullptr;
   int result = sd_bus_new(&raw);
-  if (result < 0) return fail(fmt::format("sd_bus_new: {}", errno_text(result)));
+  if (result < 0) {
+    return fail(fmt::format("sd_bus_new: {}", errno_text(result)));
+  }
   SdBusPtr bus(raw);
   const std::string address = "unix:path=" + escape_address_value(socket_path);
   result = sd_bus_set_address(bus.get(), address.c_str());
-  if (result >= 0) result = sd_bus_start(bus.get());
-  if (result == -ENOENT || result == -ECONNREFUSED) return fail("not running");
-  if (result < 0) return fail(fmt::format("connect: {}", errno_text(result)));
+  if (result >= 0) {
+    result = sd_bus_start(bus.get());
+  }
+  if (result == -ENOENT || result == -ECONNREFUSED) {
+    return fail("not running");
+  }
+  if (result < 0) {
+    return fail(fmt::format("connect: {}", errno_text(result)));
+  }
   // Only the user's own manager may run the user's agent: a socket planted at this path by
   // someone else (it lives in the user's runtime dir) is refused.
   auto uid = listener_uid(bus.get());
-  if (!uid) return fail(uid.error());
-  if (*uid != expected_uid) return fail(fmt::format("it listens as uid {}", *uid));
+  if (!uid) {
+    return fail(uid.error());
+  }
+  if (*uid != expected_uid) {
+    return fail(fmt::format("it listens as uid {}", *uid));
+  }
   UserManager manager(std::move(bus), timeout);
   // JobRemoved goes to every direct connection unasked; record them from the start, so a job
   // that finishes before its StartUnit reply is read is not missed.
@@ -111,7 +129,9 @@ std::expected<UserManager, std::string> UserManager::connect_at(const std::strin
         return 0;
       },
       manager.finished_jobs_.get());
-  if (result < 0) return fail(fmt::format("match JobRemoved: {}", errno_text(result)));
+  if (result < 0) {
+    return fail(fmt::format("match JobRemoved: {}", errno_text(result)));
+  }
   manager.job_removed_.reset(slot);
   return manager;
 }
@@ -119,7 +139,9 @@ std::expected<UserManager, std::string> UserManager::connect_at(const std::strin
 std::expected<SdBusMessagePtr, std::string> UserManager::new_method(const char* member) {
   sd_bus_message* raw = nullptr;
   int result = sd_bus_message_new_method_call(bus_.get(), &raw, kService, kPath, kManager, member);
-  if (result < 0) return std::unexpected(fmt::format("{}: {}", member, errno_text(result)));
+  if (result < 0) {
+    return std::unexpected(fmt::format("{}: {}", member, errno_text(result)));
+  }
   return SdBusMessagePtr(raw);
 }
 
@@ -131,7 +153,9 @@ std::expected<SdBusMessagePtr, std::string> UserManager::call(SdBusMessagePtr me
   const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(timeout_).count();
   int result = sd_bus_call_async(bus_.get(), &raw_slot, message.get(), on_reply, &pending,
                                  static_cast<uint64_t>(usec));
-  if (result < 0) return std::unexpected(fmt::format("{}: {}", member, errno_text(result)));
+  if (result < 0) {
+    return std::unexpected(fmt::format("{}: {}", member, errno_text(result)));
+  }
   SdBusSlotPtr slot(raw_slot);
   // sd_bus_call() would block up to 90 s while authenticating; this loop keeps our deadline.
   if (auto waited = process_until([&] { return pending.done; }, deadline); !waited) {
@@ -151,8 +175,12 @@ std::expected<void, std::string> UserManager::process_until(
     const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
   while (!done()) {
     int result = sd_bus_process(bus_.get(), nullptr);
-    if (result < 0) return std::unexpected(fmt::format("connection lost: {}", errno_text(result)));
-    if (result > 0) continue;
+    if (result < 0) {
+      return std::unexpected(fmt::format("connection lost: {}", errno_text(result)));
+    }
+    if (result > 0) {
+      continue;
+    }
     const auto remaining = deadline - std::chrono::steady_clock::now();
     if (remaining <= std::chrono::steady_clock::duration::zero()) {
       return std::unexpected(fmt::format("no answer within {} ms", timeout_.count()));
@@ -178,17 +206,23 @@ std::expected<void, std::string> UserManager::wait_for_job(const std::string& jo
   }
   const std::string result = finished()->second;
   finished_jobs_->erase(finished());
-  if (result != "done") return std::unexpected(fmt::format("the job ended \"{}\"", result));
+  if (result != "done") {
+    return std::unexpected(fmt::format("the job ended \"{}\"", result));
+  }
   return {};
 }
 
 std::expected<void, std::string> UserManager::run_job(SdBusMessagePtr message,
                                                       const std::string& what) {
   auto reply = call(std::move(message));
-  if (!reply) return std::unexpected(reply.error());
+  if (!reply) {
+    return std::unexpected(reply.error());
+  }
   const char* job = nullptr;
   int result = sd_bus_message_read(reply->get(), "o", &job);
-  if (result < 0) return std::unexpected(fmt::format("{}: malformed reply", what));
+  if (result < 0) {
+    return std::unexpected(fmt::format("{}: malformed reply", what));
+  }
   if (auto done = wait_for_job(job); !done) {
     return std::unexpected(fmt::format("{}: {}", what, done.error()));
   }
@@ -197,12 +231,16 @@ std::expected<void, std::string> UserManager::run_job(SdBusMessagePtr message,
 
 std::expected<std::string, std::string> UserManager::unit_path(const std::string& unit) {
   auto message = new_method("LoadUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   if (int r = sd_bus_message_append(message->get(), "s", unit.c_str()); r < 0) {
     return std::unexpected(fmt::format("LoadUnit: {}", errno_text(r)));
   }
   auto reply = call(std::move(*message));
-  if (!reply) return std::unexpected(reply.error());
+  if (!reply) {
+    return std::unexpected(reply.error());
+  }
   const char* path = nullptr;
   if (sd_bus_message_read(reply->get(), "o", &path) < 0) {
     return std::unexpected("LoadUnit: malformed reply");
@@ -212,7 +250,9 @@ std::expected<std::string, std::string> UserManager::unit_path(const std::string
 
 std::expected<UnitStatus, std::string> UserManager::unit_status(const std::string& unit) {
   auto path = unit_path(unit);
-  if (!path) return std::unexpected(path.error());
+  if (!path) {
+    return std::unexpected(path.error());
+  }
   UnitStatus status;
   auto read_property = [&](const char* interface, const char* name, char type,
                            void* out) -> std::expected<void, std::string> {
@@ -220,30 +260,41 @@ std::expected<UnitStatus, std::string> UserManager::unit_status(const std::strin
     int r = sd_bus_message_new_method_call(bus_.get(), &raw, kService, path->c_str(),
                                            "org.freedesktop.DBus.Properties", "Get");
     SdBusMessagePtr message(raw);
-    if (r >= 0) r = sd_bus_message_append(message.get(), "ss", interface, name);
-    if (r < 0) return std::unexpected(fmt::format("Get {}: {}", name, errno_text(r)));
+    if (r >= 0) {
+      r = sd_bus_message_append(message.get(), "ss", interface, name);
+    }
+    if (r < 0) {
+      return std::unexpected(fmt::format("Get {}: {}", name, errno_text(r)));
+    }
     auto reply = call(std::move(message));
-    if (!reply) return std::unexpected(reply.error());
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
     const char contents[2] = {type, '\0'};
     r = sd_bus_message_enter_container(reply->get(), 'v', contents);
     if (r >= 0) {
       if (type == 's') {
         const char* text = nullptr;
         r = sd_bus_message_read_basic(reply->get(), 's', &text);
-        if (r >= 0) *static_cast<std::string*>(out) = text;
+        if (r >= 0) {
+          *static_cast<std::string*>(out) = text;
+        }
       } else {
         r = sd_bus_message_read_basic(reply->get(), type, out);
       }
     }
-    if (r < 0) return std::unexpected(fmt::format("Get {}: malformed reply", name));
+    if (r < 0) {
+      return std::unexpected(fmt::format("Get {}: malformed reply", name));
+    }
     return {};
   };
   constexpr char kUnit[] = "org.freedesktop.systemd1.Unit";
   for (auto [name, field] :
        {std::pair{"LoadState", &status.load_state}, std::pair{"ActiveState", &status.active_state},
         std::pair{"SubState", &status.sub_state}}) {
-    if (auto read = read_property(kUnit, name, 's', field); !read)
+    if (auto read = read_property(kUnit, name, 's', field); !read) {
       return std::unexpected(read.error());
+    }
   }
   if (status.load_state == "loaded" && unit.ends_with(".service")) {
     uint32_t main_pid = 0;
@@ -258,7 +309,9 @@ std::expected<UnitStatus, std::string> UserManager::unit_status(const std::strin
 
 std::expected<void, std::string> UserManager::start_unit(const std::string& unit) {
   auto message = new_method("StartUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   if (int r = sd_bus_message_append(message->get(), "ss", unit.c_str(), "replace"); r < 0) {
     return std::unexpected(fmt::format("StartUnit: {}", errno_text(r)));
   }
@@ -267,7 +320,9 @@ std::expected<void, std::string> UserManager::start_unit(const std::string& unit
 
 std::expected<void, std::string> UserManager::restart_unit(const std::string& unit) {
   auto message = new_method("RestartUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   if (int r = sd_bus_message_append(message->get(), "ss", unit.c_str(), "replace"); r < 0) {
     return std::unexpected(fmt::format("RestartUnit: {}", errno_text(r)));
   }
@@ -280,50 +335,98 @@ std::expected<void, std::string> UserManager::start_transient_service(
     return std::unexpected("a transient service needs an absolute command");
   }
   auto message = new_method("StartTransientUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   sd_bus_message* m = message->get();
   std::vector<const char*> argv;
-  for (const std::string& argument : service.command) argv.push_back(argument.c_str());
+  for (const std::string& argument : service.command) {
+    argv.push_back(argument.c_str());
+  }
   argv.push_back(nullptr);
   std::vector<const char*> environment;
-  for (const std::string& entry : service.environment) environment.push_back(entry.c_str());
+  for (const std::string& entry : service.environment) {
+    environment.push_back(entry.c_str());
+  }
   environment.push_back(nullptr);
   int r = sd_bus_message_append(m, "ss", service.name.c_str(), "replace");
-  if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(sv)");
-  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Description", "s", service.description.c_str());
-  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Type", "s", "exec");
+  if (r >= 0) {
+    r = sd_bus_message_open_container(m, 'a', "(sv)");
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "(sv)", "Description", "s", service.description.c_str());
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "(sv)", "Type", "s", "exec");
+  }
   // Gone from the manager once it ends, however it ends: the next launch starts afresh.
-  if (r >= 0) r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+  }
   if (r >= 0) {
     r = sd_bus_message_append(m, "(sv)", "TimeoutStopUSec", "t",
                               static_cast<uint64_t>(service.stop_timeout.count()));
   }
   // ExecStart: a(sasb), one command: path, argv, ignore-failure.
-  if (r >= 0) r = sd_bus_message_open_container(m, 'r', "sv");
-  if (r >= 0) r = sd_bus_message_append(m, "s", "ExecStart");
-  if (r >= 0) r = sd_bus_message_open_container(m, 'v', "a(sasb)");
-  if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(sasb)");
-  if (r >= 0) r = sd_bus_message_open_container(m, 'r', "sasb");
-  if (r >= 0) r = sd_bus_message_append(m, "s", service.command.front().c_str());
-  if (r >= 0) r = sd_bus_message_append_strv(m, const_cast<char**>(argv.data()));
-  if (r >= 0) r = sd_bus_message_append(m, "b", 0);
-  for (int i = 0; i < 4 && r >= 0; ++i) r = sd_bus_message_close_container(m);
+  if (r >= 0) {
+    r = sd_bus_message_open_container(m, 'r', "sv");
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "s", "ExecStart");
+  }
+  if (r >= 0) {
+    r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+  }
+  if (r >= 0) {
+    r = sd_bus_message_open_container(m, 'a', "(sasb)");
+  }
+  if (r >= 0) {
+    r = sd_bus_message_open_container(m, 'r', "sasb");
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "s", service.command.front().c_str());
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append_strv(m, const_cast<char**>(argv.data()));
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "b", 0);
+  }
+  for (int i = 0; i < 4 && r >= 0; ++i) {
+    r = sd_bus_message_close_container(m);
+  }
   if (r >= 0 && !service.environment.empty()) {
     r = sd_bus_message_open_container(m, 'r', "sv");
-    if (r >= 0) r = sd_bus_message_append(m, "s", "Environment");
-    if (r >= 0) r = sd_bus_message_open_container(m, 'v', "as");
-    if (r >= 0) r = sd_bus_message_append_strv(m, const_cast<char**>(environment.data()));
-    for (int i = 0; i < 2 && r >= 0; ++i) r = sd_bus_message_close_container(m);
+    if (r >= 0) {
+      r = sd_bus_message_append(m, "s", "Environment");
+    }
+    if (r >= 0) {
+      r = sd_bus_message_open_container(m, 'v', "as");
+    }
+    if (r >= 0) {
+      r = sd_bus_message_append_strv(m, const_cast<char**>(environment.data()));
+    }
+    for (int i = 0; i < 2 && r >= 0; ++i) {
+      r = sd_bus_message_close_container(m);
+    }
   }
-  if (r >= 0) r = sd_bus_message_close_container(m);
-  if (r >= 0) r = sd_bus_message_append(m, "a(sa(sv))", 0);
-  if (r < 0) return std::unexpected(fmt::format("StartTransientUnit: {}", errno_text(r)));
+  if (r >= 0) {
+    r = sd_bus_message_close_container(m);
+  }
+  if (r >= 0) {
+    r = sd_bus_message_append(m, "a(sa(sv))", 0);
+  }
+  if (r < 0) {
+    return std::unexpected(fmt::format("StartTransientUnit: {}", errno_text(r)));
+  }
   return run_job(std::move(*message), fmt::format("start {}", service.name));
 }
 
 std::expected<void, std::string> UserManager::stop_unit(const std::string& unit) {
   auto message = new_method("StopUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   if (int r = sd_bus_message_append(message->get(), "ss", unit.c_str(), "replace"); r < 0) {
     return std::unexpected(fmt::format("StopUnit: {}", errno_text(r)));
   }
@@ -336,7 +439,9 @@ std::expected<void, std::string> UserManager::stop_unit(const std::string& unit)
 
 std::expected<void, std::string> UserManager::kill_unit(const std::string& unit, int signal) {
   auto message = new_method("KillUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   if (int r = sd_bus_message_append(message->get(), "ssi", unit.c_str(), "all", signal); r < 0) {
     return std::unexpected(fmt::format("KillUnit: {}", errno_text(r)));
   }
@@ -349,7 +454,9 @@ std::expected<void, std::string> UserManager::kill_unit(const std::string& unit,
 
 std::expected<void, std::string> UserManager::reset_failed_unit(const std::string& unit) {
   auto message = new_method("ResetFailedUnit");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   if (int r = sd_bus_message_append(message->get(), "s", unit.c_str()); r < 0) {
     return std::unexpected(fmt::format("ResetFailedUnit: {}", errno_text(r)));
   }
@@ -362,9 +469,13 @@ std::expected<void, std::string> UserManager::reset_failed_unit(const std::strin
 
 std::expected<void, std::string> UserManager::reload() {
   auto message = new_method("Reload");
-  if (!message) return std::unexpected(message.error());
+  if (!message) {
+    return std::unexpected(message.error());
+  }
   auto reply = call(std::move(*message));
-  if (!reply) return std::unexpected(reply.error());
+  if (!reply) {
+    return std::unexpected(reply.error());
+  }
   return {};
 }
 

@@ -72,7 +72,9 @@ std::expected<uint16_t, std::string> free_port_pair() {
     auto port = static_cast<uint16_t>(pick(random));
     UniqueFd first = loopback_socket();
     UniqueFd second = loopback_socket();
-    if (first && second && bind_to(first, port) && bind_to(second, port + 1)) return port;
+    if (first && second && bind_to(first, port) && bind_to(second, port + 1)) {
+      return port;
+    }
   }
   return std::unexpected(fmt::format("no two adjacent free loopback ports in {}-{}", low, high));
 }
@@ -92,7 +94,9 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::expected<std::filesystem::path, std::string> make_temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "liaison-swtpm-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) return std::unexpected("mkdtemp for swtpm state");
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return std::unexpected("mkdtemp for swtpm state");
+  }
   return std::filesystem::path(pattern);
 }
 
@@ -103,17 +107,23 @@ std::expected<std::unique_ptr<SwtpmProcess>, std::string> SwtpmProcess::start(
   bool owns_state_dir = options.state_dir.empty();
   if (owns_state_dir) {
     auto dir = make_temp_dir();
-    if (!dir) return std::unexpected(dir.error());
+    if (!dir) {
+      return std::unexpected(dir.error());
+    }
     options.state_dir = *dir;
   }
   auto swtpm = std::make_unique<SwtpmProcess>(StartToken{}, std::move(options), owns_state_dir);
   std::string last_error;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
     auto port = free_port_pair();
-    if (!port) return std::unexpected(port.error());
+    if (!port) {
+      return std::unexpected(port.error());
+    }
     swtpm->port_ = *port;
     auto launched = swtpm->launch();
-    if (launched) return swtpm;
+    if (launched) {
+      return swtpm;
+    }
     last_error = launched.error();  // most likely a port taken meanwhile: try others
   }
   return std::unexpected(last_error);
@@ -152,16 +162,22 @@ std::expected<void, std::string> SwtpmProcess::launch() {
       fmt::format("file={}", (options_.state_dir / "swtpm.log").string()),
   };
   std::vector<char*> argv;
-  for (auto& argument : arguments) argv.push_back(argument.data());
+  for (auto& argument : arguments) {
+    argv.push_back(argument.data());
+  }
   argv.push_back(nullptr);
 
   pid_t parent = ::getpid();
   pid_t child = ::fork();
-  if (child < 0) return std::unexpected("fork for swtpm");
+  if (child < 0) {
+    return std::unexpected("fork for swtpm");
+  }
   if (child == 0) {
     // Only async-signal-safe calls between fork and exec.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    if (::getppid() != parent) {
+      ::_exit(127);  // the parent died before prctl took effect
+    }
     ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
@@ -178,7 +194,9 @@ std::expected<void, std::string> SwtpmProcess::wait_until_ready() {
       return std::unexpected(fmt::format("swtpm on port {} exited at start (status {}): {}", port_,
                                          status, read_file(options_.state_dir / "swtpm.log")));
     }
-    if (accepts_connections(port_) && accepts_connections(port_ + 1)) return {};
+    if (accepts_connections(port_) && accepts_connections(port_ + 1)) {
+      return {};
+    }
     std::this_thread::sleep_for(2ms);
   }
   kill();
@@ -186,14 +204,18 @@ std::expected<void, std::string> SwtpmProcess::wait_until_ready() {
 }
 
 void SwtpmProcess::kill() {
-  if (pid_ <= 0) return;
+  if (pid_ <= 0) {
+    return;
+  }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
 }
 
 void SwtpmProcess::stop() {
-  if (pid_ <= 0) return;
+  if (pid_ <= 0) {
+    return;
+  }
   ::kill(pid_, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + kStopGrace;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -212,7 +234,9 @@ std::expected<void, std::string> SwtpmProcess::restart() {
   std::string last_error;
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto launched = launch();
-    if (launched) return {};
+    if (launched) {
+      return {};
+    }
     last_error = launched.error();
     std::this_thread::sleep_for(100ms);
   }
