@@ -18,7 +18,7 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::string_view kSuffix = ".json";
-constexpr size_t kMaxRecordBytes = 64 * 1024;
+constexpr size_t kMaxRecordBytes = 64 * std::size_t{1024};
 constexpr size_t kMaxDigests = 2;
 
 bool is_safe_name_character(char c) {

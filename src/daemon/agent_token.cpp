@@ -44,7 +44,7 @@ std::string token_digest(std::string_view token) {
     throw std::runtime_error("SHA-256 failed");  // only without memory: nothing sane to do
   }
   std::string hex;
-  hex.reserve(length * 2);
+  hex.reserve(std::size_t{length} * 2);
   for (unsigned int i = 0; i < length; ++i) {
     hex += fmt::format("{:02x}", digest[i]);
   }

@@ -17,7 +17,7 @@
 namespace liaison::keys {
 
 // Largest `data` key.sign takes; larger input is hashed by the caller and sent as `digest`.
-inline constexpr std::size_t kMaxSignDataBytes = 512 * 1024;
+inline constexpr std::size_t kMaxSignDataBytes = 512 * std::size_t{1024};
 
 // How a key error travels: "invalid_params" is a bad param (-32602); the rest keep their code.
 protocol::Error key_error_to_rpc(const KeyError& error);

@@ -12,7 +12,7 @@ namespace liaison::protocol {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadChunkBytes = 64 * 1024;
+constexpr std::size_t kReadChunkBytes = 64 * std::size_t{1024};
 
 }  // namespace
 

@@ -15,7 +15,7 @@ namespace liaison::protocol {
 
 using Json = nlohmann::json;
 
-inline constexpr std::size_t kMaxLineBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxLineBytes = 1024 * std::size_t{1024};
 
 // JSON-RPC error codes, plus the application range that carries a stable `error.data.code`.
 enum ErrorCode : int {

@@ -17,7 +17,9 @@ namespace {
 constexpr char kSessionsDirectory[] = "/run/systemd/sessions";
 
 struct FreeDeleter {
-  void operator()(void* pointer) const { std::free(pointer); }
+  void operator()(void* pointer) const {
+    std::free(pointer);  // NOLINT(cppcoreguidelines-no-malloc)
+  }
 };
 using MallocedString = std::unique_ptr<char, FreeDeleter>;
 
@@ -36,9 +38,9 @@ class SessionIds {
       return;
     }
     for (char** id = ids_; *id != nullptr; ++id) {
-      std::free(*id);
+      std::free(*id);  // NOLINT(cppcoreguidelines-no-malloc)
     }
-    std::free(ids_);
+    std::free(ids_);  // NOLINT(cppcoreguidelines-no-malloc)
   }
   char*** out() { return &ids_; }
   std::vector<std::string> to_vector() const {

@@ -33,7 +33,7 @@ bool LogindSessionWatch::session_ended() {
   const int result = sd_session_get_state(session_id_.c_str(), &state);
   const bool ended = result == -ENXIO || result == -ENOENT ||
                      (result >= 0 && std::string_view(state) == "closing");
-  std::free(state);
+  std::free(state);  // NOLINT(cppcoreguidelines-no-malloc)
   return ended;
 }
 

@@ -301,9 +301,9 @@ int on_environment_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
   std::vector<std::string> environment;
   for (char** entry = strings; entry != nullptr && *entry != nullptr; ++entry) {
     environment.emplace_back(*entry);
-    std::free(*entry);
+    std::free(*entry);  // NOLINT(cppcoreguidelines-no-malloc)
   }
-  std::free(strings);
+  std::free(strings);  // NOLINT(cppcoreguidelines-no-malloc)
   pending.result = std::move(environment);
   return 0;
 }
@@ -685,7 +685,7 @@ std::vector<std::string> current_session_display_environment(const std::string& 
   };
   // The session's own processes first: they are the desktop as it is now.
   for (pid_t pid : session_process_ids(**session, 64)) {
-    auto environment = read_process_environment(pid, (*session)->uid, 64 * 1024);
+    auto environment = read_process_environment(pid, (*session)->uid, 64 * std::size_t{1024});
     if (!environment) {
       continue;
     }

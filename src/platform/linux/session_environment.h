@@ -48,7 +48,7 @@ struct GatherOptions {
   // The daemon's event loop waits this long at most for the manager.
   std::chrono::milliseconds manager_timeout{500};
   size_t max_processes = 64;
-  size_t max_environ_bytes = 64 * 1024;
+  size_t max_environ_bytes = 64 * std::size_t{1024};
 };
 
 // Reads everything build_agent_environment() needs for `session`. Only a missing passwd entry

@@ -479,7 +479,7 @@ TEST(ReadProcessEnvironment, ReadsAProcessOfTheUser) {
   SleepingProcess process({"DISPLAY=:42", "WAYLAND_DISPLAY=wayland-3", "EMPTY="}, getuid(),
                           getgid());
   ASSERT_GT(process.pid(), 0);
-  auto environment = read_process_environment(process.pid(), getuid(), 64 * 1024);
+  auto environment = read_process_environment(process.pid(), getuid(), 64 * std::size_t{1024});
   ASSERT_TRUE(environment);
   EXPECT_THAT(*environment, ElementsAre("DISPLAY=:42", "WAYLAND_DISPLAY=wayland-3", "EMPTY="));
 }
@@ -493,8 +493,9 @@ TEST(ReadProcessEnvironment, CapsTheSizeAndDropsTheCutOffEntry) {
 
 TEST(ReadProcessEnvironment, OtherUsersAndGoneProcessesGiveNothing) {
   SleepingProcess process({"DISPLAY=:42"}, getuid(), getgid());
-  EXPECT_EQ(read_process_environment(process.pid(), getuid() + 4242, 64 * 1024), std::nullopt);
-  EXPECT_EQ(read_process_environment(999999999, getuid(), 64 * 1024), std::nullopt);
+  EXPECT_EQ(read_process_environment(process.pid(), getuid() + 4242, 64 * std::size_t{1024}),
+            std::nullopt);
+  EXPECT_EQ(read_process_environment(999999999, getuid(), 64 * std::size_t{1024}), std::nullopt);
 }
 
 // The whole gathering on this host's hybrid cgroups: a fake session scope made of a real cgroup

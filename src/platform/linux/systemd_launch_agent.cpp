@@ -171,7 +171,7 @@ std::expected<daemon::LaunchAgentInstallation, std::string> SystemdLaunchAgent::
     }
     return std::unexpected(error_text(config.error()));
   }
-  auto text = read_file_beneath(config->get(), kLaunchAgentDropIn, 64 * 1024);
+  auto text = read_file_beneath(config->get(), kLaunchAgentDropIn, 64 * std::size_t{1024});
   if (!text) {
     return std::unexpected(error_text(text.error()));
   }
@@ -188,7 +188,7 @@ std::expected<daemon::InstallationChange, std::string> SystemdLaunchAgent::write
     return std::unexpected(error_text(config.error()));
   }
   const int dir = config->get();
-  auto old_text = read_file_beneath(dir, kLaunchAgentDropIn, 64 * 1024);
+  auto old_text = read_file_beneath(dir, kLaunchAgentDropIn, 64 * std::size_t{1024});
   if (!old_text) {
     return std::unexpected(error_text(old_text.error()));
   }
