@@ -9,7 +9,10 @@ namespace liaison::cli {
 
 std::string env_or(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
+  if (value != nullptr && *value != '\0') {
+    return value;
+  }
+  return fallback;
 }
 
 std::string take_token() {

@@ -291,7 +291,7 @@ class FakeNotificationServer {
     return transient_unit_pids_;
   }
 
-  void emit_action_invoked(uint32_t id, std::string action) {
+  void emit_action_invoked(uint32_t id, const std::string& action) {
     post([this, id, action] { send_action_invoked(id, action); });
   }
   void emit_notification_closed(uint32_t id, uint32_t reason) {
@@ -299,7 +299,7 @@ class FakeNotificationServer {
   }
   // Emitted by the server right before it answers the next Notify: the client reads them while
   // it waits for its reply.
-  void emit_action_invoked_before_next_reply(uint32_t id, std::string action) {
+  void emit_action_invoked_before_next_reply(uint32_t id, const std::string& action) {
     std::lock_guard lock(mutex_);
     before_next_reply_.push_back([this, id, action] { send_action_invoked(id, action); });
   }
