@@ -73,11 +73,13 @@ class ChildProcess {
     }
     std::vector<std::string> args(argv);
     std::vector<char*> arg_pointers;
+    arg_pointers.reserve(args.size() + 1);
     for (std::string& arg : args) {
       arg_pointers.push_back(arg.data());
     }
     arg_pointers.push_back(nullptr);
     std::vector<char*> env_pointers;
+    env_pointers.reserve(environment.size() + 1);
     for (std::string& entry : environment) {
       env_pointers.push_back(entry.data());
     }
@@ -216,7 +218,11 @@ class PrivateBus {
     return bus;
   }
 
-  void kill_daemon() { daemon_->stop(); }
+  void kill_daemon() {
+    if (daemon_) {
+      daemon_->stop();
+    }
+  }
 
  private:
   PrivateBus() = default;
@@ -415,31 +421,39 @@ class FakeNotificationServer {
     }
     while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
       const char* key = nullptr;
-      if ((r = sd_bus_message_read(m, "s", &key)) < 0) {
+      r = sd_bus_message_read(m, "s", &key);
+      if (r < 0) {
         return r;
       }
       char type = 0;
       const char* contents = nullptr;
-      if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0) {
+      r = sd_bus_message_peek_type(m, &type, &contents);
+      if (r < 0) {
         return r;
       }
       call.hint_signatures[key] = contents;
       if (std::string_view(key) == "urgency" && std::string_view(contents) == "y") {
         uint8_t urgency = 0;
-        if ((r = sd_bus_message_read(m, "v", "y", &urgency)) < 0) {
+        r = sd_bus_message_read(m, "v", "y", &urgency);
+        if (r < 0) {
           return r;
         }
         call.urgency = urgency;
       } else if (std::string_view(key) == "desktop-entry" && std::string_view(contents) == "s") {
         const char* entry = nullptr;
-        if ((r = sd_bus_message_read(m, "v", "s", &entry)) < 0) {
+        r = sd_bus_message_read(m, "v", "s", &entry);
+        if (r < 0) {
           return r;
         }
         call.desktop_entry = entry;
-      } else if ((r = sd_bus_message_skip(m, "v")) < 0) {
-        return r;
+      } else {
+        r = sd_bus_message_skip(m, "v");
+        if (r < 0) {
+          return r;
+        }
       }
-      if ((r = sd_bus_message_exit_container(m)) < 0) {
+      r = sd_bus_message_exit_container(m);
+      if (r < 0) {
         return r;
       }
     }
@@ -465,17 +479,20 @@ class FakeNotificationServer {
     call.summary = summary;
     call.body = body;
     char** actions = nullptr;
-    if ((r = sd_bus_message_read_strv(m, &actions)) < 0) {
+    r = sd_bus_message_read_strv(m, &actions);
+    if (r < 0) {
       return r;
     }
     StrvPtr owned_actions(actions);
     for (char** action = actions; action != nullptr && *action != nullptr; ++action) {
       call.actions.emplace_back(*action);
     }
-    if ((r = read_hints(m, call)) < 0) {
+    r = read_hints(m, call);
+    if (r < 0) {
       return r;
     }
-    if ((r = sd_bus_message_read(m, "i", &call.expire_timeout)) < 0) {
+    r = sd_bus_message_read(m, "i", &call.expire_timeout);
+    if (r < 0) {
       return r;
     }
 
@@ -506,11 +523,13 @@ class FakeNotificationServer {
     }
     SdBusMessagePtr reply(raw);
     std::vector<char*> strv;
+    strv.reserve(self->options_.capabilities.size() + 1);
     for (std::string& capability : self->options_.capabilities) {
       strv.push_back(capability.data());
     }
     strv.push_back(nullptr);
-    if ((r = sd_bus_message_append_strv(reply.get(), strv.data())) < 0) {
+    r = sd_bus_message_append_strv(reply.get(), strv.data());
+    if (r < 0) {
       return r;
     }
     return sd_bus_send(nullptr, reply.get(), nullptr);
@@ -524,6 +543,7 @@ class FakeNotificationServer {
                              void* userdata, sd_bus_error*) {
     auto* self = static_cast<FakeNotificationServer*>(userdata);
     std::vector<char*> strv;
+    strv.reserve(self->options_.manager_environment.size() + 1);
     for (std::string& entry : self->options_.manager_environment) {
       strv.push_back(entry.data());
     }
@@ -540,19 +560,23 @@ class FakeNotificationServer {
     if (r < 0) {
       return r;
     }
-    if ((r = sd_bus_message_enter_container(m, 'a', "(sv)")) < 0) {
+    r = sd_bus_message_enter_container(m, 'a', "(sv)");
+    if (r < 0) {
       return r;
     }
     while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
       const char* property = nullptr;
-      if ((r = sd_bus_message_read(m, "s", &property)) < 0) {
+      r = sd_bus_message_read(m, "s", &property);
+      if (r < 0) {
         return r;
       }
       if (std::string_view(property) == "PIDs") {
-        if ((r = sd_bus_message_enter_container(m, 'v', "au")) < 0) {
+        r = sd_bus_message_enter_container(m, 'v', "au");
+        if (r < 0) {
           return r;
         }
-        if ((r = sd_bus_message_enter_container(m, 'a', "u")) < 0) {
+        r = sd_bus_message_enter_container(m, 'a', "u");
+        if (r < 0) {
           return r;
         }
         uint32_t pid = 0;
@@ -560,16 +584,22 @@ class FakeNotificationServer {
           std::lock_guard lock(self->mutex_);
           self->transient_unit_pids_.push_back(pid);
         }
-        if ((r = sd_bus_message_exit_container(m)) < 0) {
+        r = sd_bus_message_exit_container(m);
+        if (r < 0) {
           return r;
         }
-        if ((r = sd_bus_message_exit_container(m)) < 0) {
+        r = sd_bus_message_exit_container(m);
+        if (r < 0) {
           return r;
         }
-      } else if ((r = sd_bus_message_skip(m, "v")) < 0) {
-        return r;
+      } else {
+        r = sd_bus_message_skip(m, "v");
+        if (r < 0) {
+          return r;
+        }
       }
-      if ((r = sd_bus_message_exit_container(m)) < 0) {
+      r = sd_bus_message_exit_container(m);
+      if (r < 0) {
         return r;
       }
     }
@@ -1001,7 +1031,8 @@ TEST_F(DbusNotifierTest, EventCallbacksMayShowAgain) {
   server_->emit_action_invoked(id, "restart");
   ASSERT_TRUE(run_until(io_, [&] { return follow_up.has_value(); }));
 
-  ASSERT_TRUE(follow_up->has_value()) << follow_up->error();
+  const auto& shown = *follow_up;  // NOLINT(bugprone-unchecked-optional-access): run_until above
+  ASSERT_TRUE(shown.has_value()) << shown.error();
   EXPECT_EQ(server_->notify_calls().size(), 2u);
 }
 
@@ -1349,7 +1380,8 @@ TEST_F(XdgUrlOpenerTest, SpawnsTheOpenerWithTheUrlAndTheSessionsDisplayAndReapsI
   ASSERT_TRUE(opened.has_value()) << opened.error();
   ASSERT_TRUE(run_until(io_, [&] { return exit_status.has_value(); }));
 
-  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0);
+  int wait_status = *exit_status;  // NOLINT(bugprone-unchecked-optional-access): run_until above
+  EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
   auto output = read_output();
   EXPECT_EQ(output["argc"], "1");
   EXPECT_EQ(output["url"], "https://it.example.com/update?id=7&next=$(reboot)");
