@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
@@ -101,11 +102,7 @@ int run_key_command(const KeyCommands& commands) {
   return kExitUsage;
 }
 
-}  // namespace
-}  // namespace liaison::cli
-
-int main(int argc, char** argv) {
-  using namespace liaison::cli;
+int run(int argc, char** argv) {
   CLI::App app{"liaison: notifications and hardware-bound keys in every user's desktop session"};
   app.require_subcommand(1);
 
@@ -186,4 +183,19 @@ int main(int argc, char** argv) {
     return run_launch_agent_command(launch_agent_command);
   }
   return kExitUsage;
+}
+
+}  // namespace
+}  // namespace liaison::cli
+
+int main(int argc, char** argv) {
+  // No exception leaves main (std::terminate would abort without a word): say what it was, fail.
+  try {
+    return liaison::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "liaison: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "liaison: unexpected error\n");
+  }
+  return liaison::cli::kExitFailed;
 }

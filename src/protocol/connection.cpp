@@ -7,6 +7,8 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cstdio>
+#include <exception>
 
 namespace liaison::protocol {
 namespace {
@@ -32,7 +34,16 @@ Connection::Connection(Socket socket, Limits limits)
 Connection::~Connection() {
   // Destroyed with its io_context (shutdown): the owner of the close handler may be gone already.
   close_handler_ = nullptr;
-  close();
+  // Cancelling the timers can only fail in asio's reactor, and the messages need memory: a
+  // destructor reports that (protocol has no logger: stderr, which the journal keeps), never
+  // throws.
+  try {
+    close();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "liaison: closing a connection: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "liaison: closing a connection failed\n");
+  }
 }
 
 void Connection::start(RequestHandler handler) {
@@ -99,7 +110,7 @@ void Connection::handle_line(std::string_view line) {
   }
   auto& request = std::get<Request>(*message);
   if (requests_in_flight_ >= limits_.max_requests_in_flight) {
-    if (!request.is_notification()) {
+    if (request.id.has_value()) {  // not a notification
       queue(serialize(
           Response{*request.id,
                    std::unexpected(Error::application(
@@ -127,7 +138,7 @@ asio::awaitable<void> Connection::answer(Request request) {
     outcome = std::unexpected(Error::internal(e.what()));
   }
   --requests_in_flight_;
-  if (!request.is_notification() && open_) {
+  if (request.id.has_value() && open_) {  // answered unless a notification
     queue(serialize(Response{*request.id, std::move(outcome)}));
   }
 }
@@ -169,8 +180,8 @@ asio::awaitable<Result<Json>> Connection::call(std::string method, Json params,
   queue(serialize(Request{Id(id), std::move(method), std::move(params)}));
   pending->wakeup.expires_after(timeout);
   co_await pending->wakeup.async_wait(kNoThrow);
-  if (pending->outcome.has_value()) {
-    co_return std::move(*pending->outcome);
+  if (auto& outcome = pending->outcome; outcome.has_value()) {
+    co_return std::move(*outcome);
   }
   pending_calls_.erase(id);
   co_return std::unexpected(

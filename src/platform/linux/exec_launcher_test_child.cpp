@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -67,9 +68,7 @@ nlohmann::json signal_state() {
   return {{"blocked", blocked_signals}, {"non_default", non_default}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc < 3) {
     return 2;
   }
@@ -122,4 +121,18 @@ int main(int argc, char** argv) {
     return std::atoi(mode.c_str() + 5);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An exception must not abort the child unexplained: the test reads its exit status.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exec_launcher_test_child: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "exec_launcher_test_child: unexpected error\n");
+  }
+  return 1;
 }

@@ -9,6 +9,7 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -192,7 +193,16 @@ std::expected<std::unique_ptr<SdBusAsio>, std::string> SdBusAsio::attach(
 
 SdBusAsio::SdBusAsio(PrivateTag, std::shared_ptr<Core> core) : core_(std::move(core)) {}
 
-SdBusAsio::~SdBusAsio() { core_->detach(); }
+SdBusAsio::~SdBusAsio() {
+  // Cancelling the waits can only fail in asio's reactor; a destructor reports that, never throws.
+  try {
+    core_->detach();
+  } catch (const std::exception& e) {
+    log::warning(fmt::format("detaching the D-Bus connection from the event loop: {}", e.what()));
+  } catch (...) {
+    log::warning("detaching the D-Bus connection from the event loop failed");
+  }
+}
 
 void SdBusAsio::process_soon() { core_->process_soon(); }
 
