@@ -143,8 +143,10 @@ std::vector<AdoptionRecord> AdoptionRecords::load_all() const {
   for (const std::string& name : list_names(directory->get())) {
     auto text = read_file_beneath(directory->get(), name, kMaxRecordBytes);
     std::optional<AdoptionRecord> record;
-    if (text && *text && name.ends_with(kSuffix)) {
-      record = from_json(**text);
+    if (text && name.ends_with(kSuffix)) {
+      if (const auto& contents = *text; contents) {
+        record = from_json(*contents);
+      }
     }
     if (!record || file_name(record->agent_id) != name) {
       log::warning(fmt::format("removing {}/{}: not an adoption record", directory_, name));

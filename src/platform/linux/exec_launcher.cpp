@@ -464,11 +464,11 @@ std::expected<daemon::LaunchedAgent, std::string> ExecLauncher::launch(
     kill_and_reap(*pid, pidfd);
     return std::unexpected(outcome.error());
   }
-  if (*outcome) {
+  if (const auto& failure = *outcome; failure) {
     int status;
     while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return std::unexpected(describe_failure(**outcome, plan));
+    return std::unexpected(describe_failure(*failure, plan));
   }
   if (!pidfd) {
     kill_and_reap(*pid, pidfd);

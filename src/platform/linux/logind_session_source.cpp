@@ -152,8 +152,8 @@ std::expected<std::vector<daemon::Session>, std::string> LogindSessionSource::li
                    {{"LIAISON_SESSION", id}});
       continue;
     }
-    if (*session) {
-      sessions.push_back(std::move(**session));
+    if (auto& found = *session; found) {
+      sessions.push_back(std::move(*found));
     }
   }
   return sessions;

@@ -179,14 +179,14 @@ std::optional<std::string> first_valid_value(const EnvironmentInputs& inputs,
       variable.is_valid(inputs.session.display)) {
     return inputs.session.display;
   }
-  auto valid = [&](std::optional<std::string_view> value) {
-    return value && is_sane_value(*value) && variable.is_valid(*value);
+  auto valid = [&](std::string_view value) {
+    return is_sane_value(value) && variable.is_valid(value);
   };
-  if (auto value = find_value(inputs.manager_environment, variable.key); valid(value)) {
+  if (auto value = find_value(inputs.manager_environment, variable.key); value && valid(*value)) {
     return std::string(*value);
   }
   for (const auto& environment : inputs.process_environments) {
-    if (auto value = find_value(environment, variable.key); valid(value)) {
+    if (auto value = find_value(environment, variable.key); value && valid(*value)) {
       return std::string(*value);
     }
   }
@@ -242,7 +242,7 @@ std::vector<std::string> build_agent_environment(const EnvironmentInputs& inputs
   std::vector<std::string> environment;
   environment.reserve(variables.size());
   for (const auto& [key, value] : variables) {
-    environment.push_back(key + "=" + value);
+    environment.push_back(std::string(key).append("=").append(value));
   }
   return environment;
 }

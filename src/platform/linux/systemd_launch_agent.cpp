@@ -175,10 +175,11 @@ std::expected<daemon::LaunchAgentInstallation, std::string> SystemdLaunchAgent::
   if (!text) {
     return std::unexpected(error_text(text.error()));
   }
-  if (!*text) {
+  const auto& contents = *text;
+  if (!contents) {
     return daemon::LaunchAgentInstallation{};
   }
-  return parse_drop_in(**text).value_or(daemon::LaunchAgentInstallation{});
+  return parse_drop_in(*contents).value_or(daemon::LaunchAgentInstallation{});
 }
 
 std::expected<daemon::InstallationChange, std::string> SystemdLaunchAgent::write(

@@ -139,8 +139,8 @@ std::expected<daemon::LaunchedAgent, std::string> AsUserLauncher::launch(
   if (!existing) {
     return std::unexpected(existing.error());
   }
-  if (*existing) {
-    return std::move(**existing);
+  if (auto& running = *existing; running) {
+    return std::move(*running);
   }
   TransientService service{
       .name = kAsUserAgentUnit,
@@ -206,8 +206,8 @@ std::expected<daemon::LaunchedAgent, std::string> LaunchAgentLauncher::launch(
   if (!existing) {
     return std::unexpected(existing.error());
   }
-  if (*existing) {
-    return std::move(**existing);
+  if (auto& running = *existing; running) {
+    return std::move(*running);
   }
   // The session's graphical-session.target usually started it already; where it did not (the
   // daemon came later, the agent gave up, the desktop has no such target) start it here.
