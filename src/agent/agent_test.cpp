@@ -110,6 +110,7 @@ class AgentTest : public testing::Test {
 
   std::vector<std::string> methods_seen() const {
     std::vector<std::string> methods;
+    methods.reserve(seen_.size());
     for (const Request& r : seen_) {
       methods.push_back(r.method);
     }

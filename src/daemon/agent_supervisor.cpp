@@ -478,6 +478,7 @@ void AgentSupervisor::stop_all(std::function<void()> done) {
   stopping_all_ = true;
   all_stopped_ = std::move(done);
   std::vector<std::string> ids;
+  ids.reserve(slots_.size());
   for (const auto& [id, slot] : slots_) {
     ids.push_back(id);
   }

@@ -191,7 +191,7 @@ class SupervisorTest : public testing::Test {
     return line;
   }
 
-  protocol::Result<Json> hello(const AgentLine& line, uid_t uid, pid_t pid, Json params) {
+  protocol::Result<Json> hello(const AgentLine& line, uid_t uid, pid_t pid, const Json& params) {
     return supervisor_->accept_hello(line.daemon_side, PeerCredentials{uid, uid, pid, {}}, params);
   }
   protocol::Result<Json> session_hello(const AgentLine& line, const std::string& session_id,
@@ -551,7 +551,7 @@ TEST_F(SupervisorTest, AUserHelloMustComeFromTheUnitTheUserAndTheBinary) {
   make_supervisor(AgentScope::kUser, "asuser");
   supervisor_->reconcile({session("3", kAlice)});
   auto refused_with = [&](pid_t pid, ProcessFacts facts, uid_t peer_uid) {
-    processes_.set(pid, facts);
+    processes_.set(pid, std::move(facts));
     AgentLine line = connect();
     auto result = hello(line, peer_uid, pid, {{"version", "test"}});
     return result ? std::string("accepted") : result.error().message;

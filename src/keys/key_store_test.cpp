@@ -310,7 +310,7 @@ TEST_F(KeyStoreTest, CorruptFilesAreClearErrors) {
   const std::string full = read_file(file_path("work"));
   auto with = [&](const char* member, nlohmann::json value) {
     auto changed = json;
-    changed[member] = value;
+    changed[member] = std::move(value);
     return changed.dump();
   };
   auto without = [&](const char* member) {
@@ -397,6 +397,7 @@ TEST_F(KeyStoreTest, AWriterWaitsForAnotherWritersLock) {
 TEST_F(KeyStoreTest, ConcurrentWritersNeitherLoseNorTearRecords) {
   KeyStore store = open_store();
   std::vector<std::thread> writers;
+  writers.reserve(8);
   std::atomic<int> exists_errors{0};
   for (int i = 0; i < 8; ++i) {
     writers.emplace_back([&, i] {

@@ -88,6 +88,7 @@ inline CommandResult run_command(const std::vector<std::string>& argv) {
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& arg : argv) {
       args.push_back(const_cast<char*>(arg.c_str()));
     }

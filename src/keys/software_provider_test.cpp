@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <cstddef>
 #include <thread>
 
 #include "keys/key_test_support.h"
@@ -152,7 +153,8 @@ TEST(SoftwareKeyProvider, WrappedFormIsPkcs8ThatOpensslReads) {
 TEST(SoftwareKeyProvider, GarbageWrappedKeysAreClearErrors) {
   SoftwareKeyProvider provider;
   Bytes wrapped = generate_key(provider)->wrapped_key();
-  Bytes truncated(wrapped.begin(), wrapped.begin() + wrapped.size() / 2);
+  Bytes truncated(wrapped.begin(),
+                  wrapped.begin() + static_cast<std::ptrdiff_t>(wrapped.size() / 2));
   Bytes trailing = wrapped;
   trailing.push_back(0);
   for (const Bytes& garbage : {Bytes{}, bytes_of("not a key at all"), truncated, trailing}) {
@@ -191,6 +193,7 @@ TEST(SoftwareKeyProvider, EightThreadsSharingOneKeyMakeOnlyValidSignatures) {
   const Bytes spki = key->public_key_spki();
   std::atomic<int> valid{0};
   std::vector<std::thread> signers;
+  signers.reserve(8);
   for (int thread = 0; thread < 8; ++thread) {
     signers.emplace_back([&, thread] {
       for (int i = 0; i < 125; ++i) {

@@ -166,6 +166,7 @@ TEST_F(TpmProviderTest, KeysKeepTheirConnectionAfterTheProviderIsGone) {
 
 TEST_F(TpmProviderTest, AThousandSignaturesAcrossEightKeysInterleavedAllVerify) {
   std::vector<std::unique_ptr<UnexportableSigningKey>> keys;
+  keys.reserve(8);
   for (int i = 0; i < 8; ++i) {
     keys.push_back(generate_key(*provider_));
   }
@@ -198,6 +199,7 @@ TEST_F(TpmProviderTest, MoreKeysThanTheTpmHasObjectSlotsStillSign) {
   connection->reset();
 
   std::vector<std::unique_ptr<UnexportableSigningKey>> keys;
+  keys.reserve(6);
   for (int i = 0; i < 6; ++i) {
     keys.push_back(generate_key(*provider_));
   }

@@ -116,7 +116,7 @@ class WarningProxy {
     if (!port_) {
       throw std::runtime_error("no ports for the proxy");
     }
-    thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
+    thread_ = std::jthread([this](std::stop_token stop) { serve(std::move(stop)); });
   }
 
   std::string tcti() const { return fmt::format("swtpm:host=127.0.0.1,port={}", port_); }
@@ -137,7 +137,7 @@ class WarningProxy {
     return fd;
   }
 
-  void serve(std::stop_token stop) {
+  void serve(const std::stop_token& stop) {
     while (!stop.stop_requested()) {
       std::array<pollfd, 2> listeners = {pollfd{command_listener_.get(), POLLIN, 0},
                                          pollfd{control_listener_.get(), POLLIN, 0}};
@@ -161,8 +161,10 @@ class WarningProxy {
 
   void relay_commands(int client) {
     UniqueFd swtpm;
-    while (auto command = read_message(client)) {
-      if (read_be32(command->data() + 6) == TPM2_CC_Sign) {
+    while (auto message = read_message(client)) {
+      // The loop condition checked it; clang-tidy 16 loses that inside this loop (false positive).
+      const auto& command = *message;  // NOLINT(bugprone-unchecked-optional-access)
+      if (read_be32(command.data() + 6) == TPM2_CC_Sign) {
         ++signs_seen_;
         if (warnings_left_ > 0) {
           --warnings_left_;
@@ -180,7 +182,7 @@ class WarningProxy {
       if (!swtpm) {
         swtpm = connect_to(swtpm_port_);
       }
-      if (!swtpm || !write_all(swtpm.get(), command->data(), command->size())) {
+      if (!swtpm || !write_all(swtpm.get(), command.data(), command.size())) {
         return;
       }
       auto response = read_message(swtpm.get());

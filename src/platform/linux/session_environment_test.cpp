@@ -218,6 +218,7 @@ TEST(BuildAgentEnvironment, NothingElseLeaksIn) {
   auto environment = build_agent_environment(inputs);
   unsetenv("LIAISON_TEST_DAEMON_ONLY");
   std::vector<std::string> keys;
+  keys.reserve(environment.size());
   for (const std::string& entry : environment) {
     keys.push_back(entry.substr(0, entry.find('=')));
   }
@@ -274,7 +275,7 @@ class FakeManager {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket_path_.c_str());
-    bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    EXPECT_EQ(bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
     listen(listener_.get(), 4);
     if (answer) {
       server_ = std::thread([this] { serve(); });
@@ -419,9 +420,10 @@ TEST_F(ManagerEnvironmentTest, AnotherUsersListenerIsRefused) {
 class SleepingProcess {
  public:
   SleepingProcess(std::vector<std::string> environment, uid_t uid, gid_t gid,
-                  std::vector<std::string> cgroup_procs = {})
+                  const std::vector<std::string>& cgroup_procs = {})
       : environment_(std::move(environment)) {
     std::vector<char*> envp;
+    envp.reserve(environment_.size() + 1);
     for (std::string& entry : environment_) {
       envp.push_back(entry.data());
     }
@@ -481,14 +483,16 @@ TEST(ReadProcessEnvironment, ReadsAProcessOfTheUser) {
   ASSERT_GT(process.pid(), 0);
   auto environment = read_process_environment(process.pid(), getuid(), 64 * std::size_t{1024});
   ASSERT_TRUE(environment);
-  EXPECT_THAT(*environment, ElementsAre("DISPLAY=:42", "WAYLAND_DISPLAY=wayland-3", "EMPTY="));
+  EXPECT_THAT(*environment,  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+              ElementsAre("DISPLAY=:42", "WAYLAND_DISPLAY=wayland-3", "EMPTY="));
 }
 
 TEST(ReadProcessEnvironment, CapsTheSizeAndDropsTheCutOffEntry) {
   SleepingProcess process({"A=1", "B=" + std::string(100, 'b')}, getuid(), getgid());
   auto environment = read_process_environment(process.pid(), getuid(), 20);
   ASSERT_TRUE(environment);
-  EXPECT_THAT(*environment, ElementsAre("A=1"));
+  EXPECT_THAT(*environment,  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+              ElementsAre("A=1"));
 }
 
 TEST(ReadProcessEnvironment, OtherUsersAndGoneProcessesGiveNothing) {
@@ -535,6 +539,7 @@ class GatherTest : public testing::Test {
 
   std::vector<std::string> procs_files() const {
     std::vector<std::string> files;
+    files.reserve(cgroups_.size());
     for (const fs::path& cgroup : cgroups_) {
       files.push_back(cgroup / "cgroup.procs");
     }

@@ -27,7 +27,7 @@ class SystemdLaunchAgentTest : public testing::Test {
   ~SystemdLaunchAgentTest() override { fs::remove_all(root_); }
 
   SystemdLaunchAgent agent(std::string binary = "/usr/bin/liaison") {
-    return SystemdLaunchAgent({binary, "agent"}, "/run/liaison/agent.sock", paths_);
+    return SystemdLaunchAgent({std::move(binary), "agent"}, "/run/liaison/agent.sock", paths_);
   }
   std::string read(const fs::path& path) {
     std::ifstream file(path);

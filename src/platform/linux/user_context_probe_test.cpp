@@ -61,13 +61,14 @@ TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
   asio::io_context io;
   std::optional<Finding> finding;
   asio::co_spawn(io, probe.check_setuid_only_child(nobody->pw_uid),
-                 [&](std::exception_ptr, Finding found) { finding = std::move(found); });
+                 [&](const std::exception_ptr&, Finding found) { finding = std::move(found); });
   io.run();
   ASSERT_TRUE(finding.has_value());
-  EXPECT_EQ(finding->status, Finding::Status::kInfo);
-  EXPECT_THAT(finding->detail, HasSubstr("only setuid()s to nobody"));
-  EXPECT_THAT(finding->detail, HasSubstr("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR"));
-  EXPECT_THAT(finding->facts.value("bus_error", ""), HasSubstr("No medium found"));
+  const Finding& found = *finding;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_EQ(found.status, Finding::Status::kInfo);
+  EXPECT_THAT(found.detail, HasSubstr("only setuid()s to nobody"));
+  EXPECT_THAT(found.detail, HasSubstr("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR"));
+  EXPECT_THAT(found.facts.value("bus_error", ""), HasSubstr("No medium found"));
 }
 
 TEST(LinuxUserContextProbe, AUserWithoutAManagerFailsWithAFix) {

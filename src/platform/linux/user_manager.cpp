@@ -340,11 +340,13 @@ std::expected<void, std::string> UserManager::start_transient_service(
   }
   sd_bus_message* m = message->get();
   std::vector<const char*> argv;
+  argv.reserve(service.command.size() + 1);
   for (const std::string& argument : service.command) {
     argv.push_back(argument.c_str());
   }
   argv.push_back(nullptr);
   std::vector<const char*> environment;
+  environment.reserve(service.environment.size() + 1);
   for (const std::string& entry : service.environment) {
     environment.push_back(entry.c_str());
   }

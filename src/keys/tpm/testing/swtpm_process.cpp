@@ -162,6 +162,7 @@ std::expected<void, std::string> SwtpmProcess::launch() {
       fmt::format("file={}", (options_.state_dir / "swtpm.log").string()),
   };
   std::vector<char*> argv;
+  argv.reserve(arguments.size() + 1);
   for (auto& argument : arguments) {
     argv.push_back(argument.data());
   }
