@@ -131,8 +131,9 @@ TEST_F(LaunchAgentServiceTest, WithoutAnInstallerEveryMethodIsUnavailable) {
       asio::detached);
   io_.run();
   ASSERT_TRUE(outcome.has_value());
-  ASSERT_FALSE(outcome->has_value());
-  EXPECT_EQ(outcome->error().data_code, protocol::codes::kUnavailable);
+  const auto& result = *outcome;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().data_code, protocol::codes::kUnavailable);
 }
 
 }  // namespace

@@ -189,8 +189,8 @@ TEST_F(ConnectionTest, CallsGetTheirResponsesMatchedById) {
   }
   run_until([&] { return first && second; });
   ASSERT_TRUE(first && second);
-  EXPECT_EQ(**first, 1);
-  EXPECT_EQ(**second, 2);
+  EXPECT_EQ(**first, 1);   // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_EQ(**second, 2);  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
 }
 
 TEST_F(ConnectionTest, ACallWithNoAnswerTimesOut) {
@@ -204,7 +204,8 @@ TEST_F(ConnectionTest, ACallWithNoAnswerTimesOut) {
       asio::detached);
   run_until([&] { return outcome.has_value(); });
   ASSERT_TRUE(outcome && !outcome->has_value());
-  EXPECT_EQ(outcome->error().data_code, codes::kTimeout);
+  const auto& result = *outcome;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_EQ(result.error().data_code, codes::kTimeout);
 }
 
 TEST_F(ConnectionTest, ClosingFailsPendingCallsAsUnavailable) {
@@ -220,7 +221,8 @@ TEST_F(ConnectionTest, ClosingFailsPendingCallsAsUnavailable) {
   peer_.close();
   run_until([&] { return outcome.has_value(); });
   ASSERT_TRUE(outcome && !outcome->has_value());
-  EXPECT_EQ(outcome->error().data_code, codes::kUnavailable);
+  const auto& result = *outcome;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_EQ(result.error().data_code, codes::kUnavailable);
   EXPECT_TRUE(closed_);
 }
 

@@ -202,8 +202,9 @@ TEST_F(ExecLauncherTest, DropsToTheSessionUserWithACleanProcessState) {
   ASSERT_TRUE(wait_readable(launched->exit_fd.get(), 5000));
   auto status = reap(launched->exit_fd);
   ASSERT_TRUE(status.has_value());
-  EXPECT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  const int wait_status = *status;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_TRUE(WIFEXITED(wait_status));
+  EXPECT_EQ(WEXITSTATUS(wait_status), 0);
 
   nlohmann::json child = report();
   EXPECT_EQ(child["pid"].get<pid_t>(), launched->pid);
@@ -240,8 +241,9 @@ TEST_F(ExecLauncherTest, ExitCodeArrivesThroughThePidfd) {
   ASSERT_TRUE(wait_readable(launched->exit_fd.get(), 5000));
   auto status = launcher.reap(*launched);
   ASSERT_TRUE(status.has_value());
-  ASSERT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 7);
+  const int wait_status = *status;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  ASSERT_TRUE(WIFEXITED(wait_status));
+  EXPECT_EQ(WEXITSTATUS(wait_status), 7);
   EXPECT_EQ(reap(launched->exit_fd), 0);  // already reaped: nothing left to wait for
 }
 
@@ -256,8 +258,9 @@ TEST_F(ExecLauncherTest, RunningAgentIsNotReapedAndDiesOfItsSignal) {
   ASSERT_TRUE(wait_readable(launched->exit_fd.get(), 5000));
   auto status = launcher.reap(*launched);
   ASSERT_TRUE(status.has_value());
-  ASSERT_TRUE(WIFSIGNALED(*status));
-  EXPECT_EQ(WTERMSIG(*status), SIGTERM);
+  const int wait_status = *status;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  ASSERT_TRUE(WIFSIGNALED(wait_status));
+  EXPECT_EQ(WTERMSIG(wait_status), SIGTERM);
 }
 
 TEST_F(ExecLauncherTest, RealProviderGivesExactlyTheBuiltEnvironment) {

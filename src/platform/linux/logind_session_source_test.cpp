@@ -138,12 +138,14 @@ TEST_F(FakeLogindTest, AbsentOptionalFieldsReadAsEmpty) {
   auto session = read_logind_session("c7");
   ASSERT_TRUE(session) << session.error();
   ASSERT_TRUE(session->has_value());
-  EXPECT_EQ((*session)->state, "online");
-  EXPECT_EQ((*session)->type, "");
-  EXPECT_EQ((*session)->seat, "");
-  EXPECT_EQ((*session)->display, "");
-  EXPECT_FALSE((*session)->remote);
-  EXPECT_EQ((*session)->leader, 0);
+  const daemon::Session& found =
+      **session;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_EQ(found.state, "online");
+  EXPECT_EQ(found.type, "");
+  EXPECT_EQ(found.seat, "");
+  EXPECT_EQ(found.display, "");
+  EXPECT_FALSE(found.remote);
+  EXPECT_EQ(found.leader, 0);
 }
 
 TEST_F(FakeLogindTest, RemoteAndUnnamedUsers) {
@@ -153,9 +155,11 @@ TEST_F(FakeLogindTest, RemoteAndUnnamedUsers) {
   write_session("5", fields);
   auto session = read_logind_session("5");
   ASSERT_TRUE(session && session->has_value());
-  EXPECT_TRUE((*session)->remote);
-  EXPECT_EQ((*session)->uid, 64999u);
-  EXPECT_EQ((*session)->user, "");
+  const daemon::Session& found =
+      **session;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_TRUE(found.remote);
+  EXPECT_EQ(found.uid, 64999u);
+  EXPECT_EQ(found.user, "");
 }
 
 TEST_F(FakeLogindTest, ListsSeveralSessionsAndSkipsBrokenOnes) {

@@ -69,10 +69,11 @@ TEST(LinuxPeerIdentity, WithoutTheGroupOnlyRootMayControl) {
 TEST(LinuxPeerIdentity, MembersOfTheGroupMayControl) {
   auto users = group_id_by_name("users");
   ASSERT_TRUE(users) << users.error();
-  if (!users->has_value()) {
+  const std::optional<gid_t>& users_gid = *users;
+  if (!users_gid) {
     GTEST_SKIP() << "no group named users here";
   }
-  gid_t gid = **users;
+  gid_t gid = *users_gid;
   LinuxPeerIdentity identity("users");
   EXPECT_EQ(identity.control_gid(), gid);
   EXPECT_TRUE(identity.may_control({.uid = 0, .gid = 0, .pid = 1}));
