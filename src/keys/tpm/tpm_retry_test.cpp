@@ -116,7 +116,7 @@ class WarningProxy {
     if (!port_) {
       throw std::runtime_error("no ports for the proxy");
     }
-    thread_ = std::jthread([this](std::stop_token stop) { serve(std::move(stop)); });
+    thread_ = std::jthread([this](const std::stop_token& stop) { serve(stop); });
   }
 
   std::string tcti() const { return fmt::format("swtpm:host=127.0.0.1,port={}", port_); }
