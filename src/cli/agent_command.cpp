@@ -37,7 +37,9 @@ bool runs_in_user_manager() {
 std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
     asio::io_context& io, agent::NotifierEvents events, const std::string& session_id) {
   auto notifier = platform::DbusNotifier::connect(std::move(events));
-  if (!notifier) return std::unexpected(notifier.error());
+  if (!notifier) {
+    return std::unexpected(notifier.error());
+  }
   platform::XdgUrlOpenerOptions opener;
   if (!session_id.empty()) {
     // A clicked URL opens on the display the session has now, not the one this agent inherited.
@@ -96,7 +98,9 @@ int run_agent() {
   });
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const std::error_code& error, int) {
-    if (!error) io.stop();
+    if (!error) {
+      io.stop();
+    }
   });
   io.run();
   return exit_code;

@@ -48,8 +48,12 @@ UniqueFd unix_stream_socket() {
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t written = ::send(fd, data.data(), data.size(), kSendFlags);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return false;
+    if (written < 0 && errno == EINTR) {
+      continue;
+    }
+    if (written <= 0) {
+      return false;
+    }
     data.remove_prefix(static_cast<std::size_t>(written));
   }
   return true;
@@ -58,8 +62,12 @@ bool write_all(int fd, std::string_view data) {
 }  // namespace
 
 int exit_status_for(const protocol::Error& error) {
-  if (error.data_code == protocol::codes::kNoSession) return kExitNoSession;
-  if (error.data_code == protocol::codes::kNotPermitted) return kExitUnreachable;
+  if (error.data_code == protocol::codes::kNoSession) {
+    return kExitNoSession;
+  }
+  if (error.data_code == protocol::codes::kNotPermitted) {
+    return kExitUnreachable;
+  }
   if (error.code == protocol::kInvalidParams || error.code == protocol::kMethodNotFound) {
     return kExitUsage;
   }
@@ -67,7 +75,9 @@ int exit_status_for(const protocol::Error& error) {
 }
 
 std::string runtime_dir_from(const std::string& flag) {
-  if (!flag.empty()) return flag;
+  if (!flag.empty()) {
+    return flag;
+  }
   if (const char* env = std::getenv("LIAISON_RUNTIME_DIR"); env != nullptr && *env != '\0') {
     return env;
   }
@@ -116,11 +126,17 @@ std::expected<std::string, CallFailure> ControlClient::read_line(
     }
     pollfd waiting{fd_.get(), POLLIN, 0};
     int ready = ::poll(&waiting, 1, static_cast<int>(std::min<int64_t>(left.count(), 60'000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) continue;
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    if (ready == 0) {
+      continue;
+    }
     char chunk[65536];
     ssize_t got = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
-    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
     if (got <= 0) {
       return std::unexpected(
           CallFailure{kExitUnreachable, fmt::format("the daemon closed {}", path_)});
@@ -149,14 +165,18 @@ std::expected<Json, CallFailure> ControlClient::call(const std::string& method, 
   }
   for (;;) {
     auto line = read_line(deadline);
-    if (!line) return std::unexpected(line.error());
+    if (!line) {
+      return std::unexpected(line.error());
+    }
     auto message = protocol::parse_message(*line);
     if (!message) {
       return std::unexpected(CallFailure{kExitFailed, "the daemon sent something unreadable"});
     }
     auto* response = std::get_if<protocol::Response>(&*message);
     // A null id answers "the connection itself": the daemon refused us before reading anything.
-    if (response == nullptr || !(response->id == Json(id) || response->id.is_null())) continue;
+    if (response == nullptr || !(response->id == Json(id) || response->id.is_null())) {
+      continue;
+    }
     if (!response->outcome) {
       const protocol::Error& error = response->outcome.error();
       return std::unexpected(CallFailure{exit_status_for(error), error.message});

@@ -34,7 +34,9 @@ namespace {
 std::expected<std::string, std::string> own_executable() {
   char path[PATH_MAX];
   ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (length <= 0) return std::unexpected("cannot read /proc/self/exe");
+  if (length <= 0) {
+    return std::unexpected("cannot read /proc/self/exe");
+  }
   return std::string(path, static_cast<std::size_t>(length));
 }
 
@@ -78,20 +80,28 @@ int run_daemon(const DaemonFlags& flags) {
   const bool config_given = !flags.config_path.empty();
   auto config =
       load_config(config_given ? flags.config_path : std::string(kDefaultConfigPath), config_given);
-  if (!config) return fail(config.error());
+  if (!config) {
+    return fail(config.error());
+  }
   log::Level level = log::Level::kInfo;
   if (!log::parse_level(flags.log_level.empty() ? config->log.level : flags.log_level, level)) {
     return fail(fmt::format("unknown log level \"{}\"", flags.log_level));
   }
   log::set_level(level);
-  if (::geteuid() != 0) return fail("the daemon must run as root: it starts agents as other users");
+  if (::geteuid() != 0) {
+    return fail("the daemon must run as root: it starts agents as other users");
+  }
   ::signal(SIGPIPE, SIG_IGN);
 
   daemon::DaemonPaths paths{runtime_dir_from(flags.runtime_dir), flags.state_dir};
   auto sessions = platform::LogindSessionSource::create();
-  if (!sessions) return fail(sessions.error());
+  if (!sessions) {
+    return fail(sessions.error());
+  }
   auto executable = own_executable();
-  if (!executable) return fail(executable.error());
+  if (!executable) {
+    return fail(executable.error());
+  }
   platform::SystemdLaunchAgent launch_agent({*executable, "agent"}, paths.agent_socket());
   auto launcher = launcher_for(config->agent.launch, *executable, paths, launch_agent);
   platform::LinuxPeerIdentity peers;
@@ -113,13 +123,17 @@ int run_daemon(const DaemonFlags& flags) {
        .processes = &processes,
        .launch_agent = &launch_agent,
        .user_context = &user_context});
-  if (auto started = daemon.start(); !started) return fail(started.error());
+  if (auto started = daemon.start(); !started) {
+    return fail(started.error());
+  }
 
   // SIGTERM is a stop, unless systemd is restarting this unit: then the agents stay and the
   // next daemon re-adopts them (KillMode=process; docs/architecture.md). SIGINT always stops.
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const std::error_code& error, int signal) {
-    if (error) return;
+    if (error) {
+      return;
+    }
     if (signal == SIGTERM && platform::own_unit_is_restarting()) {
       daemon.hand_over([&io] { io.stop(); });
     } else {

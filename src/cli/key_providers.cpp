@@ -6,8 +6,12 @@ namespace liaison::cli {
 
 keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::lookup(std::string_view name,
                                                                      const std::string& tpm_tcti) {
-  if (name == keys::kSoftwareProviderName) return &software_;
-  if (name == "tpm") return open_tpm(tpm_tcti);
+  if (name == keys::kSoftwareProviderName) {
+    return &software_;
+  }
+  if (name == "tpm") {
+    return open_tpm(tpm_tcti);
+  }
   if (name == "secure-enclave") {
     return std::unexpected(
         keys::KeyError{"unavailable", "the Secure Enclave exists only on macOS"});
@@ -25,11 +29,15 @@ keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(
                     context_ == keys::KeyContext::kDaemon ? "daemon" : "user's session")});
   }
   // A TCTI that changed (the daemon forwards its config to agents) means another TPM.
-  if (tpm_ && tpm_->tcti() != tpm_tcti) tpm_.reset();
+  if (tpm_ && tpm_->tcti() != tpm_tcti) {
+    tpm_.reset();
+  }
   if (!tpm_) {
     // Not remembered on failure: a TPM that appears later (a module loaded) is found then.
     auto opened = keys::tpm::TpmProvider::open(tpm_tcti, context_);
-    if (!opened) return std::unexpected(opened.error());
+    if (!opened) {
+      return std::unexpected(opened.error());
+    }
     tpm_ = std::move(*opened);
   }
   schedule_idle_flush();
@@ -39,9 +47,13 @@ keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(
 void KeyProviders::schedule_idle_flush() {
   idle_flush_.expires_after(keys::tpm::TpmProvider::kIdleFlushAfter + std::chrono::seconds(1));
   idle_flush_.async_wait([this](const std::error_code& error) {
-    if (error || !tpm_) return;
+    if (error || !tpm_) {
+      return;
+    }
     tpm_->flush_idle();
-    if (tpm_->loaded_key_count() > 0) schedule_idle_flush();
+    if (tpm_->loaded_key_count() > 0) {
+      schedule_idle_flush();
+    }
   });
 }
 

@@ -340,7 +340,7 @@ void Daemon::stop(std::function<void()> done) {
   supervisor_.stop_all(std::move(done));
 }
 
-void Daemon::hand_over(std::function<void()> done) {
+void Daemon::hand_over(const std::function<void()>& done) {
   if (stopping_) {
     return;
   }

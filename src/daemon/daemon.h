@@ -84,7 +84,7 @@ class Daemon {
 
   // For a restart: closes the sockets and leaves every agent running for the next daemon, which
   // re-adopts them (docs/architecture.md); calls `done` at once.
-  void hand_over(std::function<void()> done);
+  void hand_over(const std::function<void()>& done);
 
  private:
   std::expected<void, std::string> bind_sockets();

@@ -75,7 +75,9 @@ Json agent_json(const AgentView& view) {
 // "auto" works without its hardware, in the daemon or in a session: key create makes a software
 // key and says so. Missing hardware is then a warning, not a failure.
 Finding as_auto_fallback(Finding hardware) {
-  if (!hardware.failed()) return hardware;
+  if (!hardware.failed()) {
+    return hardware;
+  }
   hardware.status = Finding::Status::kWarn;
   hardware.detail += " (backend auto: new keys are software keys, not hardware-bound)";
   return hardware;
@@ -133,7 +135,9 @@ std::vector<Finding> Doctor::examine_daemon() const {
                   iso8601(started_), parts_.config.agent.launch),
       {{"version", LIAISON_VERSION}, {"pid", ::getpid()}, {"since", iso8601(started_)}}));
   findings.push_back(control_socket_finding(parts_.control_socket));
-  for (Finding& finding : examine_daemon_keys()) findings.push_back(std::move(finding));
+  for (Finding& finding : examine_daemon_keys()) {
+    findings.push_back(std::move(finding));
+  }
   return findings;
 }
 
@@ -160,8 +164,12 @@ std::vector<Finding> Doctor::examine_daemon_keys() const {
 // The providers whose operations run in users' sessions, so their agents must be asked.
 std::vector<std::string> Doctor::session_key_providers() const {
   const Config::Keys& keys = parts_.config.keys;
-  if (keys.backend == "secure-enclave") return {"secure-enclave"};
-  if (keys.backend == "tpm" && keys.tpm_context == "user-session") return {"tpm"};
+  if (keys.backend == "secure-enclave") {
+    return {"secure-enclave"};
+  }
+  if (keys.backend == "tpm" && keys.tpm_context == "user-session") {
+    return {"tpm"};
+  }
   if (keys.backend == "auto" && parts_.auto_keys.context == keys::KeyContext::kUserSession) {
     return {parts_.auto_keys.backend};
   }
@@ -191,7 +199,9 @@ asio::awaitable<std::vector<Finding>> Doctor::ask_agent(Run& run, const AgentVie
   if (parts_.config.keys.backend == "auto") {
     const std::string check = keys::provider_check_name(parts_.auto_keys.backend);
     for (Finding& finding : findings) {
-      if (finding.check == check) finding = as_auto_fallback(std::move(finding));
+      if (finding.check == check) {
+        finding = as_auto_fallback(std::move(finding));
+      }
     }
   }
   run.agent_findings[agent.agent_id] = findings;
@@ -219,7 +229,9 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
       }
       findings.push_back(run.user_manager.at(session.uid));
     }
-    for (Finding& finding : co_await ask_agent(run, *agent)) findings.push_back(std::move(finding));
+    for (Finding& finding : co_await ask_agent(run, *agent)) {
+      findings.push_back(std::move(finding));
+    }
   }
   if (parts_.user_context != nullptr && reason.empty()) {
     if (!run.setuid_child.contains(session.uid)) {
@@ -240,7 +252,9 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
 asio::awaitable<Result<Json>> Doctor::examine(Json params) {
   std::optional<ResolvedUser> only;
   if (auto user = params.find("user"); user != params.end()) {
-    if (!user->is_string()) co_return std::unexpected(Error::invalid_params("user: a string"));
+    if (!user->is_string()) {
+      co_return std::unexpected(Error::invalid_params("user: a string"));
+    }
     only = resolve_user(user->get<std::string>());
     if (!only) {
       co_return std::unexpected(
@@ -261,7 +275,9 @@ asio::awaitable<Result<Json>> Doctor::examine(Json params) {
   const std::vector<AgentView> agents = parts_.agents.agents();
   for (const AgentView& view : agents) {
     auto same = [&](const Session& s) { return s.id == view.session.id; };
-    if (std::none_of(sessions.begin(), sessions.end(), same)) sessions.push_back(view.session);
+    if (std::none_of(sessions.begin(), sessions.end(), same)) {
+      sessions.push_back(view.session);
+    }
   }
   std::sort(sessions.begin(), sessions.end(),
             [](const Session& a, const Session& b) { return a.id < b.id; });
@@ -270,11 +286,15 @@ asio::awaitable<Result<Json>> Doctor::examine(Json params) {
   bool ok = !any_failed(daemon_findings);
   Json session_reports = Json::array();
   for (const Session& session : sessions) {
-    if (only && session.uid != only->uid) continue;
+    if (only && session.uid != only->uid) {
+      continue;
+    }
     auto agent = std::find_if(agents.begin(), agents.end(),
                               [&](const AgentView& view) { return view.session.id == session.id; });
     Json report = co_await examine_session(run, session, agent == agents.end() ? nullptr : &*agent);
-    for (const Json& finding : report["findings"]) ok = ok && finding["status"] != "fail";
+    for (const Json& finding : report["findings"]) {
+      ok = ok && finding["status"] != "fail";
+    }
     session_reports.push_back(std::move(report));
   }
   co_return Json{{"ok", ok},

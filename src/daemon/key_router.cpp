@@ -26,8 +26,12 @@ constexpr std::string_view kAgentsOwnAuto = "tpm";
 
 // "no TPM (…)", "no Secure Enclave (…)": what a note calls the hardware that was missing.
 std::string hardware_name(std::string_view backend) {
-  if (backend == "tpm") return "TPM";
-  if (backend == "secure-enclave") return "Secure Enclave";
+  if (backend == "tpm") {
+    return "TPM";
+  }
+  if (backend == "secure-enclave") {
+    return "Secure Enclave";
+  }
   return std::string(backend);
 }
 
@@ -52,7 +56,9 @@ struct Placement {
 // --user NAME|UID arrives as a string or a number.
 std::string user_param(const Json& params) {
   auto found = params.find("user");
-  if (found == params.end()) return "";
+  if (found == params.end()) {
+    return "";
+  }
   if (found->is_number_unsigned() || (found->is_number_integer() && *found >= 0)) {
     return std::to_string(found->get<int64_t>());
   }
@@ -68,8 +74,12 @@ Json with_owner(Json result, uid_t uid, const std::string& user) {
 }  // namespace
 
 asio::awaitable<Result<Json>> KeyRouter::handle(protocol::Request request) {
-  if (request.method == "key.create") co_return co_await create(request.params);
-  if (request.method == "key.list") co_return co_await list(request.params);
+  if (request.method == "key.create") {
+    co_return co_await create(request.params);
+  }
+  if (request.method == "key.list") {
+    co_return co_await list(request.params);
+  }
   if (request.method == "key.public" || request.method == "key.sign" ||
       request.method == "key.delete") {
     co_return co_await on_existing_key(request.method, request.params);
@@ -78,11 +88,15 @@ asio::awaitable<Result<Json>> KeyRouter::handle(protocol::Request request) {
 }
 
 Result<keys::KeyManager*> KeyRouter::manager_for(uid_t uid) {
-  if (auto found = managers_.find(uid); found != managers_.end()) return found->second.get();
+  if (auto found = managers_.find(uid); found != managers_.end()) {
+    return found->second.get();
+  }
   std::error_code ignored;
   std::filesystem::create_directories(std::filesystem::path(state_dir_) / "keys", ignored);
   auto store = keys::KeyStore::open(keys::daemon_key_directory(state_dir_, uid), ::geteuid());
-  if (!store) return std::unexpected(keys::key_error_to_rpc(store.error()));
+  if (!store) {
+    return std::unexpected(keys::key_error_to_rpc(store.error()));
+  }
   auto manager = std::make_unique<keys::KeyManager>(std::move(*store), providers_);
   keys::KeyManager* raw = manager.get();
   managers_.emplace(uid, std::move(manager));
@@ -91,10 +105,14 @@ Result<keys::KeyManager*> KeyRouter::manager_for(uid_t uid) {
 
 std::string KeyRouter::session_of(uid_t uid) const {
   for (const AgentView& agent : agents_.agents()) {
-    if (agent.session.uid == uid && agent.state == AgentState::kReady) return agent.session.id;
+    if (agent.session.uid == uid && agent.state == AgentState::kReady) {
+      return agent.session.id;
+    }
   }
   for (const AgentView& agent : agents_.agents()) {
-    if (agent.session.uid == uid) return agent.session.id;  // starting: worth a short wait
+    if (agent.session.uid == uid) {
+      return agent.session.id;  // starting: worth a short wait
+    }
   }
   return "";
 }
@@ -118,10 +136,14 @@ asio::awaitable<Result<std::shared_ptr<protocol::Connection>>> KeyRouter::agent_
 asio::awaitable<Result<Json>> KeyRouter::forward_to_agent(uid_t uid, const std::string& user,
                                                           const std::string& method, Json params) {
   auto connection = co_await agent_of(uid, user);
-  if (!connection) co_return std::unexpected(connection.error());
+  if (!connection) {
+    co_return std::unexpected(connection.error());
+  }
   params["tpm_tcti"] = config_.keys.tpm_tcti;
   auto answer = co_await (*connection)->call(method, std::move(params), kAgentKeyTimeout);
-  if (!answer) co_return std::unexpected(answer.error());
+  if (!answer) {
+    co_return std::unexpected(answer.error());
+  }
   co_return with_owner(std::move(*answer), uid, user);
 }
 
@@ -133,18 +155,24 @@ asio::awaitable<Result<Json>> KeyRouter::create_in_session_or_software(uid_t uid
                                                                        const std::string& user,
                                                                        Json params) {
   auto connection = co_await agent_of(uid, user);
-  if (!connection) co_return std::unexpected(connection.error());
+  if (!connection) {
+    co_return std::unexpected(connection.error());
+  }
   params["tpm_tcti"] = config_.keys.tpm_tcti;
   params["backend"] = auto_keys_.backend;
   auto answer = co_await (*connection)->call("key.create", params, kAgentKeyTimeout);
-  if (answer) co_return with_owner(std::move(*answer), uid, user);
+  if (answer) {
+    co_return with_owner(std::move(*answer), uid, user);
+  }
   if (!hardware_out_of_reach(answer.error()) || !(*connection)->is_open()) {
     co_return std::unexpected(answer.error());
   }
   const std::string note = software_fallback_note(auto_keys_.backend, answer.error().message);
   params["backend"] = std::string(keys::kSoftwareProviderName);
   auto software = co_await (*connection)->call("key.create", std::move(params), kAgentKeyTimeout);
-  if (!software) co_return std::unexpected(software.error());
+  if (!software) {
+    co_return std::unexpected(software.error());
+  }
   Json result = with_owner(std::move(*software), uid, user);
   result["note"] = note;
   log::warning(
@@ -155,7 +183,9 @@ asio::awaitable<Result<Json>> KeyRouter::create_in_session_or_software(uid_t uid
 
 asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
   auto user = resolve_user(user_param(params));
-  if (!user) co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+  if (!user) {
+    co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+  }
   Placement placement{params.value("backend", config_.keys.backend), keys::KeyContext::kDaemon, ""};
   const bool tpm_in_session = config_.keys.tpm_context == "user-session";
   const bool auto_in_session = auto_keys_.context == keys::KeyContext::kUserSession;
@@ -184,11 +214,17 @@ asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
     co_return co_await forward_to_agent(user->uid, user->name, "key.create", std::move(forwarded));
   }
   auto manager = manager_for(user->uid);
-  if (!manager) co_return std::unexpected(manager.error());
+  if (!manager) {
+    co_return std::unexpected(manager.error());
+  }
   auto created = keys::run_key_method(**manager, "key.create", forwarded, kDaemonContext);
-  if (!created) co_return std::unexpected(keys::key_error_to_rpc(created.error()));
+  if (!created) {
+    co_return std::unexpected(keys::key_error_to_rpc(created.error()));
+  }
   Json result = with_owner(std::move(*created), user->uid, user->name);
-  if (!placement.note.empty()) result["note"] = placement.note;
+  if (!placement.note.empty()) {
+    result["note"] = placement.note;
+  }
   log::info(fmt::format("created key \"{}\" ({}) for {}", result.value("label", ""),
                         placement.backend, user->name),
             {{"LIAISON_UID", std::to_string(user->uid)}, {"LIAISON_EVENT", "key-created"}});
@@ -198,16 +234,22 @@ asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
 asio::awaitable<Result<Json>> KeyRouter::on_existing_key(const std::string& method,
                                                          const Json& params) {
   auto user = resolve_user(user_param(params));
-  if (!user) co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+  if (!user) {
+    co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+  }
   Json forwarded = params;
   forwarded.erase("user");
   auto manager = manager_for(user->uid);
-  if (!manager) co_return std::unexpected(manager.error());
+  if (!manager) {
+    co_return std::unexpected(manager.error());
+  }
   // A label lives in one place: the daemon's store first, else the user's session.
   if (auto here = (*manager)->find(forwarded.value("label", ""));
       here || here.error().code != "not_found") {
     auto done = keys::run_key_method(**manager, method, forwarded, kDaemonContext);
-    if (!done) co_return std::unexpected(keys::key_error_to_rpc(done.error()));
+    if (!done) {
+      co_return std::unexpected(keys::key_error_to_rpc(done.error()));
+    }
     co_return with_owner(std::move(*done), user->uid, user->name);
   }
   if (session_of(user->uid).empty()) {
@@ -225,7 +267,9 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
   std::map<uid_t, std::string> names;
   if (params.contains("user") && !params["user"].is_null()) {
     auto user = resolve_user(user_param(params));
-    if (!user) co_return std::unexpected(Error::application(codes::kNotFound, "no such user"));
+    if (!user) {
+      co_return std::unexpected(Error::application(codes::kNotFound, "no such user"));
+    }
     uids.insert(user->uid);
     names[user->uid] = user->name;
   } else {
@@ -245,17 +289,26 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
   Json keys = Json::array();
   Json problems = Json::array();
   auto gather = [&](Json listing, uid_t uid) {
-    for (Json& key : listing["keys"]) keys.push_back(with_owner(std::move(key), uid, names[uid]));
-    for (Json& problem : listing["problems"])
+    for (Json& key : listing["keys"]) {
+      keys.push_back(with_owner(std::move(key), uid, names[uid]));
+    }
+    for (Json& problem : listing["problems"]) {
       problems.push_back(with_owner(std::move(problem), uid, names[uid]));
+    }
   };
   for (uid_t uid : uids) {
     auto manager = manager_for(uid);
-    if (!manager) co_return std::unexpected(manager.error());
+    if (!manager) {
+      co_return std::unexpected(manager.error());
+    }
     auto here = keys::run_key_method(**manager, "key.list", Json::object(), kDaemonContext);
-    if (!here) co_return std::unexpected(keys::key_error_to_rpc(here.error()));
+    if (!here) {
+      co_return std::unexpected(keys::key_error_to_rpc(here.error()));
+    }
     gather(std::move(*here), uid);
-    if (session_of(uid).empty()) continue;
+    if (session_of(uid).empty()) {
+      continue;
+    }
     auto there = co_await forward_to_agent(uid, names[uid], "key.list", Json::object());
     if (there) {
       gather(std::move(*there), uid);

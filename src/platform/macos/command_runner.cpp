@@ -25,7 +25,9 @@ struct Pipe {
 
 std::expected<Pipe, std::string> make_pipe() {
   int fds[2];
-  if (pipe(fds) != 0) return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
+  if (pipe(fds) != 0) {
+    return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
+  }
   // Close-on-exec (macOS has no pipe2): the child gets only the ends dup2'd onto 1 and 2.
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
   fcntl(fds[1], F_SETFD, FD_CLOEXEC);
@@ -39,11 +41,15 @@ void drain(int out_fd, int err_fd, std::string& out, std::string& err) {
   int open_count = 2;
   while (open_count > 0) {
     if (poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       return;
     }
     for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
       char buffer[4096];
       const ssize_t count = read(fds[i].fd, buffer, sizeof buffer);
       if (count > 0) {
@@ -57,8 +63,12 @@ void drain(int out_fd, int err_fd, std::string& out, std::string& err) {
 }
 
 int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  if (WIFSIGNALED(status)) {
+    return 128 + WTERMSIG(status);
+  }
   return -1;
 }
 
@@ -66,11 +76,17 @@ int exit_code_of(int status) {
 
 std::expected<CommandResult, std::string> SpawnCommandRunner::run(
     const std::vector<std::string>& argv) {
-  if (argv.empty()) return std::unexpected(std::string("no program to run"));
+  if (argv.empty()) {
+    return std::unexpected(std::string("no program to run"));
+  }
   auto out_pipe = make_pipe();
-  if (!out_pipe) return std::unexpected(out_pipe.error());
+  if (!out_pipe) {
+    return std::unexpected(out_pipe.error());
+  }
   auto err_pipe = make_pipe();
-  if (!err_pipe) return std::unexpected(err_pipe.error());
+  if (!err_pipe) {
+    return std::unexpected(err_pipe.error());
+  }
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -78,7 +94,10 @@ std::expected<CommandResult, std::string> SpawnCommandRunner::run(
   posix_spawn_file_actions_adddup2(&actions, err_pipe->write_end.get(), STDERR_FILENO);
 
   std::vector<char*> raw_argv;
-  for (const auto& argument : argv) raw_argv.push_back(const_cast<char*>(argument.c_str()));
+  raw_argv.reserve(argv.size() + 1);
+  for (const auto& argument : argv) {
+    raw_argv.push_back(const_cast<char*>(argument.c_str()));
+  }
   raw_argv.push_back(nullptr);
 
   pid_t pid = 0;
@@ -98,7 +117,9 @@ std::expected<CommandResult, std::string> SpawnCommandRunner::run(
         result.standard_error);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return std::unexpected(fmt::format("waitpid: {}", std::strerror(errno)));
+    if (errno != EINTR) {
+      return std::unexpected(fmt::format("waitpid: {}", std::strerror(errno)));
+    }
   }
   result.exit_code = exit_code_of(status);
   return result;

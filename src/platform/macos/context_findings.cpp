@@ -31,7 +31,9 @@ std::string_view authorization_name(long status) {
 
 std::string trimmed(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
+  if (first == std::string_view::npos) {
+    return {};
+  }
   const auto last = text.find_last_not_of(" \t\r\n");
   return std::string(text.substr(first, last - first + 1));
 }
@@ -149,8 +151,12 @@ Finding user_manager_finding(
   }
   facts["loaded"] = true;
   facts["state"] = state->state;
-  if (state->pid) facts["pid"] = *state->pid;
-  if (state->last_exit_code) facts["last_exit_code"] = *state->last_exit_code;
+  if (state->pid) {
+    facts["pid"] = *state->pid;
+  }
+  if (state->last_exit_code) {
+    facts["last_exit_code"] = *state->last_exit_code;
+  }
   if (state->running() && state->pid) {
     return Finding::ok("user-manager",
                        fmt::format("{} runs in {} (pid {})", kAgentLabel, gui, *state->pid), facts);

@@ -98,7 +98,7 @@ class UserContextProbeTest : public testing::LaunchctlStandInTest {
     asio::io_context io;
     std::optional<Finding> finding;
     asio::co_spawn(io, probe_.check_setuid_only_child(uid),
-                   [&](std::exception_ptr error, Finding result) {
+                   [&](const std::exception_ptr& error, Finding result) {
                      ASSERT_FALSE(error);
                      finding = std::move(result);
                    });
@@ -161,9 +161,13 @@ TEST_F(UserContextProbeTest, ExecIsAWarningToSwitchStrategy) {
 }
 
 TEST_F(UserContextProbeTest, SetuidOnlyChildRunsManagernameAsTheUser) {
-  if (geteuid() != 0) GTEST_SKIP() << "dropping to another user needs root";
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "dropping to another user needs root";
+  }
   const passwd* nobody = getpwnam("nobody");
-  if (nobody == nullptr) GTEST_SKIP() << "no user nobody";
+  if (nobody == nullptr) {
+    GTEST_SKIP() << "no user nobody";
+  }
   chmod(argv_log_.c_str(), 0666);  // the stand-in appends to it as nobody
   answer_for("managername", "launchctl_managername_background.txt", "", 0);
   auto finding = setuid_only_child(nobody->pw_uid);

@@ -144,8 +144,11 @@ TEST_F(LaunchctlStandIn, PrintRunningService) {
   answer("launchctl_print_running_10_10.txt", "", 0);
   auto state = launchctl_.print(501, "dev.liaison.agent");
   ASSERT_TRUE(state.has_value()) << state.error().message;
-  ASSERT_TRUE(state->has_value());
-  EXPECT_EQ((*state)->pid, 24784);
+  const std::optional<LaunchdServiceState>& service = *state;
+  ASSERT_TRUE(service.has_value());
+  const LaunchdServiceState& running =
+      *service;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
+  EXPECT_EQ(running.pid, 24784);
   EXPECT_EQ(recorded(), "print\tgui/501/dev.liaison.agent\n");
 }
 

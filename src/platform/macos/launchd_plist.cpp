@@ -31,7 +31,9 @@ class DictWriter {
     key(name);
     line("<array>");
     ++depth_;
-    for (const auto& value : values) line(fmt::format("<string>{}</string>", xml_escape(value)));
+    for (const auto& value : values) {
+      line(fmt::format("<string>{}</string>", xml_escape(value)));
+    }
     --depth_;
     line("</array>");
   }

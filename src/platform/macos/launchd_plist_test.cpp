@@ -27,7 +27,9 @@ json parse_with_plistlib(const std::string& plist_text) {
   auto result = runner.run({"/usr/bin/python3", LIAISON_PLIST_TO_JSON, path});
   unlink(path);
   EXPECT_TRUE(result.has_value()) << result.error();
-  if (!result) return nullptr;
+  if (!result) {
+    return nullptr;
+  }
   EXPECT_EQ(result->exit_code, 0) << result->standard_error;
   return json::parse(result->standard_output, nullptr, /*allow_exceptions=*/false);
 }

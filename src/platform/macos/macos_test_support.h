@@ -64,7 +64,9 @@ class LaunchctlStandInTest : public ::testing::Test {
   void answer_for(const std::string& subcommand, const std::string& stdout_fixture,
                   const std::string& stderr_fixture, int exit_code) {
     std::string prefix = "STANDIN_";
-    for (const char character : subcommand) prefix += static_cast<char>(std::toupper(character));
+    for (const char character : subcommand) {
+      prefix += static_cast<char>(std::toupper(character));
+    }
     overrides_.push_back(prefix);
     setenv((prefix + "_STDOUT").c_str(),
            stdout_fixture.empty() ? "" : fixture_path(stdout_fixture).c_str(), 1);

@@ -35,7 +35,9 @@ std::expected<std::string, std::string> team_code_requirement(std::string_view t
   }
   std::string requirement =
       fmt::format("anchor apple generic and certificate leaf[subject.OU] = \"{}\"", team_id);
-  if (identifier.empty()) return requirement;
+  if (identifier.empty()) {
+    return requirement;
+  }
   if (!is_valid_code_identifier(identifier)) {
     return std::unexpected(fmt::format("\"{}\" is not a code-signing identifier", identifier));
   }

@@ -12,7 +12,9 @@ constexpr std::string_view kArrayOpen = "<array> {";
 
 std::string_view trim(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
+  if (first == std::string_view::npos) {
+    return {};
+  }
   const auto last = text.find_last_not_of(" \t\r");
   return text.substr(first, last - first + 1);
 }
@@ -22,8 +24,12 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   while (!text.empty()) {
     const auto end = text.find('\n');
     const auto line = trim(text.substr(0, end));
-    if (!line.empty()) lines.push_back(line);
-    if (end == std::string_view::npos) break;
+    if (!line.empty()) {
+      lines.push_back(line);
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
     text.remove_prefix(end + 1);
   }
   return lines;
@@ -40,7 +46,9 @@ std::expected<ScutilNode, std::string> parse_container(const std::vector<std::st
                                                        size_t& next, ScutilNode container) {
   while (next < lines.size()) {
     const std::string_view line = lines[next++];
-    if (line == "}") return container;
+    if (line == "}") {
+      return container;
+    }
     const auto separator = line.find(" : ");
     if (separator == std::string_view::npos) {
       return std::unexpected(fmt::format("scutil output: unexpected line \"{}\"", line));
@@ -49,7 +57,9 @@ std::expected<ScutilNode, std::string> parse_container(const std::vector<std::st
     const std::string_view value = line.substr(separator + 3);
     if (value == kDictionaryOpen || value == kArrayOpen) {
       auto child = parse_container(lines, next, container_for(value));
-      if (!child) return child;
+      if (!child) {
+        return child;
+      }
       container.children.emplace_back(std::move(key), std::move(*child));
     } else {
       ScutilNode scalar;
@@ -61,16 +71,22 @@ std::expected<ScutilNode, std::string> parse_container(const std::vector<std::st
 }
 
 std::optional<uid_t> parse_uid(const ScutilNode* node) {
-  if (node == nullptr || node->kind != ScutilNode::Kind::kScalar) return std::nullopt;
+  if (node == nullptr || node->kind != ScutilNode::Kind::kScalar) {
+    return std::nullopt;
+  }
   uid_t uid = 0;
   const auto& text = node->scalar;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), uid);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (error != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
   return uid;
 }
 
 std::string scalar_or_empty(const ScutilNode* node) {
-  if (node == nullptr || node->kind != ScutilNode::Kind::kScalar) return {};
+  if (node == nullptr || node->kind != ScutilNode::Kind::kScalar) {
+    return {};
+  }
   return node->scalar;
 }
 
@@ -83,15 +99,22 @@ ConsoleSessionEntry session_entry_from(const ScutilNode& entry) {
   };
 }
 
-bool is_person(const ConsoleSessionEntry& entry) {
-  return entry.uid && *entry.uid >= kFirstHumanUid && !is_system_console_name(entry.user);
+// The uid of a session that belongs to a person; nullopt for system accounts and the login
+// window.
+std::optional<uid_t> person_uid(const ConsoleSessionEntry& entry) {
+  if (!entry.uid || *entry.uid < kFirstHumanUid || is_system_console_name(entry.user)) {
+    return std::nullopt;
+  }
+  return entry.uid;
 }
 
 }  // namespace
 
 const ScutilNode* ScutilNode::find(std::string_view key) const {
   for (const auto& [child_key, child] : children) {
-    if (child_key == key) return &child;
+    if (child_key == key) {
+      return &child;
+    }
   }
   return nullptr;
 }
@@ -99,13 +122,17 @@ const ScutilNode* ScutilNode::find(std::string_view key) const {
 std::expected<std::optional<ScutilNode>, std::string> parse_scutil_dictionary(
     std::string_view text) {
   const auto lines = split_lines(text);
-  if (lines.size() == 1 && lines.front() == "No such key") return std::nullopt;
+  if (lines.size() == 1 && lines.front() == "No such key") {
+    return std::nullopt;
+  }
   if (lines.empty() || lines.front() != kDictionaryOpen) {
     return std::unexpected(std::string("scutil output does not start with <dictionary> {"));
   }
   size_t next = 1;
   auto root = parse_container(lines, next, container_for(kDictionaryOpen));
-  if (!root) return std::unexpected(root.error());
+  if (!root) {
+    return std::unexpected(root.error());
+  }
   if (next != lines.size()) {
     return std::unexpected(std::string("scutil output has text after its dictionary"));
   }
@@ -130,9 +157,14 @@ ConsoleUserState console_user_state_from(const ScutilNode& dictionary) {
 
 std::expected<ConsoleUserState, std::string> parse_console_user_state(std::string_view text) {
   auto dictionary = parse_scutil_dictionary(text);
-  if (!dictionary) return std::unexpected(dictionary.error());
-  if (!*dictionary) return ConsoleUserState{};
-  return console_user_state_from(**dictionary);
+  if (!dictionary) {
+    return std::unexpected(dictionary.error());
+  }
+  const std::optional<ScutilNode>& node = *dictionary;
+  if (!node) {
+    return ConsoleUserState{};
+  }
+  return console_user_state_from(*node);
 }
 
 bool is_system_console_name(std::string_view name) {
@@ -142,12 +174,21 @@ bool is_system_console_name(std::string_view name) {
 std::optional<uid_t> user_on_console(const ConsoleUserState& state) {
   // Before the first login there is no Name; at the login window it is "loginwindow" while
   // SessionInfo may still mark a switched-away user as on console.
-  if (!state.name || is_system_console_name(*state.name)) return std::nullopt;
+  if (!state.name || is_system_console_name(*state.name)) {
+    return std::nullopt;
+  }
   for (const auto& entry : state.sessions) {
-    if (!entry.on_console) continue;
-    if (!is_person(entry)) return std::nullopt;
-    if (state.uid && *state.uid != *entry.uid) return std::nullopt;
-    return entry.uid;
+    if (!entry.on_console) {
+      continue;
+    }
+    const std::optional<uid_t> uid = person_uid(entry);
+    if (!uid) {
+      return std::nullopt;
+    }
+    if (state.uid && *state.uid != *uid) {
+      return std::nullopt;
+    }
+    return uid;
   }
   return std::nullopt;
 }
@@ -156,11 +197,14 @@ std::vector<daemon::Session> gui_sessions(const ConsoleUserState& state) {
   const auto on_screen = user_on_console(state);
   std::vector<daemon::Session> sessions;
   for (const auto& entry : state.sessions) {
-    if (!is_person(entry)) continue;
-    const bool active = on_screen && entry.on_console && *entry.uid == *on_screen;
+    const std::optional<uid_t> uid = person_uid(entry);
+    if (!uid) {
+      continue;
+    }
+    const bool active = on_screen && entry.on_console && *uid == *on_screen;
     sessions.push_back(daemon::Session{
         .id = entry.session_id,
-        .uid = *entry.uid,
+        .uid = *uid,
         .user = entry.user,
         .type = "aqua",
         .session_class = "user",

@@ -23,11 +23,20 @@ inline constexpr uid_t kFirstHumanUid = 501;
 // the printed indices ("0", "1").
 struct ScutilNode {
   enum class Kind { kScalar, kDictionary, kArray };
+  // A named member, not a std::pair: a pair of a still-incomplete type is undefined (clang
+  // refuses it), a vector of one is allowed.
+  struct Child;
+
   Kind kind = Kind::kScalar;
   std::string scalar;
-  std::vector<std::pair<std::string, ScutilNode>> children;
+  std::vector<Child> children;
 
   const ScutilNode* find(std::string_view key) const;
+};
+
+struct ScutilNode::Child {
+  std::string key;
+  ScutilNode value;
 };
 
 // Parses scutil's `<dictionary> { ... }` text. An error for text that is not that format or stops

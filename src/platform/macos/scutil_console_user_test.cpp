@@ -18,14 +18,15 @@ ConsoleUserState parse_fixture(const std::string& name) {
 TEST(ScutilParse, ReadsNestedDictionariesAndArrays) {
   auto root = parse_scutil_dictionary(read_fixture("scutil_one_user.txt"));
   ASSERT_TRUE(root.has_value()) << root.error();
-  ASSERT_TRUE(root->has_value());
-  const auto* sessions = (*root)->find("SessionInfo");
+  const std::optional<ScutilNode>& node = *root;
+  ASSERT_TRUE(node.has_value());
+  const auto* sessions =
+      node->find("SessionInfo");  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
   ASSERT_NE(sessions, nullptr);
   EXPECT_EQ(sessions->kind, ScutilNode::Kind::kArray);
   ASSERT_EQ(sessions->children.size(), 1u);
-  EXPECT_EQ(sessions->children[0].first, "0");
-  EXPECT_EQ(sessions->children[0].second.find("kCGSessionLongUserNameKey")->scalar,
-            "Erik Berglund");
+  EXPECT_EQ(sessions->children[0].key, "0");
+  EXPECT_EQ(sessions->children[0].value.find("kCGSessionLongUserNameKey")->scalar, "Erik Berglund");
 }
 
 TEST(ScutilParse, NoSuchKeyIsAnAbsentKeyNotAnError) {
@@ -111,7 +112,9 @@ TEST(ConsoleUser, MismatchBetweenTopLevelUidAndOnConsoleEntryMeansNobody) {
   state.name = "jrdoe";
   state.uid = 502;
   EXPECT_FALSE(user_on_console(state));
-  for (const auto& session : gui_sessions(state)) EXPECT_EQ(session.state, "online");
+  for (const auto& session : gui_sessions(state)) {
+    EXPECT_EQ(session.state, "online");
+  }
 }
 
 TEST(ConsoleUser, SetupAssistantAndSystemAccountsGetNoSession) {

@@ -38,19 +38,27 @@ SetuidExecLauncher::SetuidExecLauncher(std::vector<std::string> agent_command,
 std::expected<daemon::LaunchedAgent, std::string> SetuidExecLauncher::launch(
     const daemon::Session& session, const std::string& token) {
   auto ids = user_ids_for(session.uid);
-  if (!ids) return std::unexpected(ids.error());
+  if (!ids) {
+    return std::unexpected(ids.error());
+  }
   // The token goes through a pipe read at fd 3, never argv or the environment; it is far
   // smaller than a pipe's buffer, so writing it all before the child runs cannot block.
   int fds[2];
-  if (pipe(fds) != 0) return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
+  if (pipe(fds) != 0) {
+    return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
+  }
   UniqueFd token_read(fds[0]);
   UniqueFd token_write(fds[1]);
   fcntl(token_read.get(), F_SETFD, FD_CLOEXEC);
   fcntl(token_write.get(), F_SETFD, FD_CLOEXEC);
   for (size_t written = 0; written < token.size();) {
     const ssize_t count = write(token_write.get(), token.data() + written, token.size() - written);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return std::unexpected(fmt::format("write token: {}", std::strerror(errno)));
+    if (count < 0 && errno == EINTR) {
+      continue;
+    }
+    if (count < 0) {
+      return std::unexpected(fmt::format("write token: {}", std::strerror(errno)));
+    }
     written += static_cast<size_t>(count);
   }
   token_write.reset();
@@ -67,7 +75,9 @@ std::expected<daemon::LaunchedAgent, std::string> SetuidExecLauncher::launch(
       .change_to_home = true,
   };
   auto pid = spawn_as_user(spawn);
-  if (!pid) return std::unexpected(pid.error());
+  if (!pid) {
+    return std::unexpected(pid.error());
+  }
   auto exit_fd = exit_watcher_(*pid);
   if (!exit_fd) {
     kill(*pid, SIGKILL);

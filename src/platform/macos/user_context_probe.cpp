@@ -23,11 +23,15 @@ namespace liaison::platform::macos {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr size_t kMaxOutput = 64 * 1024;
+constexpr size_t kMaxOutput = size_t{64} * 1024;
 
 int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  if (WIFSIGNALED(status)) {
+    return 128 + WTERMSIG(status);
+  }
   return -1;
 }
 
@@ -36,16 +40,22 @@ int exit_code_of(int status) {
 asio::awaitable<std::expected<CommandResult, std::string>> run_setuid_only(
     std::vector<std::string> argv, uid_t uid, std::chrono::milliseconds deadline) {
   auto ids = user_ids_for(uid);
-  if (!ids) co_return std::unexpected(ids.error());
+  if (!ids) {
+    co_return std::unexpected(ids.error());
+  }
   int fds[2];
-  if (pipe(fds) != 0) co_return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
+  if (pipe(fds) != 0) {
+    co_return std::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
+  }
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
   fcntl(read_end.get(), F_SETFD, FD_CLOEXEC);
   fcntl(write_end.get(), F_SETFD, FD_CLOEXEC);
   auto pid =
       spawn_as_user(UserSpawn{.user = *ids, .argv = std::move(argv), .stdout_fd = write_end.get()});
-  if (!pid) co_return std::unexpected(pid.error());
+  if (!pid) {
+    co_return std::unexpected(pid.error());
+  }
   write_end.reset();  // end of file once the child is gone
 
   auto executor = co_await asio::this_coro::executor;
@@ -56,7 +66,9 @@ asio::awaitable<std::expected<CommandResult, std::string>> run_setuid_only(
   const pid_t child = *pid;
   // Touches the captured locals only when it fired, i.e. while this coroutine still waits.
   timer.async_wait([&timed_out, &output, child](const std::error_code& error) {
-    if (error) return;
+    if (error) {
+      return;
+    }
     timed_out = true;
     kill(child, SIGKILL);
     output.cancel();
@@ -66,15 +78,21 @@ asio::awaitable<std::expected<CommandResult, std::string>> run_setuid_only(
   for (;;) {
     auto [error, count] = co_await output.async_read_some(asio::buffer(buffer), kNoThrow);
     result.standard_output.append(buffer, count);
-    if (error || result.standard_output.size() > kMaxOutput) break;
+    if (error || result.standard_output.size() > kMaxOutput) {
+      break;
+    }
   }
   timer.cancel();
   // It closed its output, so it is exiting: reap it without blocking the loop for long.
   int status = 0;
   for (int attempt = 0;; ++attempt) {
     const pid_t reaped = waitpid(child, &status, WNOHANG);
-    if (reaped == child) break;
-    if (reaped < 0 && errno != EINTR) co_return std::unexpected(std::string("waitpid failed"));
+    if (reaped == child) {
+      break;
+    }
+    if (reaped < 0 && errno != EINTR) {
+      co_return std::unexpected(std::string("waitpid failed"));
+    }
     if (attempt == 50) {
       kill(child, SIGKILL);
       while (waitpid(child, &status, 0) < 0 && errno == EINTR) {

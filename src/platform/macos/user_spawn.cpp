@@ -77,7 +77,9 @@ struct Plan {
       sigaction(signal_number, &default_action, nullptr);
     }
   }
-  if (plan.new_session && setsid() < 0) fail(plan, Step::kNewSession, errno);
+  if (plan.new_session && setsid() < 0) {
+    fail(plan, Step::kNewSession, errno);
+  }
   // The sources are all above fd 3 (see above_inherit_fd), so no dup2 overwrites another's source.
   const int out = plan.stdout_fd >= 0 ? plan.stdout_fd : plan.null_fd;
   const int err = plan.stderr_fd >= 0 ? plan.stderr_fd : plan.null_fd;
@@ -85,13 +87,23 @@ struct Plan {
       dup2(err, STDERR_FILENO) < 0) {
     fail(plan, Step::kStdio, errno);
   }
-  if (plan.inherit_fd >= 0 && dup2(plan.inherit_fd, 3) < 0) fail(plan, Step::kInheritFd, errno);
-  for (int fd = plan.inherit_fd >= 0 ? kFirstClosedFd : 3; fd < plan.max_fd; ++fd) {
-    if (fd != plan.report_fd) close(fd);
+  if (plan.inherit_fd >= 0 && dup2(plan.inherit_fd, 3) < 0) {
+    fail(plan, Step::kInheritFd, errno);
   }
-  if (setgroups(plan.group_count, plan.groups) != 0) fail(plan, Step::kSetGroups, errno);
-  if (setgid(plan.gid) != 0) fail(plan, Step::kSetGid, errno);
-  if (setuid(plan.uid) != 0) fail(plan, Step::kSetUid, errno);
+  for (int fd = plan.inherit_fd >= 0 ? kFirstClosedFd : 3; fd < plan.max_fd; ++fd) {
+    if (fd != plan.report_fd) {
+      close(fd);
+    }
+  }
+  if (setgroups(plan.group_count, plan.groups) != 0) {
+    fail(plan, Step::kSetGroups, errno);
+  }
+  if (setgid(plan.gid) != 0) {
+    fail(plan, Step::kSetGid, errno);
+  }
+  if (setuid(plan.uid) != 0) {
+    fail(plan, Step::kSetUid, errno);
+  }
   // For root, setgid/setuid set real, effective and saved ids; check that, and that root is gone.
   if (getuid() != plan.uid || geteuid() != plan.uid || getgid() != plan.gid ||
       getegid() != plan.gid || setuid(0) == 0) {
@@ -140,7 +152,9 @@ std::string describe(const Failure& failure, const Plan& plan) {
       step = fmt::format("execve({})", plan.path);
       break;
   }
-  if (failure.error_number == 0) return step;
+  if (failure.error_number == 0) {
+    return step;
+  }
   return fmt::format("{}: {}", step, std::strerror(failure.error_number));
 }
 
@@ -151,14 +165,18 @@ std::string errno_text(const char* what) {
 // A close-on-exec copy of `fd` above fd 3 (macOS has no pipe2 or O_CLOEXEC for pipes).
 std::expected<UniqueFd, std::string> above_inherit_fd(int fd) {
   const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kFirstClosedFd);
-  if (moved < 0) return std::unexpected(errno_text("fcntl(F_DUPFD_CLOEXEC)"));
+  if (moved < 0) {
+    return std::unexpected(errno_text("fcntl(F_DUPFD_CLOEXEC)"));
+  }
   return UniqueFd(moved);
 }
 
 std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   std::vector<char*> pointers;
   pointers.reserve(strings.size() + 1);
-  for (auto& text : strings) pointers.push_back(text.data());
+  for (auto& text : strings) {
+    pointers.push_back(text.data());
+  }
   pointers.push_back(nullptr);
   return pointers;
 }
@@ -187,12 +205,18 @@ std::expected<UserIds, std::string> user_ids_for(uid_t uid) {
   int count = 64;
   std::vector<GroupId> groups(static_cast<size_t>(count));
   while (getgrouplist(ids.name.c_str(), static_cast<GroupId>(ids.gid), groups.data(), &count) < 0) {
-    if (count <= static_cast<int>(groups.size())) count = static_cast<int>(groups.size()) * 2;
-    if (count > 65536) return std::unexpected(fmt::format("{} is in too many groups", ids.name));
+    if (count <= static_cast<int>(groups.size())) {
+      count = static_cast<int>(groups.size()) * 2;
+    }
+    if (count > 65536) {
+      return std::unexpected(fmt::format("{} is in too many groups", ids.name));
+    }
     groups.resize(static_cast<size_t>(count));
   }
   groups.resize(static_cast<size_t>(count));
-  for (const GroupId group : groups) ids.groups.push_back(static_cast<gid_t>(group));
+  for (const GroupId group : groups) {
+    ids.groups.push_back(static_cast<gid_t>(group));
+  }
 #if defined(__APPLE__)
   // setgroups(2) on macOS takes at most NGROUPS_MAX (16); membership beyond that is resolved by
   // the directory service on demand (uncertain: not checked on a Mac).
@@ -202,7 +226,9 @@ std::expected<UserIds, std::string> user_ids_for(uid_t uid) {
 }
 
 std::expected<pid_t, std::string> spawn_as_user(const UserSpawn& spawn) {
-  if (spawn.user.uid == 0) return std::unexpected(std::string("refusing to run a child as root"));
+  if (spawn.user.uid == 0) {
+    return std::unexpected(std::string("refusing to run a child as root"));
+  }
   if (spawn.argv.empty() || spawn.argv.front().empty() || spawn.argv.front().front() != '/') {
     return std::unexpected(std::string("the program must be an absolute path"));
   }
@@ -212,21 +238,31 @@ std::expected<pid_t, std::string> spawn_as_user(const UserSpawn& spawn) {
   std::vector<char*> raw_environment = pointers_to(environment);
 
   UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!null_fd) return std::unexpected(errno_text("open(/dev/null)"));
+  if (!null_fd) {
+    return std::unexpected(errno_text("open(/dev/null)"));
+  }
   auto high_null = above_inherit_fd(null_fd.get());
-  if (!high_null) return std::unexpected(high_null.error());
+  if (!high_null) {
+    return std::unexpected(high_null.error());
+  }
   // The caller's fds may be 0-3; copies above 3 survive the child's own dup2s.
   std::optional<UniqueFd> high_out, high_err, high_inherit;
   for (auto [source, copy] :
        {std::pair{spawn.stdout_fd, &high_out}, std::pair{spawn.stderr_fd, &high_err},
         std::pair{spawn.inherit_fd, &high_inherit}}) {
-    if (source < 0) continue;
+    if (source < 0) {
+      continue;
+    }
     auto moved = above_inherit_fd(source);
-    if (!moved) return std::unexpected(moved.error());
+    if (!moved) {
+      return std::unexpected(moved.error());
+    }
     copy->emplace(std::move(*moved));
   }
   int report[2];
-  if (pipe(report) != 0) return std::unexpected(errno_text("pipe"));
+  if (pipe(report) != 0) {
+    return std::unexpected(errno_text("pipe"));
+  }
   UniqueFd report_read_raw(report[0]);
   UniqueFd report_write_raw(report[1]);
   auto report_read = above_inherit_fd(report_read_raw.get());
@@ -255,8 +291,12 @@ std::expected<pid_t, std::string> spawn_as_user(const UserSpawn& spawn) {
   plan.new_session = spawn.new_session;
 
   const pid_t pid = fork();
-  if (pid < 0) return std::unexpected(errno_text("fork"));
-  if (pid == 0) run_child(plan);
+  if (pid < 0) {
+    return std::unexpected(errno_text("fork"));
+  }
+  if (pid == 0) {
+    run_child(plan);
+  }
   report_write->reset();
 
   // The report pipe closes at execve (close-on-exec) or carries the failed step.
@@ -265,7 +305,9 @@ std::expected<pid_t, std::string> spawn_as_user(const UserSpawn& spawn) {
   pollfd wait_for{report_read->get(), POLLIN, 0};
   while (got < sizeof failure) {
     const int ready = poll(&wait_for, 1, kExecDeadlineMilliseconds);
-    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
     if (ready <= 0) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
@@ -274,14 +316,22 @@ std::expected<pid_t, std::string> spawn_as_user(const UserSpawn& spawn) {
     }
     const ssize_t count =
         read(report_read->get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
-    if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) break;
+    if (count < 0 && errno == EINTR) {
+      continue;
+    }
+    if (count <= 0) {
+      break;
+    }
     got += static_cast<size_t>(count);
   }
-  if (got == 0) return pid;  // execve succeeded
+  if (got == 0) {
+    return pid;  // execve succeeded
+  }
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (got < sizeof failure) return std::unexpected(std::string("the child failed before execve"));
+  if (got < sizeof failure) {
+    return std::unexpected(std::string("the child failed before execve"));
+  }
   return std::unexpected(describe(failure, plan));
 }
 

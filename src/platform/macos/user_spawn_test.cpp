@@ -26,8 +26,9 @@ std::map<std::string, std::string> report(const std::string& path) {
   std::istringstream lines(testing::read_file(path));
   for (std::string line; std::getline(lines, line);) {
     const auto separator = line.find('=');
-    if (separator != std::string::npos)
+    if (separator != std::string::npos) {
       values[line.substr(0, separator)] = line.substr(separator + 1);
+    }
   }
   return values;
 }
@@ -35,9 +36,13 @@ std::map<std::string, std::string> report(const std::string& path) {
 class UserSpawnTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "dropping to another user needs root";
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "dropping to another user needs root";
+    }
     const passwd* nobody = getpwnam("nobody");
-    if (nobody == nullptr) GTEST_SKIP() << "no user nobody";
+    if (nobody == nullptr) {
+      GTEST_SKIP() << "no user nobody";
+    }
     nobody_ = nobody->pw_uid;
     char path[] = "/tmp/liaison-spawn-XXXXXX";
     ASSERT_NE(mkdtemp(path), nullptr);
@@ -46,7 +51,9 @@ class UserSpawnTest : public ::testing::Test {
     output_ = directory_ + "/report";
   }
   void TearDown() override {
-    if (!directory_.empty()) std::filesystem::remove_all(directory_);
+    if (!directory_.empty()) {
+      std::filesystem::remove_all(directory_);
+    }
   }
   int wait_for(pid_t pid) {
     int status = 0;
@@ -99,7 +106,9 @@ TEST_F(UserSpawnTest, ExecLauncherGivesACleanEnvironmentTheTokenAndItsOwnSession
   // A pidfd stands in for macOS's kqueue process watch.
   SetuidExecLauncher launcher({script_, output_}, "/var/run/liaison/agent.sock", [](pid_t pid) {
     const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) return std::expected<UniqueFd, std::string>(std::unexpected("pidfd_open"));
+    if (fd < 0) {
+      return std::expected<UniqueFd, std::string>(std::unexpected("pidfd_open"));
+    }
     return std::expected<UniqueFd, std::string>(UniqueFd(fd));
   });
   EXPECT_EQ(launcher.strategy(), "exec");

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
                                   launch_agent_plist(LaunchAgentSpec{})) &&
                        write_file(directory + "/" + std::string(kDaemonLabel) + ".plist",
                                   launch_daemon_plist(LaunchDaemonSpec{}));
-  if (!written) std::fprintf(stderr, "cannot write into %s\n", directory.c_str());
+  if (!written) {
+    std::fprintf(stderr, "cannot write into %s\n", directory.c_str());
+  }
   return written ? 0 : 1;
 }
