@@ -40,6 +40,22 @@ using protocol::Connection;
 using protocol::Json;
 using protocol::Result;
 
+// The finding `check` in a doctor report's list; a test failure and null when there is none.
+const Json& finding_in(const Json& findings, const std::string& check) {
+  for (const Json& f : findings) {
+    if (f["check"] == check) {
+      return f;
+    }
+  }
+  static const Json kNone = nullptr;
+  ADD_FAILURE() << "no finding " << check << " in " << findings.dump();
+  return kNone;
+}
+
+bool contains(const Json& text, std::string_view part) {
+  return text.is_string() && text.get<std::string>().find(part) != std::string::npos;
+}
+
 // Starts each agent in this process instead of forking one. Its exit fd is an eventfd the agent
 // writes when it leaves, so the daemon sees exits exactly as it sees a pidfd turn readable.
 class InProcessLauncher final : public daemon::AgentLauncher {
@@ -721,15 +737,6 @@ class DoctorTest : public DaemonAgentTest {
     return checks;
   }
 
-  static const Json& finding(const Json& findings, const std::string& check) {
-    for (const Json& f : findings) {
-      if (f["check"] == check) return f;
-    }
-    static const Json kNone = nullptr;
-    ADD_FAILURE() << "no finding " << check << " in " << findings.dump();
-    return kNone;
-  }
-
   daemon::FakeUserContextProbe probe_;
   std::map<std::string, std::vector<protocol::Finding>> agent_findings_;
 };
@@ -754,8 +761,8 @@ TEST_F(DoctorTest, AHealthySessionShowsItsAgentWhatTheAgentFoundAndTheSetuidOnly
   EXPECT_EQ(checks_of(s["findings"]),
             (std::vector<std::string>{"agent", "session-bus", "notification-server",
                                       "setuid-only-child"}));
-  EXPECT_EQ(finding(s["findings"], "notification-server")["detail"], "dunst 1.9.0");
-  EXPECT_EQ(finding(s["findings"], "setuid-only-child")["status"], "info");
+  EXPECT_EQ(finding_in(s["findings"], "notification-server")["detail"], "dunst 1.9.0");
+  EXPECT_EQ(finding_in(s["findings"], "setuid-only-child")["status"], "info");
   EXPECT_EQ(probe_.child_checks, std::vector<uid_t>{kAlice});
   EXPECT_TRUE(probe_.manager_checks.empty()) << "exec-like strategies need no user manager";
 }
@@ -769,7 +776,7 @@ TEST_F(DoctorTest, WhatAnAgentFindsWrongFailsTheReportWithItsFix) {
   auto report = control("doctor", Json::object());
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ((*report)["ok"], false);
-  const Json& failed = finding((*report)["sessions"][0]["findings"], "notification-server");
+  const Json& failed = finding_in((*report)["sessions"][0]["findings"], "notification-server");
   EXPECT_EQ(failed["status"], "fail");
   EXPECT_EQ(failed["hint"], "start a notification server");
 }
@@ -814,7 +821,7 @@ TEST_F(DoctorTest, AnAgentThatKeepsFailingSaysWhyAndWhereToLook) {
   if ((*report)["sessions"][0]["agent"]["state"] != "backoff") {
     GTEST_SKIP() << "the agent came back before doctor looked";
   }
-  const Json& agent = finding((*report)["sessions"][0]["findings"], "agent");
+  const Json& agent = finding_in((*report)["sessions"][0]["findings"], "agent");
   EXPECT_EQ(agent["status"], "fail");
   EXPECT_NE(agent["detail"].get<std::string>().find("failing (1 time in a row): the agent"),
             std::string::npos)
@@ -827,14 +834,9 @@ TEST_F(KeyRoutingTest, DoctorDescribesTheDaemonsTpm) {
   start_with_keys();
   auto report = control("doctor", Json::object());
   ASSERT_TRUE(report.has_value());
-  bool seen = false;
-  for (const Json& f : (*report)["daemon"]["findings"]) {
-    if (f["check"] != "tpm") continue;
-    seen = true;
-    EXPECT_EQ(f["status"], "ok");
-    EXPECT_NE(f["detail"].get<std::string>().find("from the daemon"), std::string::npos);
-  }
-  EXPECT_TRUE(seen) << report->dump(2);
+  const Json& tpm = finding_in((*report)["daemon"]["findings"], "tpm");
+  EXPECT_EQ(tpm["status"], "ok");
+  EXPECT_TRUE(contains(tpm["detail"], "from the daemon")) << tpm;
   EXPECT_EQ(daemon_tpm_.calls().describe, 1);
   EXPECT_EQ(session_tpm_.calls().describe, 0);
 }
@@ -844,12 +846,9 @@ TEST_F(KeyRoutingTest, DoctorWarnsWhenAutoHasNoTpm) {
   start_with_keys();
   auto report = control("doctor", Json::object());
   ASSERT_TRUE(report.has_value());
-  for (const Json& f : (*report)["daemon"]["findings"]) {
-    if (f["check"] == "tpm") {
-      EXPECT_EQ(f["status"], "warn");
-      EXPECT_NE(f["detail"].get<std::string>().find("software keys"), std::string::npos);
-    }
-  }
+  const Json& tpm = finding_in((*report)["daemon"]["findings"], "tpm");
+  EXPECT_EQ(tpm["status"], "warn");
+  EXPECT_TRUE(contains(tpm["detail"], "software keys")) << tpm;
 }
 
 TEST_F(KeyRoutingTest, DoctorAsksTheAgentAboutATpmPlacedInTheSession) {
@@ -857,15 +856,9 @@ TEST_F(KeyRoutingTest, DoctorAsksTheAgentAboutATpmPlacedInTheSession) {
   start_with_keys();
   auto report = control("doctor", Json::object());
   ASSERT_TRUE(report.has_value());
-  const Json& findings = (*report)["sessions"][0]["findings"];
-  bool seen = false;
-  for (const Json& f : findings) {
-    if (f["check"] != "tpm") continue;
-    seen = true;
-    EXPECT_EQ(f["status"], "ok");
-    EXPECT_NE(f["detail"].get<std::string>().find("session"), std::string::npos) << f["detail"];
-  }
-  EXPECT_TRUE(seen) << findings.dump(2);
+  const Json& tpm = finding_in((*report)["sessions"][0]["findings"], "tpm");
+  EXPECT_EQ(tpm["status"], "ok");
+  EXPECT_TRUE(contains(tpm["detail"], "session")) << tpm;
   EXPECT_EQ(session_tpm_.calls().describe, 1);
   EXPECT_EQ(daemon_tpm_.calls().describe, 0);
 }
@@ -877,15 +870,9 @@ TEST_F(KeyRoutingTest, DoctorWarnsWhenAutoFindsNoTpmInTheSession) {
   start_with_keys();
   auto report = control("doctor", Json::object());
   ASSERT_TRUE(report.has_value());
-  const Json& findings = (*report)["sessions"][0]["findings"];
-  bool seen = false;
-  for (const Json& f : findings) {
-    if (f["check"] != "tpm") continue;
-    seen = true;
-    EXPECT_EQ(f["status"], "warn") << f.dump();
-    EXPECT_NE(f["detail"].get<std::string>().find("software keys"), std::string::npos);
-  }
-  EXPECT_TRUE(seen) << findings.dump(2);
+  const Json& tpm = finding_in((*report)["sessions"][0]["findings"], "tpm");
+  EXPECT_EQ(tpm["status"], "warn");
+  EXPECT_TRUE(contains(tpm["detail"], "software keys")) << tpm;
 }
 
 TEST_F(KeyRoutingTest, OnMacOSDoctorAsksTheAgentAboutTheSecureEnclave) {
@@ -896,15 +883,9 @@ TEST_F(KeyRoutingTest, OnMacOSDoctorAsksTheAgentAboutTheSecureEnclave) {
   for (const Json& f : (*report)["daemon"]["findings"]) {
     EXPECT_NE(f["check"], "tpm") << "a Mac has no TPM to ask about: " << f.dump();
   }
-  const Json& findings = (*report)["sessions"][0]["findings"];
-  bool seen = false;
-  for (const Json& f : findings) {
-    if (f["check"] != "secure-enclave") continue;
-    seen = true;
-    EXPECT_EQ(f["status"], "ok");
-    EXPECT_NE(f["detail"].get<std::string>().find("session"), std::string::npos) << f["detail"];
-  }
-  EXPECT_TRUE(seen) << findings.dump(2);
+  const Json& enclave = finding_in((*report)["sessions"][0]["findings"], "secure-enclave");
+  EXPECT_EQ(enclave["status"], "ok");
+  EXPECT_TRUE(contains(enclave["detail"], "session")) << enclave;
   EXPECT_EQ(session_secure_enclave_.calls().describe, 1);
   EXPECT_EQ(daemon_tpm_.calls().describe + session_tpm_.calls().describe, 0);
 }
