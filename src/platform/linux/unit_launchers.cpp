@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <system_error>
 
 #include "common/log.h"
@@ -57,6 +58,37 @@ std::expected<std::optional<daemon::LaunchedAgent>, std::string> existing_agent(
     (void)manager.reset_failed_unit(unit);
   }
   return std::optional<daemon::LaunchedAgent>();
+}
+
+// The agent of `unit` in the session user's own service manager: the one running already, or the
+// one `start` starts there (a transient service for asuser, the installed unit for launch-agent).
+std::expected<daemon::LaunchedAgent, std::string> launch_unit_agent(
+    const daemon::Session& session, const std::string& unit,
+    const std::function<std::expected<void, std::string>(UserManager&)>& start) {
+  if (session.uid == 0) {
+    return std::unexpected("refusing to start an agent as root");
+  }
+  auto manager = UserManager::connect(session.uid);
+  if (!manager) {
+    return std::unexpected(manager.error());
+  }
+  auto existing = existing_agent(*manager, unit, session.uid);
+  if (!existing) {
+    return std::unexpected(existing.error());
+  }
+  if (auto& running = *existing; running) {
+    return std::move(*running);
+  }
+  if (auto started = start(*manager); !started) {
+    return std::unexpected(started.error());
+  }
+  auto running = running_agent(*manager, unit, session.uid);
+  if (running) {
+    log::info(fmt::format("started {} for {} (uid {}), pid {}", unit, session.user, session.uid,
+                          running->pid),
+              {{"LIAISON_UID", std::to_string(session.uid)}});
+  }
+  return running;
 }
 
 // SIGTERM: a stop through the manager (which escalates to SIGKILL after the unit's stop
@@ -128,36 +160,15 @@ std::optional<daemon::UnitIdentity> AsUserLauncher::unit_identity() const {
 
 std::expected<daemon::LaunchedAgent, std::string> AsUserLauncher::launch(
     const daemon::Session& session, const std::string& /*token*/) {
-  if (session.uid == 0) {
-    return std::unexpected("refusing to start an agent as root");
-  }
-  auto manager = UserManager::connect(session.uid);
-  if (!manager) {
-    return std::unexpected(manager.error());
-  }
-  auto existing = existing_agent(*manager, kAsUserAgentUnit, session.uid);
-  if (!existing) {
-    return std::unexpected(existing.error());
-  }
-  if (auto& running = *existing; running) {
-    return std::move(*running);
-  }
-  TransientService service{
+  const TransientService service{
       .name = kAsUserAgentUnit,
       .description = "liaison desktop agent ([agent] launch = asuser)",
       .command = agent_command_,
       .environment = {"LIAISON_AGENT_SOCKET=" + agent_socket_path_},
   };
-  if (auto started = manager->start_transient_service(service); !started) {
-    return std::unexpected(started.error());
-  }
-  auto running = running_agent(*manager, kAsUserAgentUnit, session.uid);
-  if (running) {
-    log::info(fmt::format("started {} for {} (uid {}), pid {}", kAsUserAgentUnit, session.user,
-                          session.uid, running->pid),
-              {{"LIAISON_UID", std::to_string(session.uid)}});
-  }
-  return running;
+  return launch_unit_agent(session, kAsUserAgentUnit, [&service](UserManager& manager) {
+    return manager.start_transient_service(service);
+  });
 }
 
 void AsUserLauncher::send_signal(const daemon::LaunchedAgent& agent, int signal) {
@@ -195,26 +206,11 @@ std::string LaunchAgentLauncher::why_no_agent_for(const daemon::Session& session
 
 std::expected<daemon::LaunchedAgent, std::string> LaunchAgentLauncher::launch(
     const daemon::Session& session, const std::string& /*token*/) {
-  if (session.uid == 0) {
-    return std::unexpected("refusing to start an agent as root");
-  }
-  auto manager = UserManager::connect(session.uid);
-  if (!manager) {
-    return std::unexpected(manager.error());
-  }
-  auto existing = existing_agent(*manager, kLaunchAgentUnit, session.uid);
-  if (!existing) {
-    return std::unexpected(existing.error());
-  }
-  if (auto& running = *existing; running) {
-    return std::move(*running);
-  }
   // The session's graphical-session.target usually started it already; where it did not (the
   // daemon came later, the agent gave up, the desktop has no such target) start it here.
-  if (auto started = manager->start_unit(kLaunchAgentUnit); !started) {
-    return std::unexpected(started.error());
-  }
-  return running_agent(*manager, kLaunchAgentUnit, session.uid);
+  return launch_unit_agent(session, kLaunchAgentUnit, [](UserManager& manager) {
+    return manager.start_unit(kLaunchAgentUnit);
+  });
 }
 
 void LaunchAgentLauncher::send_signal(const daemon::LaunchedAgent& agent, int signal) {
