@@ -16,7 +16,6 @@ import base64
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -26,37 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import common  # noqa: F401  (puts the e2e harness, tests/e2e, on sys.path)
+from swtpm import Swtpm  # noqa: E402
+
 PIPELINE_WINDOW = 32  # requests in flight; the daemon takes 64 per connection
-
-
-def free_port_pair():
-    for _ in range(200):
-        port = random.randrange(20000, 32000, 2)
-        try:
-            with socket.socket() as first, socket.socket() as second:
-                first.bind(("127.0.0.1", port))
-                second.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair on 127.0.0.1")
-
-
-def start_swtpm(state):
-    port = free_port_pair()
-    process = subprocess.Popen(
-        ["swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
-         "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1", "--tpmstate", f"dir={state}",
-         "--flags", "not-need-init,startup-clear"], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"swtpm:host=127.0.0.1,port={port}"
-        time.sleep(0.02)
-    process.kill()
-    raise RuntimeError("swtpm did not start")
 
 
 def raw_and_provider(build_dir, tcti, count):
@@ -152,13 +124,15 @@ def start_daemon(liaison, runtime, state, config):
 def measure(build_dir, count, cli_count, progress=print):
     liaison = str(build_dir / "src/cli/liaison")
     work = tempfile.mkdtemp(prefix="liaison-bench-keys-")
-    runtime, state, tpm_state = (os.path.join(work, d) for d in ("run", "state", "tpm"))
-    for d in (runtime, state, tpm_state):
+    runtime, state = (os.path.join(work, d) for d in ("run", "state"))
+    for d in (runtime, state):
         os.makedirs(d)
-    swtpm = daemon = None
+    swtpm = Swtpm()
+    daemon = None
     results = {}
     try:
-        swtpm, tcti = start_swtpm(tpm_state)
+        swtpm.start()
+        tcti = swtpm.tcti
         progress(f"raw Esys_Sign vs TpmProvider in process ({count} each)")
         results["in_process"] = raw_and_provider(build_dir, tcti, count)
         config = os.path.join(work, "liaison.toml")
@@ -178,9 +152,7 @@ def measure(build_dir, count, cli_count, progress=print):
         if daemon:
             daemon.terminate()
             daemon.wait(timeout=15)
-        if swtpm:
-            swtpm.terminate()
-            swtpm.wait(timeout=5)
+        swtpm.remove()
         shutil.rmtree(work, ignore_errors=True)
     return results
 
