@@ -28,6 +28,7 @@
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_session_source.h"
 #include "daemon/fake_user_context_probe.h"
+#include "daemon_harness.h"
 #include "keys/fake_provider.h"
 #include "keys/public_key_formats.h"
 
@@ -139,70 +140,30 @@ class InProcessLauncher final : public daemon::AgentLauncher {
   std::vector<pid_t> signals_;
 };
 
-class DaemonAgentTest : public testing::Test {
+class DaemonAgentTest : public DaemonHarness {
  protected:
-  static constexpr uid_t kAlice = 1001;
-  static constexpr uid_t kBob = 1002;
-
-  DaemonAgentTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           fmt::format("liaison-integration-{}-{}", getpid(), counter_++);
-    std::filesystem::create_directories(dir_);
-    paths_.runtime_dir = dir_.string();
+  DaemonAgentTest() : DaemonHarness("integration") {
     config_.sessions.min_uid = 1000;
     config_.notify.per_user_per_minute = 3;
   }
-  ~DaemonAgentTest() override { std::filesystem::remove_all(dir_); }
 
-  void start_daemon() {
+  // Makes the launcher (`configure` sets its hooks) and starts the daemon on the fakes (`extend`
+  // adds what a fixture needs beyond them).
+  void start_daemon(const std::function<void(InProcessLauncher&)>& configure = {},
+                    const std::function<void(daemon::DaemonParts&)>& extend = {}) {
     launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
-    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
-                                               daemon::DaemonParts{.sessions = sessions_,
-                                                                   .launcher = *launcher_,
-                                                                   .peers = peers_,
-                                                                   .user_context = user_context_});
+    if (configure) {
+      configure(*launcher_);
+    }
+    daemon::DaemonParts parts{.sessions = sessions_,
+                              .launcher = *launcher_,
+                              .peers = peers_,
+                              .user_context = user_context_};
+    if (extend) {
+      extend(parts);
+    }
+    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_, std::move(parts));
     ASSERT_TRUE(daemon_->start().has_value());
-  }
-
-  static Session session(std::string id, uid_t uid, std::string user, std::string type = "x11") {
-    return {.id = std::move(id),
-            .uid = uid,
-            .user = std::move(user),
-            .type = std::move(type),
-            .session_class = "user",
-            .state = "active",
-            .seat = "seat0"};
-  }
-
-  void run_until(const std::function<bool()>& done) {
-    for (int i = 0; i < 1000 && !done(); ++i) io_.run_for(5ms);
-  }
-
-  // Connects to `socket_path` and makes one call on the new connection, as a client would.
-  std::pair<Result<Json>, std::shared_ptr<Connection>> call_on(const std::string& socket_path,
-                                                               const std::string& method,
-                                                               const Json& params,
-                                                               std::chrono::milliseconds timeout) {
-    asio::local::stream_protocol::socket socket(io_);
-    socket.connect(asio::local::stream_protocol::endpoint(socket_path));
-    auto connection = Connection::create(std::move(socket));
-    connection->start(nullptr);
-    std::optional<Result<Json>> outcome;
-    asio::co_spawn(
-        io_,
-        [&]() -> asio::awaitable<void> {
-          outcome = co_await connection->call(method, params, timeout);
-        },
-        asio::detached);
-    run_until([&] { return outcome.has_value(); });
-    return {outcome.value_or(std::unexpected(protocol::Error::internal("no answer"))), connection};
-  }
-
-  // One call on control.sock, the way `liaison` makes it.
-  Result<Json> control(const std::string& method, Json params) {
-    auto [outcome, connection] = call_on(paths_.control_socket(), method, params, 20s);
-    connection->close();
-    return outcome;
   }
 
   std::string agent_state(const std::string& session_id) {
@@ -227,13 +188,6 @@ class DaemonAgentTest : public testing::Test {
     return outcome;
   }
 
-  static inline int counter_ = 0;
-  asio::io_context io_;
-  std::filesystem::path dir_;
-  daemon::DaemonPaths paths_;
-  Config config_;
-  daemon::FakeSessionSource sessions_;
-  daemon::FakePeerIdentity peers_{kAlice};
   std::unique_ptr<InProcessLauncher> launcher_;
   std::unique_ptr<daemon::Daemon> daemon_;
   daemon::UserContextProbe* user_context_ = nullptr;
@@ -496,24 +450,21 @@ class KeyRoutingTest : public DaemonAgentTest {
     paths_.state_dir = (dir_ / "state").string();
     std::filesystem::create_directories(paths_.state_dir);
     sessions_.set_sessions({session("3", kAlice, "alice")});
-    launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
-    launcher_->make_keys = [this](const Session& s) {
-      return std::make_unique<agent::AgentKeys>(
-          dir_ / ("home-" + s.id), [this](std::string_view name, const std::string&) {
-            return mac_ ? mac_agent_lookup(name) : lookup(name, session_tpm_);
-          });
-    };
-    daemon_ = std::make_unique<daemon::Daemon>(
-        io_, config_, paths_,
-        daemon::DaemonParts{.sessions = sessions_,
-                            .launcher = *launcher_,
-                            .peers = peers_,
-                            .key_providers =
-                                [this](std::string_view name) {
-                                  return mac_ ? mac_daemon_lookup(name) : lookup(name, daemon_tpm_);
-                                },
-                            .auto_keys = auto_keys_});
-    ASSERT_TRUE(daemon_->start().has_value());
+    start_daemon(
+        [this](InProcessLauncher& launcher) {
+          launcher.make_keys = [this](const Session& s) {
+            return std::make_unique<agent::AgentKeys>(
+                dir_ / ("home-" + s.id), [this](std::string_view name, const std::string&) {
+                  return mac_ ? mac_agent_lookup(name) : lookup(name, session_tpm_);
+                });
+          };
+        },
+        [this](daemon::DaemonParts& parts) {
+          parts.key_providers = [this](std::string_view name) {
+            return mac_ ? mac_daemon_lookup(name) : lookup(name, daemon_tpm_);
+          };
+          parts.auto_keys = auto_keys_;
+        });
     wait_for_state("3", "ready");
   }
 
@@ -721,14 +672,9 @@ class DoctorTest : public DaemonAgentTest {
 
   void start_with_findings(std::vector<Session> sessions) {
     sessions_.set_sessions(std::move(sessions));
-    launcher_ = std::make_unique<InProcessLauncher>(io_, paths_.agent_socket(), peers_);
-    launcher_->session_findings = [this](const Session& s) { return agent_findings_[s.id]; };
-    daemon_ = std::make_unique<daemon::Daemon>(io_, config_, paths_,
-                                               daemon::DaemonParts{.sessions = sessions_,
-                                                                   .launcher = *launcher_,
-                                                                   .peers = peers_,
-                                                                   .user_context = user_context_});
-    ASSERT_TRUE(daemon_->start().has_value());
+    start_daemon([this](InProcessLauncher& launcher) {
+      launcher.session_findings = [this](const Session& s) { return agent_findings_[s.id]; };
+    });
   }
 
   static std::vector<std::string> checks_of(const Json& findings) {

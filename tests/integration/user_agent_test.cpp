@@ -21,6 +21,7 @@
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_process_inspector.h"
 #include "daemon/fake_session_source.h"
+#include "daemon_harness.h"
 
 namespace liaison {
 namespace {
@@ -31,7 +32,6 @@ using protocol::Connection;
 using protocol::Json;
 using protocol::Result;
 
-constexpr uid_t kAlice = 1001;
 constexpr char kUnit[] = "liaison-agent-asuser.service";
 constexpr char kBinary[] = "/usr/bin/liaison";
 
@@ -85,13 +85,9 @@ class UserScopeLauncher final : public daemon::AgentLauncher {
   int signals_ = 0;
 };
 
-class UserAgentTest : public testing::Test {
+class UserAgentTest : public DaemonHarness {
  protected:
-  UserAgentTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           fmt::format("liaison-user-agents-{}-{}", getpid(), counter_++);
-    std::filesystem::create_directories(dir_);
-    paths_.runtime_dir = dir_.string();
+  UserAgentTest() : DaemonHarness("user-agents") {
     // Every in-process agent is this process: it runs "in alice's manager, under our unit".
     processes_.set(::getpid(), {.uid = kAlice,
                                 .start_time = 1,
@@ -106,40 +102,8 @@ class UserAgentTest : public testing::Test {
                                                                    .peers = peers_,
                                                                    .processes = &processes_});
   }
-  ~UserAgentTest() override {
-    daemon_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   static Session session(std::string id) {
-    return {.id = std::move(id),
-            .uid = kAlice,
-            .user = "alice",
-            .type = "x11",
-            .session_class = "user",
-            .state = "active",
-            .seat = "seat0"};
-  }
-
-  void run_until(const std::function<bool()>& done) {
-    for (int i = 0; i < 1000 && !done(); ++i) io_.run_for(5ms);
-  }
-
-  Result<Json> control(const std::string& method, Json params) {
-    asio::local::stream_protocol::socket socket(io_);
-    socket.connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
-    auto connection = Connection::create(std::move(socket));
-    connection->start(nullptr);
-    std::optional<Result<Json>> outcome;
-    asio::co_spawn(
-        io_,
-        [&]() -> asio::awaitable<void> {
-          outcome = co_await connection->call(method, params, 20s);
-        },
-        asio::detached);
-    run_until([&] { return outcome.has_value(); });
-    connection->close();
-    return outcome.value_or(std::unexpected(protocol::Error::internal("no answer")));
+    return DaemonHarness::session(std::move(id), kAlice, "alice");
   }
 
   Json listed() { return control("sessions.list", Json::object()).value_or(Json::array()); }
@@ -154,13 +118,6 @@ class UserAgentTest : public testing::Test {
     return true;
   }
 
-  static inline int counter_ = 0;
-  asio::io_context io_;
-  std::filesystem::path dir_;
-  daemon::DaemonPaths paths_;
-  Config config_;
-  daemon::FakeSessionSource sessions_;
-  daemon::FakePeerIdentity peers_{kAlice};
   daemon::FakeProcessInspector processes_;
   std::unique_ptr<UserScopeLauncher> launcher_;
   std::unique_ptr<daemon::Daemon> daemon_;
