@@ -1,6 +1,5 @@
 #include "daemon/control_service.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <asio/co_spawn.hpp>
@@ -13,6 +12,7 @@
 #include <optional>
 #include <set>
 
+#include "daemon/agent_view_json.h"
 #include "daemon/notify_request.h"
 #include "daemon/users.h"
 
@@ -23,10 +23,6 @@ using protocol::Error;
 using protocol::Json;
 using protocol::Result;
 namespace codes = protocol::codes;
-
-std::string iso8601(std::chrono::system_clock::time_point time) {
-  return fmt::format("{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(time));
-}
 
 Json error_json(const Error& error) {
   return {{"code", error.data_code.empty() ? std::string(codes::kFailed) : error.data_code},
@@ -107,11 +103,7 @@ Json ControlService::list_sessions() const {
                         {"seat", s.seat.empty() ? Json(nullptr) : Json(s.seat)},
                         {"active", s.active()},
                         {"remote", s.remote},
-                        {"agent",
-                         {{"state", agent_state_name(agent.state)},
-                          {"pid", agent.pid == 0 ? Json(nullptr) : Json(agent.pid)},
-                          {"strategy", agent.strategy},
-                          {"since", iso8601(agent.since)}}}});
+                        {"agent", agent_json(agent)}});
   }
   return sessions;
 }

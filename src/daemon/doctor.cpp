@@ -1,6 +1,5 @@
 #include "daemon/doctor.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <grp.h>
 #include <sys/stat.h>
@@ -10,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "daemon/agent_view_json.h"
 #include "daemon/users.h"
 #include "keys/provider_check.h"
 
@@ -20,10 +20,6 @@ using protocol::Error;
 using protocol::Finding;
 using protocol::Json;
 using protocol::Result;
-
-std::string iso8601(std::chrono::system_clock::time_point time) {
-  return fmt::format("{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(time));
-}
 
 bool any_failed(const std::vector<Finding>& findings) {
   return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.failed(); });
@@ -63,13 +59,6 @@ Finding control_socket_finding(const std::string& path) {
                                  "use it",
                                  path, mode),
                      std::move(facts));
-}
-
-Json agent_json(const AgentView& view) {
-  return {{"state", agent_state_name(view.state)},
-          {"pid", view.pid == 0 ? Json(nullptr) : Json(view.pid)},
-          {"strategy", view.strategy},
-          {"since", iso8601(view.since)}};
 }
 
 // "auto" works without its hardware, in the daemon or in a session: key create makes a software
