@@ -157,8 +157,7 @@ void Daemon::refresh_sessions() {
     log::error(fmt::format("cannot list sessions: {}", sessions.error()));
     return;
   }
-  const EligibilityRules rules{config_.sessions.include_remote, config_.sessions.include_tty,
-                               config_.sessions.min_uid};
+  const auto rules = EligibilityRules::from(config_.sessions);
   std::vector<Session> eligible;
   for (const Session& session : *sessions) {
     const std::string reason = ineligibility_reason(session, rules);

@@ -199,8 +199,7 @@ asio::awaitable<std::vector<Finding>> Doctor::ask_agent(Run& run, const AgentVie
 
 asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
                                               const AgentView* agent) {
-  const EligibilityRules rules{parts_.config.sessions.include_remote,
-                               parts_.config.sessions.include_tty, parts_.config.sessions.min_uid};
+  const auto rules = EligibilityRules::from(parts_.config.sessions);
   const std::string reason = ineligibility_reason(session, rules);
   std::vector<Finding> findings;
   if (!reason.empty()) {

@@ -31,6 +31,10 @@ struct EligibilityRules {
   bool include_remote = false;
   bool include_tty = false;
   uid_t min_uid = kDefaultMinUid;
+
+  static EligibilityRules from(const Config::Sessions& sessions) {
+    return {sessions.include_remote, sessions.include_tty, sessions.min_uid};
+  }
 };
 
 // Why a session gets no agent, or nullopt-like empty string when it does: logged once per session
