@@ -6,14 +6,14 @@ set -euo pipefail
 build_packages=(
   cmake ninja-build g++ pkg-config
   libsystemd-dev libssl-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libasio-dev
-  libfmt-dev libgtest-dev libgmock-dev
+  libfmt-dev libgtest-dev libgmock-dev libtss2-dev
   # the man-page, completion and docs tests that ctest runs (tests/docs)
   python3 groff-base man-db
 )
 # Real parts for the tests: session buses, notification servers, a container with systemd+logind.
 test_packages=(
   dbus dbus-user-session libnotify-bin python3-pytest python3-dbusmock
-  systemd-container debootstrap socat
+  systemd-container debootstrap socat swtpm swtpm-tools tpm2-tools
   # test_deb.py builds the .deb (scripts/build-deb.sh)
   dpkg-dev binutils
 )
