@@ -5,12 +5,15 @@ BUILD_TYPE ?= RelWithDebInfo
 DESTDIR ?=
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all build deps-build deps-test deps-bench configure test unit e2e demo bench install deb format tidy clean
+.PHONY: all build deps-build deps-unit deps-test deps-bench configure test unit e2e demo bench \
+	fresh-check install deb format tidy clean
 
 all: build
 
 deps-build:
 	@scripts/install-deps.sh build
+deps-unit:
+	@scripts/install-deps.sh unit
 deps-test:
 	@scripts/install-deps.sh test
 deps-bench:
@@ -30,7 +33,7 @@ test: deps-test configure
 	cmake --build $(BUILD_DIR)
 	@scripts/run-tests.sh $(BUILD_DIR) all
 
-unit: deps-build configure
+unit: deps-unit configure
 	cmake --build $(BUILD_DIR)
 	@scripts/run-tests.sh $(BUILD_DIR) unit
 
@@ -45,6 +48,11 @@ demo: deps-test configure
 bench: deps-bench configure
 	cmake --build $(BUILD_DIR)
 	@/usr/bin/python3 bench/run.py --build-dir $(BUILD_DIR) --out docs/performance.md
+
+# A minimal Debian 12 container: clone, scripts/install-deps.sh as the only set-up, every program
+# of scripts/host-programs.txt present, then make and make unit (about 15 minutes; .ci/run runs it).
+fresh-check: deps-test
+	@scripts/fresh-check.sh
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix /usr

@@ -6,8 +6,9 @@
 # Everything under tests/e2e/rootfs/ is copied in (session programs, desktop configs).
 #
 # It builds into OUT_DIR.partial and renames that to OUT_DIR only when everything worked, so a
-# killed build is never used. Needs root and network access to the Debian mirror
-# ($E2E_MIRROR, default http://deb.debian.org/debian). Takes 1-2 minutes.
+# killed build is never used. Needs root and network access to the Debian mirror: the one this
+# machine's apt uses, through apt's proxy if it has one (scripts/apt-mirror.sh; $E2E_MIRROR
+# overrides it). Takes 1-2 minutes.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -16,8 +17,13 @@ if [ $# -ne 1 ]; then
 fi
 out=$1
 partial="$out.partial"
-overlay_src="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/rootfs"
-mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
+scripts="$(cd "$(dirname "$0")" && pwd)"
+overlay_src="$scripts/../tests/e2e/rootfs"
+mirror=$("$scripts/apt-mirror.sh")
+proxy=$("$scripts/apt-mirror.sh" --proxy)
+if [ -n "$proxy" ] && [ -z "${http_proxy:-}" ]; then
+    export http_proxy=$proxy
+fi
 
 packages=(
     # a booting systemd with logind, PAM sessions and user session buses
@@ -48,7 +54,7 @@ cleanup_partial() {
 rm -rf --one-file-system "$partial"
 trap cleanup_partial EXIT
 
-step "debootstrap bookworm (minbase) into $partial"
+step "debootstrap bookworm (minbase) from $mirror${http_proxy:+ through $http_proxy} into $partial"
 debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
     bookworm "$partial" "$mirror"
 

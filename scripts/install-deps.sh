@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, and says which, before it does.
-# Usage: scripts/install-deps.sh build|test|demo|bench|deb|tidy
+# Usage: scripts/install-deps.sh build|unit|test|demo|bench|deb|tidy
+#        scripts/install-deps.sh --list PROFILE   (prints the profile's packages, installs nothing)
+# Profiles nest: build < unit < test (= demo) < bench. scripts/host-programs.txt names the program
+# each package is for; `make fresh-check` proves on a minimal Debian 12 that the lists are whole.
 set -euo pipefail
 
+# The compiler, the libraries, and what the build itself runs.
 build_packages=(
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config gzip
   libsystemd-dev libssl-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libasio-dev
   libfmt-dev libgtest-dev libgmock-dev libtss2-dev
-  # the man-page, completion and docs tests that ctest runs (tests/docs)
-  python3 groff-base man-db
 )
-# Real parts for the tests: session buses, notification servers, a container with systemd+logind.
+# What the unit tests (ctest) start: tests/docs (python3, groff, man), a private dbus-daemon with
+# python-dbusmock as notification server, the TPM simulator, and openssl checking public keys.
+unit_packages=(python3 groff-base man-db openssl swtpm dbus python3-dbusmock)
+# The end-to-end suite and the demo: a container with systemd+logind (systemd-nspawn, its root
+# filesystem from debootstrap), pytest, the .deb test (dpkg-dev, binutils), and the TPM tools.
 test_packages=(
-  dbus dbus-user-session libnotify-bin python3-pytest python3-dbusmock
-  systemd-container debootstrap socat swtpm swtpm-tools tpm2-tools
-  # test_deb.py builds the .deb (scripts/build-deb.sh)
-  dpkg-dev binutils
+  dbus-user-session libnotify-bin python3-pytest systemd-container debootstrap socat
+  swtpm-tools tpm2-tools git dpkg-dev binutils util-linux mount
 )
 bench_packages=(libbenchmark-dev hyperfine)
 # `make deb` (scripts/build-deb.sh): dpkg-shlibdeps, dpkg-deb, strip.
@@ -23,16 +27,35 @@ deb_packages=(dpkg-dev binutils)
 # `make tidy` (scripts/run-tidy.sh): bookworm's clang-tidy 14 cannot parse C++23 <expected>; 16 can.
 tidy_packages=(clang-tidy-16)
 
+usage() {
+  echo "usage: $0 build|unit|test|demo|bench|deb|tidy" >&2
+  echo "       $0 --list PROFILE" >&2
+  exit 2
+}
+
+packages_of() {
+  case "$1" in
+    build) echo "${build_packages[@]}" ;;
+    unit) echo "${build_packages[@]}" "${unit_packages[@]}" ;;
+    test | demo) echo "${build_packages[@]}" "${unit_packages[@]}" "${test_packages[@]}" ;;
+    bench) echo "${build_packages[@]}" "${unit_packages[@]}" "${test_packages[@]}" \
+      "${bench_packages[@]}" ;;
+    deb) echo "${build_packages[@]}" "${deb_packages[@]}" ;;
+    tidy) echo "${build_packages[@]}" "${tidy_packages[@]}" ;;
+    *) usage ;;
+  esac
+}
+
+if [[ ${1:-} == --list ]]; then
+  [[ $# -eq 2 ]] || usage
+  packages=$(packages_of "$2") || exit 2
+  tr ' ' '\n' <<<"$packages"
+  exit 0
+fi
+
 profile=${1:-build}
-wanted=("${build_packages[@]}")
-case "$profile" in
-  build) ;;
-  test | demo) wanted+=("${test_packages[@]}") ;;
-  bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
-  deb) wanted+=("${deb_packages[@]}") ;;
-  tidy) wanted+=("${tidy_packages[@]}") ;;
-  *) echo "usage: $0 build|test|demo|bench|deb|tidy" >&2; exit 2 ;;
-esac
+packages=$(packages_of "$profile") || exit 2
+read -r -a wanted <<<"$packages"
 
 missing=()
 for package in "${wanted[@]}"; do
