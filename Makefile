@@ -4,6 +4,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 DESTDIR ?=
 PYTEST := /usr/bin/python3 -m pytest
+# WERROR=ON makes every warning in the project's own sources an error (.ci/run sets it; it takes
+# effect when the build directory is configured).
+WERROR ?= OFF
 
 .PHONY: all build deps-build deps-unit deps-test deps-bench configure test unit e2e demo bench \
 	fresh-check install deb format tidy clean
@@ -20,7 +23,8 @@ deps-bench:
 	@scripts/install-deps.sh bench
 
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DLIAISON_WERROR=$(WERROR)
 
 configure: $(BUILD_DIR)/build.ninja
 

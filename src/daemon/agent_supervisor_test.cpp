@@ -11,6 +11,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/local/connect_pair.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -60,7 +62,9 @@ class FakeLauncher final : public AgentLauncher {
     const pid_t pid = next_pid_++;
     processes_.set(pid, facts_for(pid, session.uid));
     int fds[2];
-    ::pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return std::unexpected(std::string("pipe2: ") + std::strerror(errno));
+    }
     exit_pipes_[pid] = UniqueFd(fds[1]);
     return LaunchedAgent{.pid = pid, .uid = session.uid, .exit_fd = UniqueFd(fds[0])};
   }
