@@ -32,7 +32,7 @@ say() { echo "fresh-check: $*"; }
 die() { echo "fresh-check: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, systemd-nspawn)"
-for tool in debootstrap systemd-nspawn git flock; do
+for tool in debootstrap systemd-nspawn git flock mount; do
   command -v "$tool" >/dev/null || die "$tool missing: run scripts/install-deps.sh test first"
 done
 git -C "$repo" rev-parse --verify -q HEAD >/dev/null || die "$repo is not a git repository"
@@ -91,9 +91,22 @@ step "done"
 EOS
 )
 
+# The container writes to an overlay in a scratch directory that is removed afterwards, as the e2e
+# harness does: nspawn's --ephemeral needs a btrfs snapshot or a full copy, and registering a
+# scope needs a system bus, which a CI machine without systemd as PID 1 does not have.
+scratch=$(mktemp -d /var/tmp/liaison-fresh.XXXXXX)
+cleanup() {
+  mountpoint -q "$scratch/merged" && { umount "$scratch/merged" || umount --lazy "$scratch/merged"; }
+  rm -rf --one-file-system "$scratch"
+}
+trap cleanup EXIT
+mkdir "$scratch/upper" "$scratch/work" "$scratch/merged"
+mount -t overlay overlay \
+  -o "lowerdir=$rootfs,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/merged"
+
 say "clone of $repo in a throwaway container of $rootfs"
 status=0
-systemd-nspawn --quiet --ephemeral --register=no --console=pipe -D "$rootfs" \
+systemd-nspawn --quiet --keep-unit --register=no --console=pipe -D "$scratch/merged" \
   --bind-ro="$repo:/src" --setenv=PROGRAMS_ONLY="$programs_only" \
   ${http_proxy:+--setenv=http_proxy="$http_proxy"} \
   /bin/bash -c "$inside" || status=$?
