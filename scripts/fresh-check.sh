@@ -107,6 +107,7 @@ mount -t overlay overlay \
 say "clone of $repo in a throwaway container of $rootfs"
 status=0
 systemd-nspawn --quiet --keep-unit --register=no --console=pipe -D "$scratch/merged" \
+  --machine="fresh-${scratch##*.}" \
   --bind-ro="$repo:/src" --setenv=PROGRAMS_ONLY="$programs_only" \
   ${http_proxy:+--setenv=http_proxy="$http_proxy"} \
   /bin/bash -c "$inside" || status=$?
