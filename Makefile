@@ -22,9 +22,13 @@ deps-test:
 deps-bench:
 	@scripts/install-deps.sh bench
 
+# ccache (installed by the build profile) when it is there: decided in the recipe, after the deps
+# target has run, so a fresh machine's first configure uses it too. CCACHE=no builds without it.
+CCACHE ?= auto
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr \
-	  -DLIAISON_WERROR=$(WERROR)
+	  -DLIAISON_WERROR=$(WERROR) \
+	  $$([ "$(CCACHE)" != no ] && command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 configure: $(BUILD_DIR)/build.ninja
 
@@ -54,7 +58,8 @@ bench: deps-bench configure
 	@/usr/bin/python3 bench/run.py --build-dir $(BUILD_DIR) --out docs/performance.md
 
 # A minimal Debian 12 container: clone, scripts/install-deps.sh as the only set-up, every program
-# of scripts/host-programs.txt present, then make and make unit (about 15 minutes; .ci/run runs it).
+# of scripts/host-programs.txt present, then make and make unit (.ci/run runs it; it shares this
+# machine's ccache, so after a build here it takes minutes, cold about 15).
 fresh-check: deps-test
 	@scripts/fresh-check.sh
 

@@ -6,9 +6,10 @@
 # each package is for; `make fresh-check` proves on a minimal Debian 12 that the lists are whole.
 set -euo pipefail
 
-# The compiler, the libraries, and what the build itself runs.
+# The compiler, the libraries, and what the build itself runs (ccache: the Makefile uses it, and
+# `make fresh-check` shares its cache with the container).
 build_packages=(
-  cmake ninja-build g++ pkg-config gzip
+  cmake ninja-build g++ pkg-config gzip ccache
   libsystemd-dev libssl-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libasio-dev
   libfmt-dev libgtest-dev libgmock-dev libtss2-dev
 )
