@@ -13,8 +13,12 @@
 #   --repo DIR       the git repository to clone (default: this one).
 #
 # Needs root and the Debian mirror (scripts/apt-mirror.sh: the one this machine's apt uses).
-# Takes about 15 minutes on 2 cores when the root filesystem is cached; prints its time.
+# Cold, it takes about 15 minutes on 2 cores (the root filesystem cached); with this machine's
+# ccache warm from a build of the same commit, a few. Prints its time.
 set -euo pipefail
+# The whole script is one compound command, read before any of it runs: editing this file while a
+# check is under way (it takes minutes) must not change what the running check does.
+{
 
 scripts="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$scripts/.." && pwd)"
@@ -75,18 +79,38 @@ inside=$(
   cat <<'EOS'
 set -euo pipefail
 step() { echo "fresh-check: [container, ${SECONDS}s] $*"; }
+record() { echo "$1=$2" >>/fresh-out/timings; }  # read by the host for cold-build.json
 git config --global --add safe.directory '*'
-git clone -q /src /fresh/liaison
-cd /fresh/liaison
+# The clone sits where the repository sits on the host, so the compiler sees the same paths and
+# a ccache entry of the host's build of the same sources is a hit here.
+mkdir -p "$(dirname "$CLONE")"
+git clone -q /src "$CLONE"
+cd "$CLONE"
 step "cloned $(git rev-parse --short HEAD); the only set-up: scripts/install-deps.sh bench"
-scripts/install-deps.sh bench
+record commit "$(git rev-parse --short HEAD)"
+t=$SECONDS; scripts/install-deps.sh bench; record install_deps_s $((SECONDS - t))
 step "checking every program scripts/host-programs.txt lists"
 scripts/check-host-programs.sh bench
 [[ $PROGRAMS_ONLY == 1 ]] && { step "all programs present (--programs-only: no build)"; exit 0; }
+cache_counts() {  # hits misses
+  ccache --print-stats 2>/dev/null | awk '
+    $1 ~ /^(direct|preprocessed)_cache_hit$/ { hits += $2 } $1 == "cache_miss" { misses += $2 }
+    END { print hits + 0, misses + 0 }'
+}
 step "make"
-make
+read -r hits_before misses_before < <(cache_counts)
+t=$SECONDS; make; record make_s $((SECONDS - t))
+read -r hits_after misses_after < <(cache_counts)
+record build_steps "$(ninja -C build -t commands | wc -l)"
+if [[ -n ${CCACHE_DIR:-} ]]; then
+  record cache_hits $((hits_after - hits_before)); record compiled $((misses_after - misses_before))
+else
+  record cache_hits 0; record compiled all
+fi
+[[ -n ${CCACHE_DIR:-} ]] && step "compiler cache shared with the host: $((hits_after - hits_before))" \
+  "hits, $((misses_after - misses_before)) compiled here"
 step "make unit"
-make unit
+t=$SECONDS; make unit; record make_unit_s $((SECONDS - t))
 step "done"
 EOS
 )
@@ -100,15 +124,32 @@ cleanup() {
   rm -rf --one-file-system "$scratch"
 }
 trap cleanup EXIT
-mkdir "$scratch/upper" "$scratch/work" "$scratch/merged"
+mkdir "$scratch/upper" "$scratch/work" "$scratch/merged" "$scratch/out"
 mount -t overlay overlay \
   -o "lowerdir=$rootfs,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/merged"
+
+# The host's ccache, shared: after `make test` has built the same commit here the container's build
+# is mostly cache hits, which cuts a cold 10-minute build to a few. It proves as much as a cold
+# build: a hit needs the same compiler and the same bytes of every header (a missing -dev package
+# is a missing header, then a compile that fails), and configure and every link run for real.
+# CCACHE=no (or no ccache here) builds cold.
+ccache_binds=()
+if [[ ${CCACHE:-auto} != no ]] && command -v ccache >/dev/null; then
+  ccache_dir=$(ccache -k cache_dir)
+  mkdir -p "$ccache_dir"
+  ccache_binds=(--bind="$ccache_dir:/var/cache/host-ccache" --setenv=CCACHE_DIR=/var/cache/host-ccache)
+  say "sharing this machine's compiler cache $ccache_dir (CCACHE=no for a cold build)"
+else
+  ccache_binds=(--setenv=CCACHE=no)
+fi
 
 say "clone of $repo in a throwaway container of $rootfs"
 status=0
 systemd-nspawn --quiet --keep-unit --register=no --console=pipe -D "$scratch/merged" \
   --machine="fresh-${scratch##*.}" \
-  --bind-ro="$repo:/src" --setenv=PROGRAMS_ONLY="$programs_only" \
+  --bind-ro="$repo:/src" --bind="$scratch/out:/fresh-out" \
+  --setenv=CLONE="$repo" --setenv=PROGRAMS_ONLY="$programs_only" \
+  "${ccache_binds[@]}" \
   ${http_proxy:+--setenv=http_proxy="$http_proxy"} \
   /bin/bash -c "$inside" || status=$?
 elapsed=$((SECONDS - started))
@@ -116,3 +157,22 @@ if [[ $status -ne 0 ]]; then
   die "FAILED after $((elapsed / 60)) min $((elapsed % 60)) s (exit status $status; see above)"
 fi
 say "OK in $((elapsed / 60)) min $((elapsed % 60)) s"
+[[ $programs_only == 1 ]] && exit 0
+
+# What a fresh machine's first build costs, for docs/performance.md (bench/cold_build.py) and the
+# README: kept only from a run that compiled everything itself (CCACHE=no, or no hit).
+declare -A t=()
+while IFS='=' read -r key value; do t[$key]=$value; done <"$scratch/out/timings"
+if [[ ${t[cache_hits]:-1} == 0 ]]; then
+  cat >"$cache/cold-build.json" <<EOJ
+{"commit": "${t[commit]}", "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cpus": $(nproc),
+ "cpu_model": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)",
+ "install_deps_s": ${t[install_deps_s]}, "make_s": ${t[make_s]}, "build_steps": ${t[build_steps]},
+ "make_unit_s": ${t[make_unit_s]}, "total_s": $elapsed}
+EOJ
+  say "cold build recorded in $cache/cold-build.json (make bench puts it in docs/performance.md)"
+else
+  say "the build used ${t[cache_hits]} cache hits: not recorded as a cold build (CCACHE=no for one)"
+fi
+exit 0
+}
