@@ -36,6 +36,7 @@ from pathlib import Path
 
 from common import (BENCH_DIR, REPO_ROOT, BenchError, Container, liaison_sessions, memory,
                     poll_until, rootfs)
+import cold_build
 import idle
 import keys as key_bench
 import login_ready
@@ -170,6 +171,11 @@ def main():
     if os.geteuid() != 0:
         print("bench: must run as root (it boots a systemd-nspawn container)", file=sys.stderr)
         return 1
+    check = subprocess.run([str(REPO_ROOT / "scripts" / "check-host-programs.sh"), "bench"],
+                           capture_output=True, text=True, timeout=60)
+    if check.returncode != 0:  # each missing program named with its package
+        print(f"bench: cannot run:\n{check.stderr}", file=sys.stderr, end="")
+        return 1
     build_dir = Path(args.build_dir).resolve()
     out = Path(args.out)
     signal.signal(signal.SIGTERM, interrupt)
@@ -239,8 +245,11 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     strategies_section = strategies.markdown(strategy_results)
     print(strategies_section)
+    build_section = cold_build.markdown(cold_build.load())
+    print(build_section)
     out.write_text(report.markdown(results, derived, meta).rstrip("\n") + "\n\n" +
-                   strategies_section.rstrip("\n") + "\n\n" + keys_section)
+                   strategies_section.rstrip("\n") + "\n\n" + keys_section.rstrip("\n") +
+                   "\n\n" + build_section)
     print(f"bench done in {meta['duration']:.0f} s; wrote {out}")
     return 0
 
