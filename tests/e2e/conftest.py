@@ -6,6 +6,7 @@ run builds the container's root filesystem (1-2 minutes, cached in /var/cache/li
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import rootfs
 from container import Container
 
 STACK_TESTS_MODULE = "test_stack.py"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_addoption(parser):
@@ -23,8 +25,14 @@ def pytest_addoption(parser):
 
 
 def pytest_sessionstart(session):
-    """A SIGTERM (a CI job's timeout) ends the run the way Ctrl-C does, so the fixtures still
-    tear the container down."""
+    """Every program the harness runs on the host must be there (scripts/host-programs.txt names
+    each with its package); a missing one stops the run at once with that name. A SIGTERM (a CI
+    job's timeout) ends the run the way Ctrl-C does, so the fixtures still tear the container
+    down."""
+    check = subprocess.run([str(REPO_ROOT / "scripts" / "check-host-programs.sh"), "test"],
+                           capture_output=True, text=True, timeout=60)
+    if check.returncode != 0:
+        pytest.exit(f"the e2e harness cannot run:\n{check.stderr}", returncode=3)
     signal.signal(signal.SIGTERM, _interrupt)
 
 
