@@ -29,7 +29,10 @@ std::shared_ptr<Connection> Connection::create(Socket socket, Limits limits) {
 }
 
 Connection::Connection(Socket socket, Limits limits)
-    : socket_(std::move(socket)), limits_(limits), partial_line_timer_(socket_.get_executor()) {}
+    : socket_(std::move(socket)),
+      limits_(limits),
+      partial_line_timer_(socket_.get_executor()),
+      write_timer_(socket_.get_executor()) {}
 
 Connection::~Connection() {
   // Destroyed with its io_context (shutdown): the owner of the close handler may be gone already.
@@ -48,7 +51,14 @@ Connection::~Connection() {
 
 void Connection::start(RequestHandler handler) {
   handler_ = std::move(handler);
-  asio::co_spawn(socket_.get_executor(), read_loop(), asio::detached);
+  // Whatever ends the read loop, an exception included, ends the connection through close(), so
+  // its owner's bookkeeping (the close handler) always runs.
+  asio::co_spawn(socket_.get_executor(), read_loop(),
+                 [self = shared_from_this()](const std::exception_ptr& failure) {
+                   if (failure && self->open_) {
+                     self->close();
+                   }
+                 });
 }
 
 asio::awaitable<void> Connection::read_loop() {
@@ -62,9 +72,12 @@ asio::awaitable<void> Connection::read_loop() {
     partial_line_timer_.cancel();
     inbox_.append(chunk.data(), bytes);
     std::size_t start = 0;
-    for (std::size_t newline; open_ && (newline = inbox_.find('\n', start)) != std::string::npos;
+    // A connection that is closing (fail_and_close, close_after_reply) handles no further line,
+    // even one that came in the same read.
+    for (std::size_t newline;
+         open_ && !close_after_write_ && (newline = inbox_.find('\n', start)) != std::string::npos;
          start = newline + 1) {
-      handle_line(std::string_view(inbox_).substr(start, newline - start));
+      handle_line_or_close(std::string_view(inbox_).substr(start, newline - start));
     }
     inbox_.erase(0, start);
     if (inbox_.size() > limits_.max_line_bytes) {
@@ -92,6 +105,14 @@ void Connection::arm_partial_line_timer() {
   });
 }
 
+void Connection::handle_line_or_close(std::string_view line) {
+  try {
+    handle_line(line);
+  } catch (const std::exception& e) {
+    fail_and_close(Error::internal(bounded_for_error(e.what(), 200)));
+  }
+}
+
 void Connection::handle_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') {
     line.remove_suffix(1);
@@ -101,10 +122,18 @@ void Connection::handle_line(std::string_view line) {
   }
   auto message = parse_message(line);
   if (!message) {
+    if (untrusted_) {
+      fail_and_close(message.error().error);
+      return;
+    }
     queue(serialize(Response{message.error().id, std::unexpected(message.error().error)}));
     return;
   }
   if (auto* response = std::get_if<Response>(&*message)) {
+    if (untrusted_) {
+      fail_and_close(Error::invalid_request("a response to nothing we asked"));
+      return;
+    }
     handle_response(std::move(*response));
     return;
   }
@@ -136,6 +165,8 @@ asio::awaitable<void> Connection::answer(Request request) {
         std::unexpected(Error::invalid_params(fmt::format("wrong parameter type: {}", e.what())));
   } catch (const std::exception& e) {
     outcome = std::unexpected(Error::internal(e.what()));
+  } catch (...) {
+    outcome = std::unexpected(Error::internal("the handler failed"));
   }
   --requests_in_flight_;
   if (request.id.has_value() && open_) {  // answered unless a notification
@@ -231,8 +262,11 @@ void Connection::queue(std::string line) {
 asio::awaitable<void> Connection::write_loop() {
   auto self = shared_from_this();
   while (open_ && !outbox_.empty()) {
+    arm_write_timer();
     auto [error, bytes] =
         co_await asio::async_write(socket_, asio::buffer(outbox_.front()), kNoThrow);
+    writes_finished_ = writes_started_;
+    write_timer_.cancel();
     if (error && open_) {
       // The peer stopped reading (it may have refused us and be closing). Keep reading what it
       // already sent, its reason included; the read loop closes at its end of stream.
@@ -258,6 +292,18 @@ asio::awaitable<void> Connection::write_loop() {
   }
 }
 
+void Connection::arm_write_timer() {
+  const uint64_t write = ++writes_started_;
+  write_timer_.expires_after(limits_.write_timeout);
+  write_timer_.async_wait([weak = weak_from_this(), write](const std::error_code& error) {
+    auto self = weak.lock();
+    // The write may have finished as the timer fired: only a write still pending is overdue.
+    if (self && !error && self->writes_finished_ < write) {
+      self->close();  // the peer took too long: the pending write fails with operation_aborted
+    }
+  });
+}
+
 void Connection::close() {
   if (!open_) {
     return;
@@ -265,6 +311,7 @@ void Connection::close() {
   open_ = false;
   std::error_code ignored;
   partial_line_timer_.cancel();
+  write_timer_.cancel();
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);
   // The writer may be mid-write on outbox_.front(): it drops the queue itself when it wakes.

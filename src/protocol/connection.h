@@ -2,7 +2,9 @@
 // coroutines. Requests flow both ways: the same connection answers the peer's requests through a
 // handler and sends its own with call(). It defends itself against the peer: an over-long line, a
 // line left half-written, or a reader too slow to take our replies ends the connection with a
-// JSON-RPC error first, and nothing the peer sends can make it block the event loop.
+// JSON-RPC error first; no error echoes more than a bounded part of what the peer sent; every
+// write has a deadline; and nothing the peer sends can make it block the event loop or end it
+// without its close handler running.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -35,6 +37,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::size_t max_queued_bytes = 8 * kMaxLineBytes;
     // Requests of this peer being answered at once; more are refused until some finish.
     std::size_t max_requests_in_flight = 64;
+    // How long one line may take to be accepted by the peer's socket: a peer that stops reading
+    // is dropped after this, even while we only wait to tell it why it is being dropped.
+    std::chrono::milliseconds write_timeout{10'000};
   };
 
   static std::shared_ptr<Connection> create(Socket socket, Limits limits);
@@ -65,8 +70,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes now. Pending calls fail with "unavailable". Idempotent.
   void close();
 
-  // Called once, after the connection closed for any reason.
+  // Called once, after the connection closed for any reason, an exception in a handler included.
   void set_close_handler(std::function<void()> handler) { close_handler_ = std::move(handler); }
+
+  // While a peer is untrusted (agent.sock before agent.hello) it may only send well-formed
+  // requests: a malformed line, or a response, gets one error and the connection closes, so no
+  // stranger can make us answer it line after line.
+  void set_untrusted(bool untrusted) { untrusted_ = untrusted; }
 
   bool is_open() const { return open_; }
   int native_handle() { return socket_.native_handle(); }
@@ -81,8 +91,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> answer(Request request);
   void handle_line(std::string_view line);
   void handle_response(Response response);
+  void handle_line_or_close(std::string_view line);
   void queue(std::string line);
   void arm_partial_line_timer();
+  void arm_write_timer();
 
   Socket socket_;
   Limits limits_;
@@ -96,10 +108,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool write_failed_ = false;
   std::optional<Error> peer_refusal_;  // an error the peer sent with no id, e.g. "not permitted"
   bool open_ = true;
+  bool untrusted_ = false;
   std::size_t requests_in_flight_ = 0;
   int64_t next_call_id_ = 1;
   std::map<int64_t, std::shared_ptr<PendingCall>> pending_calls_;
   asio::steady_timer partial_line_timer_;
+  asio::steady_timer write_timer_;
+  uint64_t writes_started_ = 0;  // which write the write timer guards
+  uint64_t writes_finished_ = 0;
 };
 
 }  // namespace liaison::protocol

@@ -166,6 +166,89 @@ TEST_F(ConnectionTest, APeerThatNeverReadsIsDropped) {
   EXPECT_TRUE(closed_) << "a peer that never reads must not make us queue without bound";
 }
 
+// Issue 11, attack 3a: an error whose data.code is a number once threw out of the read loop,
+// which then ended without running the close handler: the owner's counters never shrank.
+TEST_F(ConnectionTest, AnErrorWithOddFieldTypesNeitherThrowsNorSkipsTheCloseHandler) {
+  auto connection = start({}, echo);
+  for (int i = 0; i < 16; ++i) {
+    peer_sends(R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","data":{"code":5}}})"
+               "\n");
+  }
+  peer_sends(R"({"jsonrpc":"2.0","id":7,"method":"version"})"
+             "\n");
+  auto lines = run_until_peer_receives(1);
+  ASSERT_EQ(lines.size(), 1u) << "the connection must still serve after the odd errors";
+  EXPECT_EQ(lines[0]["id"], 7);
+  peer_.close();
+  run_until([&] { return closed_; });
+  EXPECT_TRUE(closed_) << "the close handler must run when the peer goes";
+}
+
+TEST_F(ConnectionTest, AnUntrustedPeerGetsOneErrorForAMalformedLineAndIsClosed) {
+  auto connection = start({}, echo);
+  connection->set_untrusted(true);
+  peer_sends("not json\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"version\"}\n");
+  run_until([&] { return closed_; });
+  auto lines = peer_receives();
+  ASSERT_EQ(lines.size(), 1u) << "one error, and nothing after it is answered";
+  EXPECT_EQ(lines[0]["error"]["code"], kParseError);
+  EXPECT_TRUE(closed_);
+}
+
+TEST_F(ConnectionTest, AnUntrustedPeerThatSendsAResponseIsClosed) {
+  auto connection = start({}, echo);
+  connection->set_untrusted(true);
+  peer_sends(R"({"jsonrpc":"2.0","id":1,"result":{}})"
+             "\n");
+  run_until([&] { return closed_; });
+  EXPECT_TRUE(closed_);
+}
+
+// Attack 3b: errors once quoted the peer's bad token or method whole, a 1 MiB line getting a
+// 1-2 MiB answer.
+TEST_F(ConnectionTest, ErrorsQuoteOnlyABoundedPartOfWhatThePeerSent) {
+  auto connection = start();
+  const std::string huge(400 * 1024, 'q');
+  const std::string lines_sent = fmt::format(R"({{"jsonrpc":"2.0","id":1,"method":"{}"}})"
+                                             "\n"
+                                             R"(["{}\u12)"
+                                             "\n",
+                                             huge, huge);
+  // More than a socket buffer: written from a coroutine so the connection reads meanwhile.
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        co_await asio::async_write(peer_, asio::buffer(lines_sent), asio::use_awaitable);
+      },
+      asio::detached);
+  auto lines = run_until_peer_receives(2);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const Json& line : lines) {
+    const auto message = line["error"]["message"].get<std::string>();
+    EXPECT_LE(message.size(), 400u) << message.substr(0, 400);
+  }
+  EXPECT_EQ(lines[0]["error"]["code"], kMethodNotFound);
+  EXPECT_EQ(lines[1]["error"]["code"], kParseError);
+}
+
+TEST_F(ConnectionTest, APeerThatStopsReadingIsDroppedAfterTheWriteDeadline) {
+  // Big replies fill the socket buffer; the peer reads nothing. Our reason for closing cannot
+  // get out either: the write deadline ends it regardless.
+  auto connection = start({.max_queued_bytes = 64 * 1024 * 1024, .write_timeout = 100ms},
+                          [](Request) -> asio::awaitable<Result<Json>> {
+                            co_return Json(std::string(1024 * 1024, 'y'));
+                          });
+  for (int i = 0; i < 8; ++i) {
+    peer_sends(fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"x"}})"
+                           "\n",
+                           i));
+  }
+  io_.run_for(50ms);
+  connection->fail_and_close(Error::invalid_request("go away"));
+  run_until([&] { return closed_; });
+  EXPECT_TRUE(closed_) << "fail_and_close must not wait for a reader that never reads";
+}
+
 TEST_F(ConnectionTest, CallsGetTheirResponsesMatchedById) {
   auto connection = start();
   std::optional<Result<Json>> first, second;

@@ -2,14 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <limits>
+
 namespace liaison::protocol {
 namespace {
 
 bool is_valid_id(const Json& id) { return id.is_string() || id.is_number_integer(); }
 
-// nlohmann's messages name byte offsets ("at line 1, column 5"); keep them, they help.
+// nlohmann's messages name byte offsets ("at line 1, column 5"); keep them, they help. They also
+// quote the token that failed ("last read: '...'"), which is the peer's and may be a megabyte.
 std::string describe_parse_exception(const Json::parse_error& e) {
-  return fmt::format("not valid JSON: {}", e.what());
+  return fmt::format("not valid JSON: {}", bounded_for_error(e.what(), 200));
 }
 
 std::expected<Message, ParseFailure> parse_response(const Json& object, const Id& id) {
@@ -51,29 +55,58 @@ std::expected<Message, ParseFailure> parse_request(const Json& object, std::opti
 
 }  // namespace
 
+std::string bounded_for_error(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return std::string(text);
+  }
+  // Cut on a UTF-8 character boundary: a continuation byte is 10xxxxxx.
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return fmt::format("{}... ({} bytes)", text.substr(0, cut), text.size());
+}
+
 Error Error::method_not_found(std::string_view method) {
-  return {kMethodNotFound, fmt::format("unknown method \"{}\"", method), {}};
+  return {kMethodNotFound, fmt::format("unknown method \"{}\"", bounded_for_error(method, 64)), {}};
 }
 
 Json Error::to_json() const {
-  Json error = {{"code", code}, {"message", message}};
+  // Bounded whatever built it: an error must never carry a peer's megabyte back to it.
+  Json error = {{"code", code}, {"message", bounded_for_error(message, kMaxErrorBytes)}};
   if (!data_code.empty()) {
     error["data"] = {{"code", data_code}};
   }
   return error;
 }
 
+// The peer's error object: never throws, whatever the types of its fields (a "data":{"code":5}
+// once ended the read loop of every connection that received it), and keeps only bounded text.
 Error Error::from_json(const Json& error) {
   Error result;
-  result.code = error.value("code", static_cast<int>(kInternalError));
-  result.message = error.value("message", std::string());
+  if (!error.is_object()) {
+    return result;
+  }
+  if (auto code = error.find("code"); code != error.end() && code->is_number_integer()) {
+    const auto value = code->get<int64_t>();
+    const bool fits =
+        value >= std::numeric_limits<int>::min() && value <= std::numeric_limits<int>::max();
+    result.code = fits ? static_cast<int>(value) : static_cast<int>(kInternalError);
+  }
+  if (auto message = error.find("message"); message != error.end() && message->is_string()) {
+    result.message = bounded_for_error(message->get_ref<const std::string&>(), kMaxErrorBytes);
+  }
   if (auto data = error.find("data"); data != error.end() && data->is_object()) {
-    result.data_code = data->value("code", std::string());
+    if (auto code = data->find("code"); code != data->end() && code->is_string()) {
+      result.data_code = bounded_for_error(code->get_ref<const std::string&>(), 64);
+    }
   }
   return result;
 }
 
-std::expected<Message, ParseFailure> parse_message(std::string_view line) {
+namespace {
+
+std::expected<Message, ParseFailure> parse_message_or_throw(std::string_view line) {
   if (line.size() > kMaxLineBytes) {
     return std::unexpected(ParseFailure{
         Error::invalid_request(fmt::format("message over {} bytes", kMaxLineBytes)), nullptr});
@@ -116,6 +149,22 @@ std::expected<Message, ParseFailure> parse_message(std::string_view line) {
         nullptr});
   }
   return parse_response(object, *id);
+}
+
+}  // namespace
+
+std::expected<Message, ParseFailure> parse_message(std::string_view line) {
+  // Whatever parse_message_or_throw's checks miss must still be the peer's error, never an
+  // exception: the caller is a read loop that serves the peer's other requests and owns its
+  // bookkeeping.
+  try {
+    return parse_message_or_throw(line);
+  } catch (const Json::exception& e) {
+    return std::unexpected(
+        ParseFailure{Error::invalid_request(
+                         fmt::format("malformed message: {}", bounded_for_error(e.what(), 200))),
+                     nullptr});
+  }
 }
 
 std::string serialize(const Request& request) {

@@ -39,6 +39,13 @@ inline constexpr std::string_view kTimeout = "timeout";
 inline constexpr std::string_view kFailed = "failed";
 }  // namespace codes
 
+// An error's message is at most this long on the wire (Error::to_json cuts longer ones).
+inline constexpr std::size_t kMaxErrorBytes = 1024;
+
+// `text` cut to at most `max_bytes` on a UTF-8 character boundary, with its full size noted: how
+// peer-supplied text goes into an error message.
+std::string bounded_for_error(std::string_view text, std::size_t max_bytes);
+
 struct Error {
   int code = kInternalError;
   std::string message;

@@ -53,6 +53,42 @@ TEST(ParseMessage, AnErrorWithANullIdIsAResponse) {
   EXPECT_EQ(response.outcome.error().data_code, codes::kNotPermitted);
 }
 
+// Issue 11, attack 3a: nlohmann's value() throws on a field of another type; from_json must not.
+TEST(ParseMessage, AnErrorWithFieldsOfOtherTypesIsReadNotThrown) {
+  for (std::string_view line :
+       {R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","data":{"code":5}}})",
+        R"({"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m","data":{"code":[1]}}})",
+        R"({"jsonrpc":"2.0","id":2,"error":{"code":99999999999,"message":"m"}})"}) {
+    auto message = parse_message(line);
+    ASSERT_TRUE(message.has_value()) << line;
+    const auto& response = std::get<Response>(*message);
+    ASSERT_FALSE(response.outcome.has_value());
+    EXPECT_EQ(response.outcome.error().message, "m");
+    EXPECT_EQ(response.outcome.error().data_code, "") << line;
+  }
+}
+
+TEST(ErrorFromJson, KeepsOnlyBoundedTextOfThePeer) {
+  const Error error = Error::from_json({{"code", 1},
+                                        {"message", std::string(100'000, 'm')},
+                                        {"data", {{"code", std::string(500, 'c')}}}});
+  EXPECT_LE(error.message.size(), kMaxErrorBytes + 32);
+  EXPECT_LE(error.data_code.size(), 100u);
+  EXPECT_EQ(Error::from_json(Json::array()).code, kInternalError);
+}
+
+TEST(BoundedForError, CutsOnACharacterBoundaryAndSaysHowLongItWas) {
+  EXPECT_EQ(bounded_for_error("short", 10), "short");
+  // "é" is two bytes: a cut at 2 would split the second one.
+  EXPECT_EQ(bounded_for_error("aéé", 2), "a... (5 bytes)");
+}
+
+TEST(Serialize, AnErrorMessageIsBoundedOnTheWire) {
+  const std::string line =
+      serialize(Response{1, std::unexpected(Error::internal(std::string(50'000, 'x')))});
+  EXPECT_LT(line.size(), kMaxErrorBytes + 200);
+}
+
 TEST(ParseMessage, MalformedJsonIsAParseErrorWithANullId) {
   auto failure = parse_failure("not json");
   EXPECT_EQ(failure.error.code, kParseError);
