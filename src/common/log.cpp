@@ -167,3 +167,25 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
 }
 
 }  // namespace liaison::log
+
+namespace liaison::log {
+
+std::string untrusted(std::string_view text, std::size_t max_bytes) {
+  const std::string_view kept = text.substr(0, max_bytes);
+  std::string safe;
+  safe.reserve(kept.size());
+  for (const char c : kept) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f || c == '\\') {
+      safe += fmt::format("\\x{:02x}", byte);
+    } else {
+      safe += c;
+    }
+  }
+  if (kept.size() < text.size()) {
+    safe += fmt::format("... ({} bytes)", text.size());
+  }
+  return safe;
+}
+
+}  // namespace liaison::log

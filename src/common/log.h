@@ -3,6 +3,7 @@
 // payload here: log lines are readable by every admin and often shipped off the machine.
 #pragma once
 
+#include <cstddef>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -23,6 +24,12 @@ bool parse_level(std::string_view name, Level& level);
 std::string_view level_name(Level level);
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+// Text a peer or a user chose (a session string, a label, an agent's message), made safe for a
+// log line: at most `max_bytes` of it, control characters, backslashes and non-ASCII bytes as
+// \xNN, so no one can forge a line, flood the journal or hide in escapes; a cut says how long
+// the text was. Quote it in the message: "session \"{}\"".
+std::string untrusted(std::string_view text, std::size_t max_bytes = 120);
 
 inline void debug(std::string_view message, std::initializer_list<Field> fields = {}) {
   write(Level::kDebug, message, fields);

@@ -62,12 +62,16 @@ std::expected<void, std::string> make_directory(const std::string& path, mode_t 
 }
 
 // What an agent.hello claims to be, for the log: a session, or (no session) its user's agent.
+// The session string is the peer's: bounded and escaped (log::untrusted).
 std::string hello_target(const Json& params) {
   auto session = params.find("session");
   if (session == params.end() || session->is_null()) {
     return "its user (no session named)";
   }
-  return fmt::format("session {}", session->dump());
+  if (!session->is_string()) {
+    return fmt::format("a session that is a JSON {}", session->type_name());
+  }
+  return fmt::format("session \"{}\"", log::untrusted(session->get_ref<const std::string&>()));
 }
 
 std::optional<gid_t> liaison_group() {
@@ -248,6 +252,7 @@ void Daemon::serve_agent(Socket socket) {
   }
   ++agent_connections_;
   ++unproven_agents_by_uid_[peer->uid];
+  connection->set_untrusted(true);  // until agent.hello: one malformed line and it is closed
   // Until agent.hello succeeds the connection is nobody's; it has kHelloTimeout to say it.
   auto session = std::make_shared<std::string>();
   auto hello_deadline = std::make_shared<asio::steady_timer>(io_, kHelloTimeout);
@@ -291,16 +296,12 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
     }
     auto accepted = supervisor_.accept_hello(connection, peer, request.params);
     if (!accepted) {
-      // Logged once: the connection closes right after, so a retry is a new, separate event.
-      log::warning(fmt::format("refused agent.hello from uid {} pid {} for {}: {}", peer.uid,
-                               peer.pid, hello_target(request.params), accepted.error().message),
-                   {{"LIAISON_UID", std::to_string(peer.uid)},
-                    {"LIAISON_AGENT_PID", std::to_string(peer.pid)},
-                    {"LIAISON_EVENT", "hello-refused"}});
+      log_refused_hello(peer, request.params, accepted.error().message);
       connection->close_after_reply();
       co_return std::unexpected(accepted.error());
     }
     *session = supervisor_.agent_id_of(connection);  // what its events are filed under
+    connection->set_untrusted(false);
     release_unproven(peer.uid);
     hello_deadline->cancel();  // proven: no wakeup left for it
     // Agents log at the daemon's level ([log] level or --log-level), whoever started them.
@@ -318,6 +319,28 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
     co_return Json();
   }
   co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+// Logged once per refusal (the connection closes right after, so a retry is a new event), but
+// at most kRefusalsLoggedPerMinute a minute per uid; the reason may quote the peer's text, so it
+// is bounded and escaped like the session.
+void Daemon::log_refused_hello(const PeerCredentials& peer, const Json& params,
+                               std::string_view reason) {
+  if (!refusal_log_limiter_.try_acquire(peer.uid)) {
+    ++refusals_not_logged_[peer.uid];
+    return;
+  }
+  std::string not_logged;
+  if (auto found = refusals_not_logged_.find(peer.uid); found != refusals_not_logged_.end()) {
+    not_logged =
+        fmt::format(" ({} more refusals of this uid in the last minute not logged)", found->second);
+    refusals_not_logged_.erase(found);
+  }
+  log::warning(fmt::format("refused agent.hello from uid {} pid {} for {}: {}{}", peer.uid,
+                           peer.pid, hello_target(params), log::untrusted(reason, 300), not_logged),
+               {{"LIAISON_UID", std::to_string(peer.uid)},
+                {"LIAISON_AGENT_PID", std::to_string(peer.pid)},
+                {"LIAISON_EVENT", "hello-refused"}});
 }
 
 void Daemon::release_unproven(uid_t uid) {

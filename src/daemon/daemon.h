@@ -27,6 +27,7 @@
 #include "daemon/notification_outcomes.h"
 #include "daemon/peer_identity.h"
 #include "daemon/process_inspector.h"
+#include "daemon/rate_limiter.h"
 #include "daemon/session_source.h"
 #include "daemon/user_context_probe.h"
 
@@ -71,6 +72,7 @@ class Daemon {
   // Connections of one uid that have not said agent.hello yet: anyone may connect to agent.sock,
   // and one hostile user must not crowd out everyone else's agents.
   static constexpr std::size_t kMaxUnprovenAgentsPerUid = 16;
+  static constexpr uint32_t kRefusalsLoggedPerMinute = 10;
   static constexpr std::chrono::milliseconds kHelloTimeout{5000};
 
   Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonParts parts);
@@ -96,6 +98,8 @@ class Daemon {
   void serve_control(asio::local::stream_protocol::socket socket);
   void serve_agent(asio::local::stream_protocol::socket socket);
   void release_unproven(uid_t uid);
+  void log_refused_hello(const PeerCredentials& peer, const protocol::Json& params,
+                         std::string_view reason);
   asio::awaitable<protocol::Result<protocol::Json>> handle_agent_message(
       std::weak_ptr<protocol::Connection> weak, const PeerCredentials& peer,
       std::shared_ptr<std::string> session, std::shared_ptr<asio::steady_timer> hello_deadline,
@@ -118,6 +122,10 @@ class Daemon {
   std::size_t control_connections_ = 0;
   std::size_t agent_connections_ = 0;
   std::map<uid_t, std::size_t> unproven_agents_by_uid_;
+  // Refused hellos are logged at most kRefusalsLoggedPerMinute a minute per uid; the rest are
+  // counted and summed up in the next line that is logged, so a user cannot flood the journal.
+  RateLimiter refusal_log_limiter_{kRefusalsLoggedPerMinute};
+  std::map<uid_t, std::size_t> refusals_not_logged_;
   bool stopping_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -411,6 +412,76 @@ TEST_F(DaemonAgentTest, OneUsersSilentConnectionsCannotCrowdOutTheAgents) {
   launcher_->crash("3");
   run_until([&] { return launcher_->launches("3") == 2; });
   wait_for_state("3", "ready");
+}
+
+// Issue 11, attack 3a: this error line once threw out of the read loop; the connection's close
+// handler never ran, so each one left a counted connection behind for good.
+constexpr std::string_view kOddErrorLine =
+    R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","data":{"code":5}}})"
+    "\n";
+
+// Connects to `path`, sends `bytes` and, unless `keep_open`, closes; the loop runs meanwhile.
+void send_raw(asio::io_context& io, const std::string& path, std::string_view bytes) {
+  asio::local::stream_protocol::socket socket(io);
+  socket.connect(asio::local::stream_protocol::endpoint(path));
+  asio::write(socket, asio::buffer(bytes));
+  io.run_for(2ms);
+}
+
+TEST_F(DaemonAgentTest, OddErrorLinesOnAgentSockDoNotLockTheirUserOut) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  // alice herself, 40 times: more than the 16 unproven connections a uid may have.
+  for (int i = 0; i < 40; ++i) {
+    peers_.next_agent_is(kAlice);
+    send_raw(io_, paths_.agent_socket(), kOddErrorLine);
+  }
+  io_.run_for(100ms);
+  launcher_->crash("3");
+  run_until([&] { return launcher_->launches("3") == 2; });
+  wait_for_state("3", "ready");
+}
+
+TEST_F(DaemonAgentTest, OddErrorLinesOnControlSockDoNotFillItsConnections) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  for (std::size_t i = 0; i < daemon::Daemon::kMaxControlConnections + 10; ++i) {
+    send_raw(io_, paths_.control_socket(), kOddErrorLine);
+  }
+  io_.run_for(100ms);
+  auto listed = control("sessions.list", Json::object());
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+}
+
+// Attack 3b: before agent.hello a malformed megabyte once got a megabyte back, line after line,
+// and a peer that did not read it held the connection (and the memory) for good.
+TEST_F(DaemonAgentTest, AnUnprovenPeersMalformedLineGetsOneShortErrorAndIsClosed) {
+  sessions_.set_sessions({});
+  start_daemon();
+  peers_.next_agent_is(kBob);
+  asio::local::stream_protocol::socket socket(io_);
+  socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+  // An unterminated string: nlohmann's error quotes it whole ("last read: ...").
+  const std::string garbage = "[\"" + std::string(1000 * 1000, 'a') + "\n" + "[1]\n[2]\n";
+  bool written = false;
+  asio::async_write(socket, asio::buffer(garbage),
+                    [&](std::error_code, std::size_t) { written = true; });
+  run_until([&] { return written; });
+  std::string received;
+  bool closed = false;
+  socket.non_blocking(true);
+  run_until([&] {
+    char buffer[4096];
+    std::error_code error;
+    std::size_t bytes = socket.read_some(asio::buffer(buffer), error);
+    received.append(buffer, bytes);
+    closed = error == asio::error::eof;
+    return closed;
+  });
+  EXPECT_TRUE(closed) << "the daemon must close an unproven connection after one error";
+  EXPECT_EQ(std::count(received.begin(), received.end(), '\n'), 1) << received.substr(0, 500);
+  EXPECT_LT(received.size(), 2048u);
 }
 
 TEST_F(DaemonAgentTest, ABurstOfHalfLinesDoesNotStopTheControlSocket) {

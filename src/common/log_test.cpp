@@ -1,0 +1,26 @@
+#include "common/log.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace liaison::log {
+namespace {
+
+TEST(Untrusted, KeepsPlainTextAsItIs) { EXPECT_EQ(untrusted("c2 seat0-x_1"), "c2 seat0-x_1"); }
+
+// Issue 11, attack 6: a newline or an escape sequence in a peer's string must not start a forged
+// line or repaint a terminal, and a megabyte must not reach the journal.
+TEST(Untrusted, EscapesWhatCouldForgeALine) {
+  EXPECT_EQ(untrusted("a\nliaison[1]: fake\x1b[2J\\"), "a\\x0aliaison[1]: fake\\x1b[2J\\x5c");
+  EXPECT_EQ(untrusted("caf\xc3\xa9"), "caf\\xc3\\xa9");
+}
+
+TEST(Untrusted, CutsLongTextAndSaysHowLongItWas) {
+  const std::string huge(1'000'000, 's');
+  const std::string safe = untrusted(huge, 100);
+  EXPECT_EQ(safe, std::string(100, 's') + "... (1000000 bytes)");
+}
+
+}  // namespace
+}  // namespace liaison::log
