@@ -228,6 +228,12 @@ asio::awaitable<void> ControlService::deliver(Target& target, const Json& agent_
     co_return;
   }
   target.notification_id = (*shown)["notification_id"].get<uint32_t>();
+  // Only now may that agent report what became of it, and only with the actions it was offered.
+  std::vector<std::string> offered;
+  for (const Json& action : agent_params.value("actions", Json::array())) {
+    offered.push_back(action.value("id", ""));
+  }
+  outcomes_.expect(target.agent, *target.notification_id, offered);
 }
 
 asio::awaitable<void> ControlService::wait_for_outcomes(std::vector<Target>& targets,

@@ -308,17 +308,25 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
     (*accepted)["log_level"] = log::level_name(log::current_level());
     co_return accepted;
   }
+  // Events: JSON-RPC notifications, so nothing goes back. One the outcomes refuse (a notification
+  // this agent was not asked to show, an action it was not offered) is dropped, noted at debug.
   const Json& params = request.params;
   const uint32_t id = params.value("notification_id", 0u);
+  bool counted = true;
   if (request.method == "notification.action") {
-    outcomes_.record_action(*session, id, params.value("action", ""));
-    co_return Json();
+    counted = outcomes_.record_action(*session, id, params.value("action", ""));
+  } else if (request.method == "notification.closed") {
+    counted = outcomes_.record_closed(*session, id, params.value("reason", "undefined"));
+  } else {
+    co_return std::unexpected(Error::method_not_found(request.method));
   }
-  if (request.method == "notification.closed") {
-    outcomes_.record_closed(*session, id, params.value("reason", "undefined"));
-    co_return Json();
+  if (!counted) {
+    log::debug(fmt::format("dropped {} for notification {} from agent {}: not one it was asked to "
+                           "show, or an action it was not offered",
+                           request.method, id, *session),
+               {{"LIAISON_UID", std::to_string(peer.uid)}});
   }
-  co_return std::unexpected(Error::method_not_found(request.method));
+  co_return Json();
 }
 
 // Logged once per refusal (the connection closes right after, so a retry is a new event), but

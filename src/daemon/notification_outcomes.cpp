@@ -1,62 +1,100 @@
 #include "daemon/notification_outcomes.h"
 
+#include <algorithm>
+#include <array>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace liaison::daemon {
+namespace {
 
-NotificationOutcomes::Entry& NotificationOutcomes::entry_for(const Key& key) {
+// The close reasons of the Desktop Notifications specification, as the agent names them.
+constexpr std::array<std::string_view, 4> kCloseReasons = {"expired", "dismissed", "closed",
+                                                           "undefined"};
+
+}  // namespace
+
+void NotificationOutcomes::expect(const std::string& agent, uint32_t notification_id,
+                                  const std::vector<std::string>& actions) {
+  const Key key{agent, notification_id};
   auto [it, inserted] = entries_.try_emplace(key);
+  it->second.actions.insert(actions.begin(), actions.end());
+  it->second.actions.insert("default");
   if (inserted) {
     arrival_order_.push_back(key);
-    while (arrival_order_.size() > kMaxRemembered) {
-      auto oldest = entries_.find(arrival_order_.front());
-      if (oldest != entries_.end() && oldest->second.waiter != nullptr) {
-        break;  // still wanted
-      }
-      if (oldest != entries_.end()) {
-        entries_.erase(oldest);
-      }
-      arrival_order_.pop_front();
-    }
+    forget_oldest_unwatched();
   }
-  return it->second;
+}
+
+// Entries being waited for go to the back of the line: at most kMaxRemembered others stay.
+void NotificationOutcomes::forget_oldest_unwatched() {
+  std::size_t passes = arrival_order_.size();
+  while (entries_.size() > kMaxRemembered && passes-- > 0) {
+    Key oldest = std::move(arrival_order_.front());
+    arrival_order_.pop_front();
+    auto found = entries_.find(oldest);
+    if (found == entries_.end()) {
+      continue;  // delivered and erased already
+    }
+    if (!found->second.waiters.empty()) {
+      arrival_order_.push_back(std::move(oldest));
+      continue;
+    }
+    entries_.erase(found);
+  }
 }
 
 void NotificationOutcomes::wake(Entry& entry) {
-  if (entry.waiter != nullptr) {
-    entry.waiter->cancel();
+  for (asio::steady_timer* waiter : entry.waiters) {
+    waiter->cancel();
   }
 }
 
-void NotificationOutcomes::record_action(const std::string& session, uint32_t notification_id,
-                                         std::string action) {
-  Entry& entry = entry_for({session, notification_id});
+bool NotificationOutcomes::record_action(const std::string& agent, uint32_t notification_id,
+                                         std::string_view action) {
+  auto found = entries_.find({agent, notification_id});
+  if (found == entries_.end() || !found->second.actions.contains(std::string(action))) {
+    return false;
+  }
+  Entry& entry = found->second;
   if (!entry.outcome.action) {
-    entry.outcome.action = std::move(action);
+    entry.outcome.action = std::string(action);
   }
   wake(entry);
+  return true;
 }
 
-void NotificationOutcomes::record_closed(const std::string& session, uint32_t notification_id,
-                                         std::string reason) {
-  Entry& entry = entry_for({session, notification_id});
+bool NotificationOutcomes::record_closed(const std::string& agent, uint32_t notification_id,
+                                         std::string_view reason) {
+  auto found = entries_.find({agent, notification_id});
+  if (found == entries_.end()) {
+    return false;
+  }
+  Entry& entry = found->second;
   if (!entry.outcome.closed) {
-    entry.outcome.closed = std::move(reason);
+    const bool known = std::ranges::find(kCloseReasons, reason) != kCloseReasons.end();
+    entry.outcome.closed = std::string(known ? reason : "undefined");
   }
   wake(entry);
+  return true;
 }
 
-asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string session,
+asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string agent,
                                                                 uint32_t notification_id,
                                                                 std::chrono::milliseconds timeout) {
-  const Key key{std::move(session), notification_id};
+  const Key key{std::move(agent), notification_id};
+  auto found = entries_.find(key);
+  if (found == entries_.end()) {
+    co_return NotificationOutcome{};  // never shown by that agent (or long forgotten)
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool grace_started = false;
   asio::steady_timer timer(executor_);
-  entry_for(key).waiter = &timer;
+  found->second.waiters.push_back(&timer);
   for (;;) {
-    Entry& entry = entries_.at(key);
+    // Looked up again after every wakeup: the entry outlives this wait (it has a waiter), but
+    // another wait's end may have moved the map around it.
+    const Entry& entry = entries_.at(key);
     if (entry.outcome.closed) {
       break;
     }
@@ -70,9 +108,12 @@ asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string sess
     timer.expires_at(deadline);
     co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }
-  auto found = entries_.find(key);
+  found = entries_.find(key);
   NotificationOutcome outcome = found->second.outcome;
-  entries_.erase(found);  // one waiter per notification: the outcome is delivered, forget it
+  std::erase(found->second.waiters, &timer);
+  if (found->second.waiters.empty()) {
+    entries_.erase(found);  // delivered to every waiter: forget it
+  }
   co_return outcome;
 }
 

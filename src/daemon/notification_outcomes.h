@@ -1,7 +1,11 @@
 // What became of the notifications agents showed: which action the user clicked and how each one
-// closed, as agents report them. `notify --wait-action` waits here. An event may arrive before
-// anyone waits for it (the agent's events follow its reply on the same socket, back to back), so
-// recent events are kept for a while, bounded, and a late waiter finds them.
+// closed, as agents report them. `notify --wait-action` waits here.
+//
+// An agent's reports are not trusted beyond what it was asked: an event counts only for a
+// notification the daemon asked that very agent to show (expect(), when its `notify` answered),
+// an action only if it was offered, a close reason only from the specification's list. So a
+// hijacked agent can neither grow this table nor answer for another agent's notifications, and
+// the table holds at most kMaxRemembered notifications besides those being waited for.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -12,8 +16,11 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace liaison::daemon {
 
@@ -26,27 +33,41 @@ class NotificationOutcomes {
  public:
   // After an action, how long to wait for the close that usually follows it.
   static constexpr std::chrono::milliseconds kCloseAfterActionGrace{1000};
+  // Shown notifications remembered for a late waiter, oldest forgotten first (waited-for ones
+  // are never forgotten; they end with their wait).
   static constexpr std::size_t kMaxRemembered = 1024;
 
   explicit NotificationOutcomes(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
-  void record_action(const std::string& session, uint32_t notification_id, std::string action);
-  void record_closed(const std::string& session, uint32_t notification_id, std::string reason);
+  // `agent` showed notification `notification_id` offering `actions` (ids; "default", a click on
+  // the body, is always allowed): from now on its events for that id count.
+  void expect(const std::string& agent, uint32_t notification_id,
+              const std::vector<std::string>& actions);
+
+  // An agent's report. False (and nothing recorded) when the agent was not asked to show that
+  // notification, or the action was not offered.
+  bool record_action(const std::string& agent, uint32_t notification_id, std::string_view action);
+  // A reason outside the specification's list is recorded as "undefined".
+  bool record_closed(const std::string& agent, uint32_t notification_id, std::string_view reason);
 
   // Waits until the notification closed, or `timeout` passed, or an action came and the grace for
-  // its close passed. Returns what was seen; both fields null on timeout with no event.
-  asio::awaitable<NotificationOutcome> wait(std::string session, uint32_t notification_id,
+  // its close passed. Returns what was seen; both fields null on timeout with no event. Any
+  // number of waits may share one notification; each ends by its own deadline.
+  asio::awaitable<NotificationOutcome> wait(std::string agent, uint32_t notification_id,
                                             std::chrono::milliseconds timeout);
+
+  std::size_t remembered() const { return entries_.size(); }
 
  private:
   using Key = std::pair<std::string, uint32_t>;
   struct Entry {
     NotificationOutcome outcome;
-    asio::steady_timer* waiter = nullptr;  // set while someone waits; woken on every event
+    std::set<std::string> actions;  // offered, "default" included
+    std::vector<asio::steady_timer*> waiters;
   };
 
-  Entry& entry_for(const Key& key);
-  void wake(Entry& entry);
+  void forget_oldest_unwatched();
+  static void wake(Entry& entry);
 
   asio::any_io_executor executor_;
   std::map<Key, Entry> entries_;

@@ -1,0 +1,127 @@
+#include "daemon/notification_outcomes.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <optional>
+#include <string>
+
+namespace liaison::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+class NotificationOutcomesTest : public testing::Test {
+ protected:
+  // Starts a wait; its outcome lands in the returned slot when the wait ends.
+  std::shared_ptr<std::optional<NotificationOutcome>> start_wait(
+      const std::string& agent, uint32_t id, std::chrono::milliseconds timeout) {
+    auto slot = std::make_shared<std::optional<NotificationOutcome>>();
+    asio::co_spawn(
+        io_,
+        [this, agent, id, timeout, slot]() -> asio::awaitable<void> {
+          *slot = co_await outcomes_.wait(agent, id, timeout);
+        },
+        asio::detached);
+    io_.poll();
+    return slot;
+  }
+
+  void run_until(const std::function<bool()>& done) {
+    for (int i = 0; i < 500 && !done(); ++i) io_.run_for(5ms);
+  }
+
+  asio::io_context io_;
+  NotificationOutcomes outcomes_{io_.get_executor()};
+};
+
+TEST_F(NotificationOutcomesTest, AWaitSeesTheClickAndTheClose) {
+  outcomes_.expect("agent-a", 7, {"restart", "later"});
+  auto outcome = start_wait("agent-a", 7, 10s);
+  EXPECT_TRUE(outcomes_.record_action("agent-a", 7, "restart"));
+  EXPECT_TRUE(outcomes_.record_closed("agent-a", 7, "dismissed"));
+  run_until([&] { return outcome->has_value(); });
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->action, "restart");
+  EXPECT_EQ((*outcome)->closed, "dismissed");
+  EXPECT_EQ(outcomes_.remembered(), 0u) << "delivered: forgotten";
+}
+
+TEST_F(NotificationOutcomesTest, AnEventBeforeTheWaitIsKeptForIt) {
+  outcomes_.expect("agent-a", 7, {});
+  EXPECT_TRUE(outcomes_.record_closed("agent-a", 7, "expired"));
+  auto outcome = start_wait("agent-a", 7, 10s);
+  run_until([&] { return outcome->has_value(); });
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->closed, "expired");
+}
+
+// Issue 11, attack 4: a hijacked agent once filed events of any size under any id, without end.
+TEST_F(NotificationOutcomesTest, EventsForNotificationsNotShownByThatAgentAreRefused) {
+  outcomes_.expect("agent-a", 7, {"restart"});
+  const std::string huge(1024 * 1024, 'x');
+  for (uint32_t id = 0; id < 5000; ++id) {
+    EXPECT_FALSE(outcomes_.record_action("agent-b", id, huge));
+    EXPECT_FALSE(outcomes_.record_closed("agent-b", id, huge));
+  }
+  EXPECT_FALSE(outcomes_.record_action("agent-b", 7, "restart")) << "agent-a's notification";
+  EXPECT_FALSE(outcomes_.record_action("agent-a", 7, huge)) << "not an action it was offered";
+  EXPECT_TRUE(outcomes_.record_action("agent-a", 7, "default")) << "the body is always clickable";
+  EXPECT_EQ(outcomes_.remembered(), 1u);
+}
+
+TEST_F(NotificationOutcomesTest, AnUnknownCloseReasonIsUndefined) {
+  outcomes_.expect("agent-a", 7, {});
+  EXPECT_TRUE(outcomes_.record_closed("agent-a", 7, std::string(100'000, 'r')));
+  auto outcome = start_wait("agent-a", 7, 10s);
+  run_until([&] { return outcome->has_value(); });
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->closed, "undefined");
+}
+
+TEST_F(NotificationOutcomesTest, TheTableStaysBoundedWhileAWaitRuns) {
+  outcomes_.expect("agent-a", 0, {});
+  auto outcome = start_wait("agent-a", 0, 10s);  // waited for: never forgotten
+  for (uint32_t id = 1; id < 3 * NotificationOutcomes::kMaxRemembered; ++id) {
+    outcomes_.expect("agent-a", id, {});
+  }
+  EXPECT_LE(outcomes_.remembered(), NotificationOutcomes::kMaxRemembered);
+  EXPECT_TRUE(outcomes_.record_closed("agent-a", 0, "closed"));
+  run_until([&] { return outcome->has_value(); });
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->closed, "closed");
+}
+
+// Attack 4: an agent answering two notifies with one id made the second wait throw, and its
+// control request never returned.
+TEST_F(NotificationOutcomesTest, TwoWaitsOnOneIdBothEnd) {
+  outcomes_.expect("agent-a", 7, {});
+  outcomes_.expect("agent-a", 7, {});
+  auto first = start_wait("agent-a", 7, 10s);
+  auto second = start_wait("agent-a", 7, 200ms);
+  EXPECT_TRUE(outcomes_.record_closed("agent-a", 7, "closed"));
+  run_until([&] { return first->has_value() && second->has_value(); });
+  ASSERT_TRUE(first->has_value() && second->has_value());
+  EXPECT_EQ((*first)->closed, "closed");
+  EXPECT_EQ((*second)->closed, "closed");
+  EXPECT_EQ(outcomes_.remembered(), 0u);
+}
+
+TEST_F(NotificationOutcomesTest, AWaitForANotificationNeverShownEndsAtOnce) {
+  auto outcome = start_wait("agent-a", 9, 10s);
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_FALSE((*outcome)->action || (*outcome)->closed);
+}
+
+TEST_F(NotificationOutcomesTest, AWaitWithoutEventsEndsAtItsDeadline) {
+  outcomes_.expect("agent-a", 7, {});
+  auto outcome = start_wait("agent-a", 7, 50ms);
+  run_until([&] { return outcome->has_value(); });
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_FALSE((*outcome)->action || (*outcome)->closed);
+}
+
+}  // namespace
+}  // namespace liaison::daemon
