@@ -138,6 +138,11 @@ if [[ ${CCACHE:-auto} != no ]] && command -v ccache >/dev/null; then
   ccache_dir=$(ccache -k cache_dir)
   mkdir -p "$ccache_dir"
   ccache_binds=(--bind="$ccache_dir:/var/cache/host-ccache" --setenv=CCACHE_DIR=/var/cache/host-ccache)
+  # ccache hashes the locale variables (they change the compiler's messages): the container's
+  # must be the host's, or no entry of the host's build matches.
+  for variable in LANG LC_ALL LC_CTYPE LC_MESSAGES; do
+    [[ -n ${!variable:-} ]] && ccache_binds+=(--setenv="$variable=${!variable}")
+  done
   say "sharing this machine's compiler cache $ccache_dir (CCACHE=no for a cold build)"
 else
   ccache_binds=(--setenv=CCACHE=no)
