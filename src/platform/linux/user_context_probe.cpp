@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "common/unique_fd.h"
@@ -56,11 +57,53 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
+// The child runs as the user, who may signal it (its real uid becomes theirs): it must not keep
+// the daemon's signal handlers (asio's SIGTERM handler would write to the daemon's self-pipe and
+// stop the daemon with exit 0) nor any of its fds (sockets, the journal, key files). Issue 11,
+// attack 5. Returns what is left, for the report: the test checks it is nothing.
+Json shed_the_daemon(int report_fd) {
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (signal_number != SIGKILL && signal_number != SIGSTOP) {
+      ::sigaction(signal_number, &default_action, nullptr);  // glibc's internal two: EINVAL
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  const auto report = static_cast<unsigned>(report_fd);
+  const bool below = report <= 3 || ::close_range(3, report - 1, 0) == 0;
+  if (!below || ::close_range(report + 1, ~0U, 0) != 0) {  // kernels before 5.9
+    const long last = sysconf(_SC_OPEN_MAX);
+    for (int fd = 3; fd < last; ++fd) {
+      if (fd != report_fd) {
+        ::close(fd);
+      }
+    }
+  }
+  int handled = 0;
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    struct sigaction action {};
+    if (::sigaction(signal_number, nullptr, &action) == 0 && action.sa_handler != SIG_DFL) {
+      ++handled;
+    }
+  }
+  int fds = 0;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ignored)) {
+    const int fd = std::atoi(entry.path().filename().c_str());
+    fds += fd > 2 && fd != report_fd ? 1 : 0;  // the iterator's own fd is counted: at most one
+  }
+  return {{"fds", fds}, {"signal_handlers", handled}};
+}
+
 // The child: what a root daemon that merely setuid()s to the user gets. It keeps the daemon's
 // environment (no XDG_RUNTIME_DIR, no DBUS_SESSION_BUS_ADDRESS under systemd), drops groups,
 // gid and uid, and tries the session bus and the notification server as an agent would.
 [[noreturn]] void run_setuid_only_child(const PasswdEntry& user, int report_fd) {
   Json report = Json::object();
+  report["child_inherited"] = shed_the_daemon(report_fd);  // read /proc/self while still root
   const gid_t gid = user.gid;
   if (::setgroups(1, &gid) != 0 || ::setgid(gid) != 0 || ::setuid(user.uid) != 0) {
     report["error"] = fmt::format("cannot drop to uid {}: {}", user.uid, std::strerror(errno));

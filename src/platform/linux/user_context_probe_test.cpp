@@ -1,8 +1,10 @@
 #include "platform/linux/user_context_probe.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
@@ -14,6 +16,7 @@ namespace liaison::platform {
 namespace {
 
 using protocol::Finding;
+using protocol::Json;
 using ::testing::HasSubstr;
 
 TEST(SetuidOnlyChildFinding, NoBusIsShownAsTheReasonAgentsExist) {
@@ -69,6 +72,37 @@ TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
   EXPECT_THAT(found.detail, HasSubstr("only setuid()s to nobody"));
   EXPECT_THAT(found.detail, HasSubstr("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR"));
   EXPECT_THAT(found.facts.value("bus_error", ""), HasSubstr("No medium found"));
+}
+
+void count_sigterm(int) {}
+
+// Issue 11, attack 5: the child keeps the user's uid as its real uid, so the user may signal it;
+// with the daemon's SIGTERM handler (asio's) and fds it would stop the daemon or read its files.
+TEST(LinuxUserContextProbe, TheSetuidOnlyChildKeepsNoHandlerAndNoFdOfTheDaemon) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to setuid()";
+  }
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  struct sigaction handler {};
+  handler.sa_handler = count_sigterm;
+  struct sigaction previous {};
+  ASSERT_EQ(::sigaction(SIGTERM, &handler, &previous), 0);
+  const int root_fd = ::open("/proc/self/status", O_RDONLY);  // inheritable, as a leak would be
+  ASSERT_GE(root_fd, 0);
+  LinuxUserContextProbe probe;
+  asio::io_context io;
+  std::optional<Finding> finding;
+  asio::co_spawn(io, probe.check_setuid_only_child(nobody->pw_uid),
+                 [&](const std::exception_ptr&, Finding found) { finding = std::move(found); });
+  io.run();
+  ::close(root_fd);
+  ::sigaction(SIGTERM, &previous, nullptr);
+  ASSERT_TRUE(finding.has_value());
+  const Json inherited = finding->facts.value("child_inherited", Json());  // NOLINT: ASSERT above
+  ASSERT_TRUE(inherited.is_object()) << finding->facts.dump();             // NOLINT
+  EXPECT_EQ(inherited.value("signal_handlers", -1), 0);
+  EXPECT_LE(inherited.value("fds", -1), 1) << "only the /proc/self/fd iterator's own fd";
 }
 
 TEST(LinuxUserContextProbe, AUserWithoutAManagerFailsWithAFix) {
