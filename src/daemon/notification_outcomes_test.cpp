@@ -29,8 +29,17 @@ class NotificationOutcomesTest : public testing::Test {
     return slot;
   }
 
+  // The outcome of a finished wait; a test failure (and an empty outcome) if it has not ended.
+  static const NotificationOutcome& got(const std::optional<NotificationOutcome>& slot) {
+    static const NotificationOutcome kNone;
+    EXPECT_TRUE(slot.has_value()) << "the wait has not ended";
+    return slot.has_value() ? *slot : kNone;  // NOLINT(bugprone-unchecked-optional-access)
+  }
+
   void run_until(const std::function<bool()>& done) {
-    for (int i = 0; i < 500 && !done(); ++i) io_.run_for(5ms);
+    for (int i = 0; i < 500 && !done(); ++i) {
+      io_.run_for(5ms);
+    }
   }
 
   asio::io_context io_;
@@ -44,8 +53,8 @@ TEST_F(NotificationOutcomesTest, AWaitSeesTheClickAndTheClose) {
   EXPECT_TRUE(outcomes_.record_closed("agent-a", 7, "dismissed"));
   run_until([&] { return outcome->has_value(); });
   ASSERT_TRUE(outcome->has_value());
-  EXPECT_EQ((*outcome)->action, "restart");
-  EXPECT_EQ((*outcome)->closed, "dismissed");
+  EXPECT_EQ(got(*outcome).action, "restart");
+  EXPECT_EQ(got(*outcome).closed, "dismissed");
   EXPECT_EQ(outcomes_.remembered(), 0u) << "delivered: forgotten";
 }
 
@@ -55,13 +64,13 @@ TEST_F(NotificationOutcomesTest, AnEventBeforeTheWaitIsKeptForIt) {
   auto outcome = start_wait("agent-a", 7, 10s);
   run_until([&] { return outcome->has_value(); });
   ASSERT_TRUE(outcome->has_value());
-  EXPECT_EQ((*outcome)->closed, "expired");
+  EXPECT_EQ(got(*outcome).closed, "expired");
 }
 
 // Issue 11, attack 4: a hijacked agent once filed events of any size under any id, without end.
 TEST_F(NotificationOutcomesTest, EventsForNotificationsNotShownByThatAgentAreRefused) {
   outcomes_.expect("agent-a", 7, {"restart"});
-  const std::string huge(1024 * 1024, 'x');
+  const std::string huge(std::size_t{1024} * 1024, 'x');
   for (uint32_t id = 0; id < 5000; ++id) {
     EXPECT_FALSE(outcomes_.record_action("agent-b", id, huge));
     EXPECT_FALSE(outcomes_.record_closed("agent-b", id, huge));
@@ -78,7 +87,7 @@ TEST_F(NotificationOutcomesTest, AnUnknownCloseReasonIsUndefined) {
   auto outcome = start_wait("agent-a", 7, 10s);
   run_until([&] { return outcome->has_value(); });
   ASSERT_TRUE(outcome->has_value());
-  EXPECT_EQ((*outcome)->closed, "undefined");
+  EXPECT_EQ(got(*outcome).closed, "undefined");
 }
 
 TEST_F(NotificationOutcomesTest, TheTableStaysBoundedWhileAWaitRuns) {
@@ -91,7 +100,7 @@ TEST_F(NotificationOutcomesTest, TheTableStaysBoundedWhileAWaitRuns) {
   EXPECT_TRUE(outcomes_.record_closed("agent-a", 0, "closed"));
   run_until([&] { return outcome->has_value(); });
   ASSERT_TRUE(outcome->has_value());
-  EXPECT_EQ((*outcome)->closed, "closed");
+  EXPECT_EQ(got(*outcome).closed, "closed");
 }
 
 // Attack 4: an agent answering two notifies with one id made the second wait throw, and its
@@ -104,15 +113,15 @@ TEST_F(NotificationOutcomesTest, TwoWaitsOnOneIdBothEnd) {
   EXPECT_TRUE(outcomes_.record_closed("agent-a", 7, "closed"));
   run_until([&] { return first->has_value() && second->has_value(); });
   ASSERT_TRUE(first->has_value() && second->has_value());
-  EXPECT_EQ((*first)->closed, "closed");
-  EXPECT_EQ((*second)->closed, "closed");
+  EXPECT_EQ(got(*first).closed, "closed");
+  EXPECT_EQ(got(*second).closed, "closed");
   EXPECT_EQ(outcomes_.remembered(), 0u);
 }
 
 TEST_F(NotificationOutcomesTest, AWaitForANotificationNeverShownEndsAtOnce) {
   auto outcome = start_wait("agent-a", 9, 10s);
   ASSERT_TRUE(outcome->has_value());
-  EXPECT_FALSE((*outcome)->action || (*outcome)->closed);
+  EXPECT_FALSE(got(*outcome).action || got(*outcome).closed);
 }
 
 TEST_F(NotificationOutcomesTest, AWaitWithoutEventsEndsAtItsDeadline) {
@@ -120,7 +129,7 @@ TEST_F(NotificationOutcomesTest, AWaitWithoutEventsEndsAtItsDeadline) {
   auto outcome = start_wait("agent-a", 7, 50ms);
   run_until([&] { return outcome->has_value(); });
   ASSERT_TRUE(outcome->has_value());
-  EXPECT_FALSE((*outcome)->action || (*outcome)->closed);
+  EXPECT_FALSE(got(*outcome).action || got(*outcome).closed);
 }
 
 }  // namespace

@@ -208,7 +208,7 @@ TEST_F(ConnectionTest, AnUntrustedPeerThatSendsAResponseIsClosed) {
 // 1-2 MiB answer.
 TEST_F(ConnectionTest, ErrorsQuoteOnlyABoundedPartOfWhatThePeerSent) {
   auto connection = start();
-  const std::string huge(400 * 1024, 'q');
+  const std::string huge(std::size_t{400} * 1024, 'q');
   const std::string lines_sent = fmt::format(R"({{"jsonrpc":"2.0","id":1,"method":"{}"}})"
                                              "\n"
                                              R"(["{}\u12)"
@@ -234,10 +234,11 @@ TEST_F(ConnectionTest, ErrorsQuoteOnlyABoundedPartOfWhatThePeerSent) {
 TEST_F(ConnectionTest, APeerThatStopsReadingIsDroppedAfterTheWriteDeadline) {
   // Big replies fill the socket buffer; the peer reads nothing. Our reason for closing cannot
   // get out either: the write deadline ends it regardless.
-  auto connection = start({.max_queued_bytes = 64 * 1024 * 1024, .write_timeout = 100ms},
-                          [](Request) -> asio::awaitable<Result<Json>> {
-                            co_return Json(std::string(1024 * 1024, 'y'));
-                          });
+  auto connection =
+      start({.max_queued_bytes = std::size_t{64} * 1024 * 1024, .write_timeout = 100ms},
+            [](Request) -> asio::awaitable<Result<Json>> {
+              co_return Json(std::string(std::size_t{1024} * 1024, 'y'));
+            });
   for (int i = 0; i < 8; ++i) {
     peer_sends(fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"x"}})"
                            "\n",

@@ -463,7 +463,8 @@ TEST_F(DaemonAgentTest, AnUnprovenPeersMalformedLineGetsOneShortErrorAndIsClosed
   asio::local::stream_protocol::socket socket(io_);
   socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
   // An unterminated string: nlohmann's error quotes it whole ("last read: ...").
-  const std::string garbage = "[\"" + std::string(1000 * 1000, 'a') + "\n" + "[1]\n[2]\n";
+  const std::string garbage =
+      "[\"" + std::string(std::size_t{1000} * 1000, 'a') + "\n" + "[1]\n[2]\n";
   bool written = false;
   asio::async_write(socket, asio::buffer(garbage),
                     [&](std::error_code, std::size_t) { written = true; });
