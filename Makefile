@@ -61,7 +61,7 @@ bench: deps-bench configure
 # of scripts/host-programs.txt present, then make and make unit (.ci/run runs it; it shares this
 # machine's ccache, so after a build here it takes minutes, cold about 15).
 fresh-check: deps-test
-	@scripts/fresh-check.sh
+	@WERROR=$(WERROR) scripts/fresh-check.sh
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix /usr

@@ -132,7 +132,8 @@ mount -t overlay overlay \
 # is mostly cache hits, which cuts a cold 10-minute build to a few. It proves as much as a cold
 # build: a hit needs the same compiler and the same bytes of every header (a missing -dev package
 # is a missing header, then a compile that fails), and configure and every link run for real.
-# CCACHE=no (or no ccache here) builds cold.
+# CCACHE=no (or no ccache here) builds cold. WERROR (the Makefile's) is passed on: the flags must
+# be the host build's for its entries to match, and CI wants the container's build quiet too.
 ccache_binds=()
 if [[ ${CCACHE:-auto} != no ]] && command -v ccache >/dev/null; then
   ccache_dir=$(ccache -k cache_dir)
@@ -153,7 +154,7 @@ status=0
 systemd-nspawn --quiet --keep-unit --register=no --console=pipe -D "$scratch/merged" \
   --machine="fresh-${scratch##*.}" \
   --bind-ro="$repo:/src" --bind="$scratch/out:/fresh-out" \
-  --setenv=CLONE="$repo" --setenv=PROGRAMS_ONLY="$programs_only" \
+  --setenv=CLONE="$repo" --setenv=PROGRAMS_ONLY="$programs_only" --setenv=WERROR="${WERROR:-OFF}" \
   "${ccache_binds[@]}" \
   ${http_proxy:+--setenv=http_proxy="$http_proxy"} \
   /bin/bash -c "$inside" || status=$?
