@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "platform/linux/forked_child.h"
 #include "platform/linux/passwd.h"
 #include "platform/linux/unit_launchers.h"
 
@@ -78,18 +79,6 @@ struct ChildPlan {
   // One write of a few bytes to a pipe is atomic; if it fails there is no one left to tell.
   [[maybe_unused]] ssize_t written = write(plan.report_fd, &failure, sizeof(failure));
   _exit(127);
-}
-
-void reset_signal_dispositions() {
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
-    if (signal_number == SIGKILL || signal_number == SIGSTOP) {
-      continue;
-    }
-    // glibc refuses its two internal signals with EINVAL; nothing to reset there.
-    sigaction(signal_number, &default_action, nullptr);
-  }
 }
 
 // Marks every fd from kFirstClosedFd up close-on-exec, so the report pipe still works until

@@ -20,6 +20,7 @@
 
 #include "common/unique_fd.h"
 #include "platform/linux/dbus_notifier.h"
+#include "platform/linux/forked_child.h"
 #include "platform/linux/passwd.h"
 #include "platform/linux/user_manager.h"
 
@@ -62,13 +63,7 @@ void write_all(int fd, const std::string& text) {
 // stop the daemon with exit 0) nor any of its fds (sockets, the journal, key files). Issue 11,
 // attack 5. Returns what is left, for the report: the test checks it is nothing.
 Json shed_the_daemon(int report_fd) {
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
-    if (signal_number != SIGKILL && signal_number != SIGSTOP) {
-      ::sigaction(signal_number, &default_action, nullptr);  // glibc's internal two: EINVAL
-    }
-  }
+  reset_signal_dispositions();
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -50,6 +50,17 @@ TEST(SetuidOnlyChildFinding, GarbageIsShownNotTrusted) {
   EXPECT_THAT(finding.detail, HasSubstr("reported nothing readable"));
 }
 
+// Runs the probe's real setuid-only child for `uid` to its end.
+std::optional<Finding> check_setuid_only_child_of(uid_t uid) {
+  LinuxUserContextProbe probe;
+  asio::io_context io;
+  std::optional<Finding> finding;
+  asio::co_spawn(io, probe.check_setuid_only_child(uid),
+                 [&](const std::exception_ptr&, Finding found) { finding = std::move(found); });
+  io.run();
+  return finding;
+}
+
 // A real child: as root, drop to nobody with the session-bus variables unset, as a daemon under
 // systemd has them, and see sd-bus refuse.
 TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
@@ -60,12 +71,7 @@ TEST(LinuxUserContextProbe, ASetuidOnlyChildHasNoSessionBus) {
   ASSERT_NE(nobody, nullptr);
   ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
   ::unsetenv("XDG_RUNTIME_DIR");
-  LinuxUserContextProbe probe;
-  asio::io_context io;
-  std::optional<Finding> finding;
-  asio::co_spawn(io, probe.check_setuid_only_child(nobody->pw_uid),
-                 [&](const std::exception_ptr&, Finding found) { finding = std::move(found); });
-  io.run();
+  std::optional<Finding> finding = check_setuid_only_child_of(nobody->pw_uid);
   ASSERT_TRUE(finding.has_value());
   const Finding& found = *finding;  // NOLINT(bugprone-unchecked-optional-access): ASSERT above
   EXPECT_EQ(found.status, Finding::Status::kInfo);
@@ -90,12 +96,7 @@ TEST(LinuxUserContextProbe, TheSetuidOnlyChildKeepsNoHandlerAndNoFdOfTheDaemon) 
   ASSERT_EQ(::sigaction(SIGTERM, &handler, &previous), 0);
   const int root_fd = ::open("/proc/self/status", O_RDONLY);  // inheritable, as a leak would be
   ASSERT_GE(root_fd, 0);
-  LinuxUserContextProbe probe;
-  asio::io_context io;
-  std::optional<Finding> finding;
-  asio::co_spawn(io, probe.check_setuid_only_child(nobody->pw_uid),
-                 [&](const std::exception_ptr&, Finding found) { finding = std::move(found); });
-  io.run();
+  std::optional<Finding> finding = check_setuid_only_child_of(nobody->pw_uid);
   ::close(root_fd);
   ::sigaction(SIGTERM, &previous, nullptr);
   ASSERT_TRUE(finding.has_value());
