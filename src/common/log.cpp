@@ -166,10 +166,6 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
   }
 }
 
-}  // namespace liaison::log
-
-namespace liaison::log {
-
 std::string untrusted(std::string_view text, std::size_t max_bytes) {
   const std::string_view kept = text.substr(0, max_bytes);
   std::string safe;

@@ -90,11 +90,11 @@ asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string agen
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool grace_started = false;
   asio::steady_timer timer(executor_);
-  found->second.waiters.push_back(&timer);
+  // The entry stays while it has a waiter (nothing erases a watched entry), and a std::map entry
+  // does not move: the reference holds for the whole wait.
+  Entry& entry = found->second;
+  entry.waiters.push_back(&timer);
   for (;;) {
-    // Looked up again after every wakeup: the entry outlives this wait (it has a waiter), but
-    // another wait's end may have moved the map around it.
-    const Entry& entry = entries_.at(key);
     if (entry.outcome.closed) {
       break;
     }
@@ -108,10 +108,9 @@ asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string agen
     timer.expires_at(deadline);
     co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }
-  found = entries_.find(key);
-  NotificationOutcome outcome = found->second.outcome;
-  std::erase(found->second.waiters, &timer);
-  if (found->second.waiters.empty()) {
+  NotificationOutcome outcome = entry.outcome;
+  std::erase(entry.waiters, &timer);
+  if (entry.waiters.empty()) {
     entries_.erase(found);  // delivered to every waiter: forget it
   }
   co_return outcome;
