@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/safe_files.h"
+#include "protocol/json_rpc.h"
 
 namespace liaison::daemon {
 namespace {
@@ -40,7 +41,8 @@ Json to_json(const AdoptionRecord& record) {
 }
 
 std::optional<AdoptionRecord> from_json(const std::string& text) {
-  Json json = Json::parse(text, nullptr, false);
+  // The records are root's own files, but parsed bounded all the same (protocol::parse_json).
+  const Json json = protocol::parse_json(text).value_or(Json());
   if (!json.is_object()) {
     return std::nullopt;
   }

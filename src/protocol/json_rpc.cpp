@@ -8,7 +8,15 @@
 namespace liaison::protocol {
 namespace {
 
-bool is_valid_id(const Json& id) { return id.is_string() || id.is_number_integer(); }
+bool is_valid_id(const Json& id) {
+  return (id.is_string() && id.get_ref<const std::string&>().size() <= kMaxIdBytes) ||
+         id.is_number_integer();
+}
+
+// Thrown by parse_json's callback to stop nlohmann's parser at the first level too deep: the
+// parser has no other way to stop early, and it unwinds cleanly (its partial tree is at most
+// max_depth deep, so destroying it is cheap).
+struct TooDeep {};
 
 // nlohmann's messages name byte offsets ("at line 1, column 5"); keep them, they help. They also
 // quote the token that failed ("last read: '...'"), which is the peer's and may be a megabyte.
@@ -54,6 +62,29 @@ std::expected<Message, ParseFailure> parse_request(const Json& object, std::opti
 }
 
 }  // namespace
+
+std::expected<Json, Error> parse_json(std::string_view text, int max_depth) {
+  // The callback sees each container as it opens, with `depth` the number of containers around
+  // it: the top-level container is at depth 0, so one at depth max_depth would be level
+  // max_depth + 1.
+  const Json::parser_callback_t refuse_too_deep = [max_depth](int depth, Json::parse_event_t event,
+                                                              Json& /*parsed*/) {
+    const bool opens =
+        event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start;
+    if (opens && depth >= max_depth) {
+      throw TooDeep{};
+    }
+    return true;
+  };
+  try {
+    return Json::parse(text, refuse_too_deep);
+  } catch (const TooDeep&) {
+    return std::unexpected(
+        Error::invalid_request(fmt::format("nested more than {} levels deep", max_depth)));
+  } catch (const Json::parse_error& e) {
+    return std::unexpected(Error::parse_error(describe_parse_exception(e)));
+  }
+}
 
 std::string bounded_for_error(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) {
@@ -111,12 +142,11 @@ std::expected<Message, ParseFailure> parse_message_or_throw(std::string_view lin
     return std::unexpected(ParseFailure{
         Error::invalid_request(fmt::format("message over {} bytes", kMaxLineBytes)), nullptr});
   }
-  Json object;
-  try {
-    object = Json::parse(line);
-  } catch (const Json::parse_error& e) {
-    return std::unexpected(ParseFailure{Error::parse_error(describe_parse_exception(e)), nullptr});
+  auto parsed = parse_json(line);
+  if (!parsed) {
+    return std::unexpected(ParseFailure{std::move(parsed.error()), nullptr});
   }
+  const Json& object = *parsed;
   if (!object.is_object()) {
     return std::unexpected(
         ParseFailure{Error::invalid_request("a message must be a JSON object"), nullptr});
@@ -124,8 +154,10 @@ std::expected<Message, ParseFailure> parse_message_or_throw(std::string_view lin
   std::optional<Id> id;
   if (auto found = object.find("id"); found != object.end()) {
     if (!is_valid_id(*found) && !found->is_null()) {
-      return std::unexpected(
-          ParseFailure{Error::invalid_request("\"id\" must be a string or an integer"), nullptr});
+      return std::unexpected(ParseFailure{
+          Error::invalid_request(fmt::format(
+              "\"id\" must be an integer or a string of at most {} bytes", kMaxIdBytes)),
+          nullptr});
     }
     if (!found->is_null()) {
       id = *found;

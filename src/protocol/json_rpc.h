@@ -17,6 +17,15 @@ using Json = nlohmann::json;
 
 inline constexpr std::size_t kMaxLineBytes = 1024 * std::size_t{1024};
 
+// How deep a line may nest (DESIGN.md): the top-level object is level 1. Deeper lines are refused
+// while they are parsed, before any tree exists: nlohmann parses without recursing, but copying,
+// comparing or dumping a tree recurses once per level, and a megabyte of '[' is 8 MiB of stack.
+inline constexpr int kMaxNestingDepth = 64;
+
+// A request id is a number or a string of at most this many bytes: ids are echoed back, and an
+// unbounded one would be the peer's megabyte in our reply.
+inline constexpr std::size_t kMaxIdBytes = 64;
+
 // JSON-RPC error codes, plus the application range that carries a stable `error.data.code`.
 enum ErrorCode : int {
   kParseError = -32700,
@@ -71,6 +80,11 @@ struct Error {
 
 template <typename T>
 using Result = std::expected<T, Error>;
+
+// `text` as JSON nested at most `max_depth` levels deep (a scalar is level 0, `[]` level 1). Any
+// text read from a peer or from a file someone else could write is parsed through this, never
+// through Json::parse. One pass; the tree never holds more than `max_depth` levels.
+Result<Json> parse_json(std::string_view text, int max_depth = kMaxNestingDepth);
 
 // A request id: a number or a string. Absent for notifications.
 using Id = Json;

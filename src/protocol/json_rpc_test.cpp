@@ -1,6 +1,10 @@
 #include "protocol/json_rpc.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <functional>
+#include <string>
 
 namespace liaison::protocol {
 namespace {
@@ -160,6 +164,112 @@ TEST(Serialize, PlainJsonRpcErrorsHaveNoData) {
 TEST(Serialize, InvalidUtf8IsReplacedNotThrown) {
   std::string line = serialize(Request{Id(1), "notify", {{"title", std::string("\xff\xfe")}}});
   EXPECT_TRUE(Json::accept(line));
+}
+
+// `levels` arrays, one inside the next: a value `levels` deep.
+std::string nested_arrays(std::size_t levels) {
+  return std::string(levels, '[') + std::string(levels, ']');
+}
+
+// `levels` objects, one inside the next, each under the key "a".
+std::string nested_objects(std::size_t levels) {
+  std::string text;
+  for (std::size_t i = 0; i + 1 < levels; ++i) text += R"({"a":)";
+  return text + "{}" + std::string(levels - 1, '}');
+}
+
+// A request whose whole line nests `levels` deep: the message is level 1, params level 2.
+std::string request_nested(std::size_t levels) {
+  return R"({"jsonrpc":"2.0","id":1,"method":"agent.hello","params":{"a":)" +
+         nested_arrays(levels - 2) + "}}";
+}
+
+// Issue 24, attack 1: one line of half a million '[' in agent.hello's params, sent before any
+// trust check, once crashed the daemon: the tree parsed, then copying the params recursed once
+// per level and took the whole stack.
+TEST(ParseMessage, ALineNestedTooDeepIsRefusedBeforeAnyTreeIsCopied) {
+  auto failure = parse_failure(request_nested(500'000));
+  EXPECT_EQ(failure.error.code, kInvalidRequest);
+  EXPECT_NE(failure.error.message.find("64 levels"), std::string::npos) << failure.error.message;
+  EXPECT_TRUE(failure.id.is_null());
+}
+
+TEST(ParseMessage, SixtyFourLevelsAreReadAndSixtyFiveAreNot) {
+  auto deepest = parse_message(request_nested(kMaxNestingDepth));
+  ASSERT_TRUE(deepest.has_value()) << deepest.error().error.message;
+  EXPECT_EQ(parse_failure(request_nested(kMaxNestingDepth + 1)).error.code, kInvalidRequest);
+}
+
+// The same bound for every part a peer fills: a response's result, an error's data, the id, and
+// objects as well as arrays.
+TEST(ParseMessage, EveryPartOfAMessageIsBoundedInDepth) {
+  const std::string deep = nested_arrays(200'000);
+  const std::string deep_objects = nested_objects(100'000);  // 5 bytes a level
+  for (const std::string& line :
+       {R"({"jsonrpc":"2.0","id":1,"result":)" + deep + "}",
+        R"({"jsonrpc":"2.0","id":1,"result":)" + deep_objects + "}",
+        R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","data":)" + deep + "}}",
+        R"({"jsonrpc":"2.0","id":)" + deep + R"(,"method":"version"})",
+        R"({"jsonrpc":"2.0","id":1,"method":"notify","params":)" + deep_objects + "}"}) {
+    auto failure = parse_failure(line);
+    EXPECT_EQ(failure.error.code, kInvalidRequest) << line.substr(0, 80);
+    EXPECT_NE(failure.error.message.find("levels"), std::string::npos) << failure.error.message;
+  }
+}
+
+TEST(ParseJson, CountsLevelsOfObjectsAndArraysAlike) {
+  EXPECT_TRUE(parse_json("1", 0).has_value());
+  EXPECT_TRUE(parse_json("[]", 1).has_value());
+  EXPECT_FALSE(parse_json("[]", 0).has_value());
+  EXPECT_TRUE(parse_json(R"({"a":[1,{"b":2}]})", 3).has_value());
+  EXPECT_FALSE(parse_json(R"({"a":[1,{"b":2}]})", 2).has_value());
+  EXPECT_TRUE(parse_json(nested_objects(64)).has_value());
+  EXPECT_FALSE(parse_json(nested_objects(65)).has_value());
+  EXPECT_EQ(parse_json("[1,").error().code, kParseError);
+}
+
+// Runs `body` on a thread with a stack of `stack_bytes`: a body that recursed once per level of a
+// deep tree would overflow it and crash the test.
+void run_on_small_stack(std::size_t stack_bytes, std::function<void()> body) {
+  pthread_attr_t attributes;
+  ASSERT_EQ(pthread_attr_init(&attributes), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attributes, stack_bytes), 0);
+  pthread_t thread;
+  auto run = [](void* argument) -> void* {
+    (*static_cast<std::function<void()>*>(argument))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attributes, run, &body), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attributes);
+}
+
+// The parser refuses deep trees, but a tree may still be destroyed half-built (the parse stopped
+// at level 65) or come from elsewhere: nlohmann must destroy, and parse, without recursing.
+// A million levels on a 256 KiB stack leave under a byte a level: any recursion would crash.
+TEST(ParseJson, ParsingAndDestroyingADeepTreeDoNotRecurse) {
+  const std::string deep = nested_arrays(1'000'000);
+  bool parsed = false;
+  run_on_small_stack(256 * 1024, [&] {
+    Json tree = Json::parse(deep);  // unbounded on purpose: the test needs the deep tree
+    parsed = tree.is_array();
+  });  // destroyed here, on the small stack
+  EXPECT_TRUE(parsed);
+  run_on_small_stack(256 * 1024, [&] { EXPECT_FALSE(parse_json(deep).has_value()); });
+}
+
+// A request id is echoed in the reply: a megabyte id once came back as a megabyte.
+TEST(ParseMessage, IdsAreIntegersOrStringsOfAtMost64Bytes) {
+  const std::string id_64(kMaxIdBytes, 'i');
+  auto accepted = parse_message(R"({"jsonrpc":"2.0","id":")" + id_64 + R"(","method":"version"})");
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_EQ(std::get<Request>(*accepted).id, Json(id_64));
+  for (const std::string& id : {std::string(kMaxIdBytes + 1, 'i'), std::string(1 << 20, 'i')}) {
+    auto failure = parse_failure(R"({"jsonrpc":"2.0","id":")" + id + R"(","method":"version"})");
+    EXPECT_EQ(failure.error.code, kInvalidRequest);
+    EXPECT_TRUE(failure.id.is_null()) << "a refused id is not echoed";
+    EXPECT_LT(serialize(Response{failure.id, std::unexpected(failure.error)}).size(), 300u);
+  }
 }
 
 }  // namespace
