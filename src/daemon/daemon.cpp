@@ -240,18 +240,14 @@ void Daemon::serve_agent(Socket socket) {
     connection->fail_and_close(Error::application(protocol::codes::kNotPermitted, peer.error()));
     return;
   }
-  if (agent_connections_ >= kMaxAgentConnections) {
-    connection->fail_and_close(
-        Error::application(protocol::codes::kRateLimited, "too many agent connections"));
+  auto taken = agent_quota_.try_take(peer->uid);
+  if (!taken) {
+    connection->fail_and_close(Error::application(protocol::codes::kRateLimited, taken.error()));
     return;
   }
-  if (unproven_agents_by_uid_[peer->uid] >= kMaxUnprovenAgentsPerUid) {
-    connection->fail_and_close(Error::application(
-        protocol::codes::kRateLimited, "too many connections of this user without agent.hello"));
-    return;
-  }
-  ++agent_connections_;
-  ++unproven_agents_by_uid_[peer->uid];
+  // The connection's places in the quota: given back when it closes, or when it is destroyed
+  // without closing (the handlers that own the slot are destroyed with it).
+  auto slot = std::make_shared<AgentConnectionQuota::Slot>(std::move(*taken));
   connection->set_untrusted(true);  // until agent.hello: one malformed line and it is closed
   // Until agent.hello succeeds the connection is nobody's; it has kHelloTimeout to say it.
   auto session = std::make_shared<std::string>();
@@ -265,25 +261,23 @@ void Daemon::serve_agent(Socket socket) {
         Error::application(protocol::codes::kTimeout, "no agent.hello in time"));
   });
   std::weak_ptr<Connection> weak = connection;
-  connection->set_close_handler([this, weak, hello_deadline, session, uid = peer->uid] {
-    --agent_connections_;
-    if (session->empty()) {
-      release_unproven(uid);
-    }
+  connection->set_close_handler([this, weak, hello_deadline, slot] {
+    slot->release();
     hello_deadline->cancel();
     if (auto closed = weak.lock()) {
       supervisor_.agent_disconnected(closed);
     }
   });
-  connection->start([this, weak, peer = *peer, session, hello_deadline](protocol::Request request) {
-    return handle_agent_message(weak, peer, session, hello_deadline, std::move(request));
-  });
+  connection->start(
+      [this, weak, peer = *peer, session, hello_deadline, slot](protocol::Request request) {
+        return handle_agent_message(weak, peer, session, hello_deadline, slot, std::move(request));
+      });
 }
 
 asio::awaitable<Result<Json>> Daemon::handle_agent_message(
     std::weak_ptr<Connection> weak, const PeerCredentials& peer,
     std::shared_ptr<std::string> session, std::shared_ptr<asio::steady_timer> hello_deadline,
-    protocol::Request request) {
+    std::shared_ptr<AgentConnectionQuota::Slot> slot, protocol::Request request) {
   auto connection = weak.lock();
   if (!connection) {
     co_return std::unexpected(Error::internal("connection gone"));
@@ -302,7 +296,7 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
     }
     *session = supervisor_.agent_id_of(connection);  // what its events are filed under
     connection->set_untrusted(false);
-    release_unproven(peer.uid);
+    slot->mark_proven();
     hello_deadline->cancel();  // proven: no wakeup left for it
     // Agents log at the daemon's level ([log] level or --log-level), whoever started them.
     (*accepted)["log_level"] = log::level_name(log::current_level());
@@ -330,35 +324,24 @@ asio::awaitable<Result<Json>> Daemon::handle_agent_message(
 }
 
 // Logged once per refusal (the connection closes right after, so a retry is a new event), but
-// at most kRefusalsLoggedPerMinute a minute per uid; the reason may quote the peer's text, so it
-// is bounded and escaped like the session.
+// at most kRefusalsLoggedPerMinute a minute per uid and kRefusalsLoggedPerMinuteInAll in all; the
+// reason may quote the peer's text, so it is bounded and escaped like the session.
 void Daemon::log_refused_hello(const PeerCredentials& peer, const Json& params,
                                std::string_view reason) {
   if (!refusal_log_limiter_.try_acquire(peer.uid)) {
-    ++refusals_not_logged_[peer.uid];
+    ++refusals_not_logged_;
     return;
   }
   std::string not_logged;
-  if (auto found = refusals_not_logged_.find(peer.uid); found != refusals_not_logged_.end()) {
-    not_logged =
-        fmt::format(" ({} more refusals of this uid in the last minute not logged)", found->second);
-    refusals_not_logged_.erase(found);
+  if (refusals_not_logged_ > 0) {
+    not_logged = fmt::format(" ({} more refusals, of any uid, not logged before this one)",
+                             std::exchange(refusals_not_logged_, 0));
   }
   log::warning(fmt::format("refused agent.hello from uid {} pid {} for {}: {}{}", peer.uid,
                            peer.pid, hello_target(params), log::untrusted(reason, 300), not_logged),
                {{"LIAISON_UID", std::to_string(peer.uid)},
                 {"LIAISON_AGENT_PID", std::to_string(peer.pid)},
                 {"LIAISON_EVENT", "hello-refused"}});
-}
-
-void Daemon::release_unproven(uid_t uid) {
-  auto found = unproven_agents_by_uid_.find(uid);
-  if (found == unproven_agents_by_uid_.end()) {
-    return;
-  }
-  if (--found->second == 0) {
-    unproven_agents_by_uid_.erase(found);
-  }
 }
 
 void Daemon::stop(std::function<void()> done) {

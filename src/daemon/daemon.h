@@ -17,6 +17,7 @@
 
 #include "common/config.h"
 #include "common/default_paths.h"
+#include "daemon/agent_connection_quota.h"
 #include "daemon/agent_launcher.h"
 #include "daemon/agent_supervisor.h"
 #include "daemon/auto_key_placement.h"
@@ -73,6 +74,7 @@ class Daemon {
   // and one hostile user must not crowd out everyone else's agents.
   static constexpr std::size_t kMaxUnprovenAgentsPerUid = 16;
   static constexpr uint32_t kRefusalsLoggedPerMinute = 10;
+  static constexpr uint32_t kRefusalsLoggedPerMinuteInAll = 100;
   static constexpr std::chrono::milliseconds kHelloTimeout{5000};
 
   Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonParts parts);
@@ -97,13 +99,12 @@ class Daemon {
                                     bool is_control);
   void serve_control(asio::local::stream_protocol::socket socket);
   void serve_agent(asio::local::stream_protocol::socket socket);
-  void release_unproven(uid_t uid);
   void log_refused_hello(const PeerCredentials& peer, const protocol::Json& params,
                          std::string_view reason);
   asio::awaitable<protocol::Result<protocol::Json>> handle_agent_message(
       std::weak_ptr<protocol::Connection> weak, const PeerCredentials& peer,
       std::shared_ptr<std::string> session, std::shared_ptr<asio::steady_timer> hello_deadline,
-      protocol::Request request);
+      std::shared_ptr<AgentConnectionQuota::Slot> slot, protocol::Request request);
 
   asio::io_context& io_;
   Config config_;
@@ -120,12 +121,13 @@ class Daemon {
   std::unique_ptr<asio::posix::stream_descriptor> session_changes_;
   std::set<std::string> explained_ineligible_;  // sessions whose skip was logged already
   std::size_t control_connections_ = 0;
-  std::size_t agent_connections_ = 0;
-  std::map<uid_t, std::size_t> unproven_agents_by_uid_;
-  // Refused hellos are logged at most kRefusalsLoggedPerMinute a minute per uid; the rest are
-  // counted and summed up in the next line that is logged, so a user cannot flood the journal.
-  RateLimiter refusal_log_limiter_{kRefusalsLoggedPerMinute};
-  std::map<uid_t, std::size_t> refusals_not_logged_;
+  AgentConnectionQuota agent_quota_{kMaxAgentConnections, kMaxUnprovenAgentsPerUid};
+  // Refused hellos are logged at most kRefusalsLoggedPerMinute a minute per uid and
+  // kRefusalsLoggedPerMinuteInAll in all (one user may own 65536 subordinate uids); the rest are
+  // counted and summed up in the next line that is logged, so no one can flood the journal.
+  RateLimiter refusal_log_limiter_{kRefusalsLoggedPerMinute, RateLimiter::Clock::now,
+                                   kRefusalsLoggedPerMinuteInAll};
+  std::size_t refusals_not_logged_ = 0;
   bool stopping_ = false;
 };
 

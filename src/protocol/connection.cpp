@@ -75,7 +75,7 @@ asio::awaitable<void> Connection::read_loop() {
     // A connection that is closing (fail_and_close, close_after_reply) handles no further line,
     // even one that came in the same read.
     for (std::size_t newline;
-         open_ && !close_after_write_ && (newline = inbox_.find('\n', start)) != std::string::npos;
+         open_ && !is_closing() && (newline = inbox_.find('\n', start)) != std::string::npos;
          start = newline + 1) {
       handle_line_or_close(std::string_view(inbox_).substr(start, newline - start));
     }
@@ -89,7 +89,13 @@ asio::awaitable<void> Connection::read_loop() {
       arm_partial_line_timer();
     }
   }
-  if (!close_after_write_) {
+  // At the end of input a closing connection still owes its answers; any other closes now.
+  if (close_after_write_) {
+    co_return;  // the writer closes once the error is out
+  }
+  if (close_after_replies_) {
+    close_if_replies_done();
+  } else {
     close();
   }
 }
@@ -172,6 +178,7 @@ asio::awaitable<void> Connection::answer(Request request) {
   if (request.id.has_value() && open_) {  // answered unless a notification
     queue(serialize(Response{*request.id, std::move(outcome)}));
   }
+  close_if_replies_done();  // a notification refused with close_after_reply ends here
 }
 
 void Connection::handle_response(Response response) {
@@ -238,9 +245,18 @@ void Connection::fail_and_close(const Error& error) {
 }
 
 void Connection::close_after_reply() {
-  close_after_write_ = true;
+  close_after_replies_ = true;
   std::error_code ignored;
   socket_.shutdown(Socket::shutdown_receive, ignored);
+  close_if_replies_done();
+}
+
+// Closing after replies: nothing in flight (a request still being answered will queue its reply)
+// and nothing queued or being written.
+void Connection::close_if_replies_done() {
+  if (open_ && close_after_replies_ && requests_in_flight_ == 0 && !writing_ && outbox_.empty()) {
+    close();
+  }
 }
 
 void Connection::queue(std::string line) {
@@ -287,6 +303,7 @@ asio::awaitable<void> Connection::write_loop() {
   if (close_after_write_ || !open_) {
     close();
   }
+  close_if_replies_done();
   if (!open_) {
     outbox_.clear();
   }

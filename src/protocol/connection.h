@@ -63,14 +63,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Sends `error` as a response to nothing in particular (id null), then closes once it is out.
   void fail_and_close(const Error& error);
 
-  // Closes once the reply to the request being handled now is written: for refusing a peer with
-  // an answer it can read. Stops reading at once.
+  // Closes once every request being handled now is answered and the answers are written (at
+  // once when there is nothing to answer: a notification gets no reply): for refusing a peer
+  // with an answer it can read. Stops reading at once.
   void close_after_reply();
 
   // Closes now. Pending calls fail with "unavailable". Idempotent.
   void close();
 
   // Called once, after the connection closed for any reason, an exception in a handler included.
+  // A connection destroyed without closing (its io_context went first) destroys the handler
+  // instead of calling it: bookkeeping that must end either way belongs in an RAII object the
+  // handler owns.
   void set_close_handler(std::function<void()> handler) { close_handler_ = std::move(handler); }
 
   // While a peer is untrusted (agent.sock before agent.hello) it may only send well-formed
@@ -93,6 +97,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_response(Response response);
   void handle_line_or_close(std::string_view line);
   void queue(std::string line);
+  void close_if_replies_done();
+  bool is_closing() const { return close_after_write_ || close_after_replies_; }
   void arm_partial_line_timer();
   void arm_write_timer();
 
@@ -104,7 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> outbox_;
   std::size_t outbox_bytes_ = 0;
   bool writing_ = false;
-  bool close_after_write_ = false;
+  bool close_after_write_ = false;    // fail_and_close: close once the queue is written
+  bool close_after_replies_ = false;  // close_after_reply: once requests in flight are answered
   bool write_failed_ = false;
   std::optional<Error> peer_refusal_;  // an error the peer sent with no id, e.g. "not permitted"
   bool open_ = true;

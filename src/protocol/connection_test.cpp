@@ -195,6 +195,73 @@ TEST_F(ConnectionTest, AnUntrustedPeerGetsOneErrorForAMalformedLineAndIsClosed) 
   EXPECT_TRUE(closed_);
 }
 
+// Issue 24, attack 2: a refusal with close_after_reply() to a request without an id has no
+// reply to write, so nothing ever closed the connection and its owner's bookkeeping (the close
+// handler) never ran: sixteen such lines locked their user's agent out until a restart.
+TEST_F(ConnectionTest, CloseAfterReplyToANotificationClosesAtOnce) {
+  std::shared_ptr<Connection> connection;
+  connection = start({}, [&](Request) -> asio::awaitable<Result<Json>> {
+    connection->close_after_reply();
+    co_return std::unexpected(Error::application(codes::kNotPermitted, "no"));
+  });
+  peer_sends(R"({"jsonrpc":"2.0","method":"agent.hello","params":{}})"
+             "\n");
+  run_until([&] { return closed_; });
+  EXPECT_TRUE(closed_) << "the peer keeps its end open: only the connection itself can close";
+  EXPECT_TRUE(peer_receives().empty()) << "a notification gets no reply, not even a refusal";
+}
+
+TEST_F(ConnectionTest, CloseAfterReplyClosesOnceTheReplyIsWritten) {
+  std::shared_ptr<Connection> connection;
+  connection = start({}, [&](Request) -> asio::awaitable<Result<Json>> {
+    connection->close_after_reply();
+    co_return std::unexpected(Error::application(codes::kNotPermitted, "no"));
+  });
+  peer_sends(R"({"jsonrpc":"2.0","id":4,"method":"agent.hello","params":{}})"
+             "\n"
+             R"({"jsonrpc":"2.0","id":5,"method":"agent.hello","params":{}})"
+             "\n");
+  auto lines = run_until_peer_receives(1);
+  run_until([&] { return closed_; });
+  ASSERT_EQ(lines.size(), 1u) << "the line after the refused one is not read";
+  EXPECT_EQ(lines[0]["id"], 4);
+  EXPECT_EQ(lines[0]["error"]["data"]["code"], "not_permitted");
+  EXPECT_TRUE(closed_);
+}
+
+// The peer sends its line and goes away before the answer: the close handler still runs once.
+TEST_F(ConnectionTest, CloseAfterReplyThenEndOfInputRunsTheCloseHandlerOnce) {
+  int closes = 0;
+  std::shared_ptr<Connection> connection;
+  connection = start({}, [&](Request) -> asio::awaitable<Result<Json>> {
+    connection->close_after_reply();
+    co_return Json();
+  });
+  connection->set_close_handler([&] { ++closes; });
+  peer_sends(R"({"jsonrpc":"2.0","method":"agent.hello"})"
+             "\n");
+  peer_.shutdown(Connection::Socket::shutdown_send);
+  run_until([&] { return closes > 0; });
+  io_.run_for(20ms);
+  EXPECT_EQ(closes, 1);
+}
+
+// The whole attack line of issue 24 over a real socket: one error, then closed, no crash.
+TEST_F(ConnectionTest, AnUntrustedPeersDeepLineGetsOneErrorAndIsClosed) {
+  auto connection = start({}, echo);
+  connection->set_untrusted(true);
+  const std::size_t levels = 500'000;
+  const std::string line = R"({"jsonrpc":"2.0","id":1,"method":"agent.hello","params":{"a":)" +
+                           std::string(levels, '[') + std::string(levels, ']') + "}}\n";
+  // A megabyte fills the socket's buffer: written while the loop reads it.
+  asio::async_write(peer_, asio::buffer(line), [](std::error_code, std::size_t) {});
+  run_until([&] { return closed_; });
+  auto lines = peer_receives();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["error"]["code"], kInvalidRequest);
+  EXPECT_TRUE(closed_);
+}
+
 TEST_F(ConnectionTest, AnUntrustedPeerThatSendsAResponseIsClosed) {
   auto connection = start({}, echo);
   connection->set_untrusted(true);

@@ -443,6 +443,64 @@ TEST_F(DaemonAgentTest, OddErrorLinesOnAgentSockDoNotLockTheirUserOut) {
   wait_for_state("3", "ready");
 }
 
+// Issue 24, attack 2: a hello without an id is refused with no reply, so nothing ever closed the
+// connection, and each left a place of alice's unproven quota taken for good: after sixteen her
+// relaunched agent was refused, and stayed in backoff. Some peers hang up, some stay.
+TEST_F(DaemonAgentTest, HellosWithoutAnIdDoNotLockTheirUserOut) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  constexpr std::string_view kIdlessHello =
+      R"({"jsonrpc":"2.0","method":"agent.hello","params":{}})"
+      "\n";
+  std::vector<asio::local::stream_protocol::socket> staying;
+  for (int i = 0; i < 20; ++i) {
+    peers_.next_agent_is(kAlice);
+    send_raw(io_, paths_.agent_socket(), kIdlessHello);
+    peers_.next_agent_is(kAlice);
+    staying.emplace_back(io_);
+    staying.back().connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+    asio::write(staying.back(), asio::buffer(kIdlessHello));
+    io_.run_for(2ms);
+  }
+  io_.run_for(100ms);
+  launcher_->crash("3");
+  run_until([&] { return launcher_->launches("3") == 2; });
+  wait_for_state("3", "ready");
+}
+
+// Attack 1 of issue 24 against the daemon: the deep line before any trust check gets one error
+// and a close, and the daemon goes on serving.
+TEST_F(DaemonAgentTest, ADeeplyNestedHelloIsRefusedAndTheDaemonServesOn) {
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon();
+  wait_for_state("3", "ready");
+  const std::size_t levels = 500'000;
+  const std::string line = R"({"jsonrpc":"2.0","id":1,"method":"agent.hello","params":{"a":)" +
+                           std::string(levels, '[') + std::string(levels, ']') + "}}\n";
+  peers_.next_agent_is(kBob);
+  asio::local::stream_protocol::socket socket(io_);
+  socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+  // Asynchronously: the daemon reads on this same loop, and a megabyte fills the socket's buffer.
+  bool written = false;
+  asio::async_write(socket, asio::buffer(line),
+                    [&](std::error_code, std::size_t) { written = true; });
+  run_until([&] { return written; });
+  std::string reply(4096, '\0');
+  socket.non_blocking(true);
+  std::size_t received = 0;
+  run_until([&] {
+    std::error_code error;
+    received +=
+        socket.read_some(asio::buffer(reply.data() + received, reply.size() - received), error);
+    return error == asio::error::eof;
+  });
+  EXPECT_NE(reply.find("64 levels"), std::string::npos) << reply.substr(0, received);
+  auto listed = control("sessions.list", Json::object());
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  EXPECT_EQ(agent_state("3"), "ready");
+}
+
 TEST_F(DaemonAgentTest, OddErrorLinesOnControlSockDoNotFillItsConnections) {
   sessions_.set_sessions({session("3", kAlice, "alice")});
   start_daemon();
