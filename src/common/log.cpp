@@ -172,7 +172,8 @@ std::string untrusted(std::string_view text, std::size_t max_bytes) {
   safe.reserve(kept.size());
   for (const char c : kept) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f || c == '\\') {
+    // A quote too: the text is quoted in the message, and must not end the quote itself.
+    if (byte < 0x20 || byte >= 0x7f || c == '\\' || c == '"') {
       safe += fmt::format("\\x{:02x}", byte);
     } else {
       safe += c;

@@ -26,9 +26,9 @@ std::string_view level_name(Level level);
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
 // Text a peer or a user chose (a session string, a label, an agent's message), made safe for a
-// log line: at most `max_bytes` of it, control characters, backslashes and non-ASCII bytes as
-// \xNN, so no one can forge a line, flood the journal or hide in escapes; a cut says how long
-// the text was. Quote it in the message: "session \"{}\"".
+// log line: at most `max_bytes` of it, control characters, backslashes, double quotes and
+// non-ASCII bytes as \xNN, so no one can forge a line, end the quote around it, flood the journal
+// or hide in escapes; a cut says how long the text was. Quote it in the message: "session \"{}\"".
 std::string untrusted(std::string_view text, std::size_t max_bytes = 120);
 
 inline void debug(std::string_view message, std::initializer_list<Field> fields = {}) {

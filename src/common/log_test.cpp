@@ -16,6 +16,12 @@ TEST(Untrusted, EscapesWhatCouldForgeALine) {
   EXPECT_EQ(untrusted("caf\xc3\xa9"), "caf\\xc3\\xa9");
 }
 
+// Issue 24: the text is quoted in the log message ("session \"{}\""); a quote inside it once
+// ended that quote early, so a peer could append what looked like the daemon's own words.
+TEST(Untrusted, EscapesTheQuoteThatWouldEndItsQuotation) {
+  EXPECT_EQ(untrusted(R"(c2" (accepted for uid 0))"), R"(c2\x22 (accepted for uid 0))");
+}
+
 TEST(Untrusted, CutsLongTextAndSaysHowLongItWas) {
   const std::string huge(1'000'000, 's');
   const std::string safe = untrusted(huge, 100);

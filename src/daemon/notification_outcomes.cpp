@@ -21,27 +21,27 @@ void NotificationOutcomes::expect(const std::string& agent, uint32_t notificatio
   it->second.actions.insert(actions.begin(), actions.end());
   it->second.actions.insert("default");
   if (inserted) {
-    arrival_order_.push_back(key);
+    it->second.arrival = next_arrival_++;
+    by_arrival_.emplace(it->second.arrival, key);
     forget_oldest_unwatched();
   }
 }
 
-// Entries being waited for go to the back of the line: at most kMaxRemembered others stay.
+// Entries being waited for stay (they end with their wait): at most kMaxRemembered others do.
 void NotificationOutcomes::forget_oldest_unwatched() {
-  std::size_t passes = arrival_order_.size();
-  while (entries_.size() > kMaxRemembered && passes-- > 0) {
-    Key oldest = std::move(arrival_order_.front());
-    arrival_order_.pop_front();
-    auto found = entries_.find(oldest);
-    if (found == entries_.end()) {
-      continue;  // delivered and erased already
+  for (auto oldest = by_arrival_.begin();
+       entries_.size() > kMaxRemembered && oldest != by_arrival_.end();) {
+    auto entry = entries_.find(oldest->second);
+    ++oldest;  // before erase() invalidates it
+    if (entry->second.waiters.empty()) {
+      erase(entry);
     }
-    if (!found->second.waiters.empty()) {
-      arrival_order_.push_back(std::move(oldest));
-      continue;
-    }
-    entries_.erase(found);
   }
+}
+
+void NotificationOutcomes::erase(std::map<Key, Entry>::iterator entry) {
+  by_arrival_.erase(entry->second.arrival);
+  entries_.erase(entry);
 }
 
 void NotificationOutcomes::wake(Entry& entry) {
@@ -111,7 +111,7 @@ asio::awaitable<NotificationOutcome> NotificationOutcomes::wait(std::string agen
   NotificationOutcome outcome = entry.outcome;
   std::erase(entry.waiters, &timer);
   if (entry.waiters.empty()) {
-    entries_.erase(found);  // delivered to every waiter: forget it
+    erase(found);  // delivered to every waiter: forget it
   }
   co_return outcome;
 }

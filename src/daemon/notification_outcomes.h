@@ -13,7 +13,6 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -57,6 +56,8 @@ class NotificationOutcomes {
                                             std::chrono::milliseconds timeout);
 
   std::size_t remembered() const { return entries_.size(); }
+  // Keys kept in arrival order: always remembered(), however entries went (a test checks it).
+  std::size_t arrival_order_size() const { return by_arrival_.size(); }
 
  private:
   using Key = std::pair<std::string, uint32_t>;
@@ -64,14 +65,19 @@ class NotificationOutcomes {
     NotificationOutcome outcome;
     std::set<std::string> actions;  // offered, "default" included
     std::vector<asio::steady_timer*> waiters;
+    uint64_t arrival = 0;  // its key in by_arrival_
   };
 
   void forget_oldest_unwatched();
+  void erase(std::map<Key, Entry>::iterator entry);
   static void wake(Entry& entry);
 
   asio::any_io_executor executor_;
   std::map<Key, Entry> entries_;
-  std::deque<Key> arrival_order_;  // for forgetting the oldest unwatched entries
+  // Every entry's key by when it was shown, for forgetting the oldest unwatched ones; an entry
+  // leaves both maps at once (erase()), so neither outgrows the other.
+  std::map<uint64_t, Key> by_arrival_;
+  uint64_t next_arrival_ = 0;
 };
 
 }  // namespace liaison::daemon

@@ -19,6 +19,7 @@ class NotificationOutcomesTest : public testing::Test {
   std::shared_ptr<std::optional<NotificationOutcome>> start_wait(
       const std::string& agent, uint32_t id, std::chrono::milliseconds timeout) {
     auto slot = std::make_shared<std::optional<NotificationOutcome>>();
+    io_.restart();  // a loop that ran out of work stays stopped until restarted
     asio::co_spawn(
         io_,
         [this, agent, id, timeout, slot]() -> asio::awaitable<void> {
@@ -101,6 +102,24 @@ TEST_F(NotificationOutcomesTest, TheTableStaysBoundedWhileAWaitRuns) {
   run_until([&] { return outcome->has_value(); });
   ASSERT_TRUE(outcome->has_value());
   EXPECT_EQ(got(*outcome).closed, "closed");
+}
+
+// Issue 24: each waited notification once left its key in the arrival order after the wait
+// erased its entry: one more key per `notify --wait-action`, forever.
+TEST_F(NotificationOutcomesTest, WaitedNotificationsLeaveNothingBehind) {
+  for (uint32_t id = 0; id < 2000; ++id) {
+    outcomes_.expect("agent-a", id, {});
+    auto outcome = start_wait("agent-a", id, 10s);
+    EXPECT_TRUE(outcomes_.record_closed("agent-a", id, "closed"));
+    run_until([&] { return outcome->has_value(); });
+  }
+  EXPECT_EQ(outcomes_.remembered(), 0u);
+  EXPECT_EQ(outcomes_.arrival_order_size(), 0u);
+  for (uint32_t id = 0; id < 3 * NotificationOutcomes::kMaxRemembered; ++id) {
+    outcomes_.expect("agent-b", id, {});
+  }
+  EXPECT_EQ(outcomes_.remembered(), NotificationOutcomes::kMaxRemembered);
+  EXPECT_EQ(outcomes_.arrival_order_size(), NotificationOutcomes::kMaxRemembered);
 }
 
 // Attack 4: an agent answering two notifies with one id made the second wait throw, and its
