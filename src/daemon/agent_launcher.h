@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <expected>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,12 @@ struct LaunchedAgent {
   // also reaps them (waitid(P_PIDFD)); for others (an agent in a user's service manager, or one
   // adopted from a previous daemon) it only tells that they are gone.
   UniqueFd exit_fd;
+  // Why the process never became the agent, asked once it has exited: the step before execve
+  // that failed ("setresuid(1001): Operation not permitted"), or empty when it reached execve.
+  // Null where the launcher cannot tell. Never blocks: launch() does not wait for the child to
+  // exec, because a child that is already the user may hang in the user's home (a FUSE mount
+  // that never answers) and nothing a user does may stall the daemon.
+  std::function<std::string()> start_failure;
 };
 
 // How an agent that presents no token proves it is this strategy's agent: the kernel says it
@@ -54,7 +61,9 @@ class AgentLauncher {
   // Starts the agent for `session` (for user scope: for all sessions of its user). `token` is
   // the one-time secret the agent must present in agent.hello; the launcher hands it over
   // without putting it in argv, the environment or a log (user scope has no token: empty).
-  // Never waits for the agent to be ready; takes at most a few milliseconds in the usual case.
+  // Never waits for the agent to be ready, nor (exec) for it to reach execve: a step that fails
+  // after fork shows as its exit, explained by start_failure. Takes at most a few milliseconds
+  // in the usual case.
   // A user-scope launcher that finds the agent already running returns that process.
   virtual std::expected<LaunchedAgent, std::string> launch(const Session& session,
                                                            const std::string& token) = 0;

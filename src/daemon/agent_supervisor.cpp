@@ -338,12 +338,26 @@ void AgentSupervisor::on_exit(const std::string& id, int exit_status) {
   Slot& slot = *slots_.at(id);
   // Another process's child (a user's service manager's, or a previous daemon's) ends without
   // telling us how.
-  const std::string how = slot.our_child ? describe_exit(exit_status) : "ended";
-  log::info(fmt::format("agent pid {} for {} {}", slot.process.pid,
-                        describe_sessions(slot.sessions, launcher_.scope()), how),
-            {{"LIAISON_SESSION", slot.sessions.front().id},
-             {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)},
-             {"LIAISON_EVENT", "agent-exited"}});
+  std::string how = slot.our_child ? describe_exit(exit_status) : "ended";
+  const std::string start_failure =
+      slot.our_child && slot.process.start_failure ? slot.process.start_failure() : "";
+  if (!start_failure.empty()) {
+    // It never became the agent: a step between fork and execve failed. Said once per streak.
+    const auto level = slot.consecutive_failures == 0 ? log::Level::kError : log::Level::kDebug;
+    log::write(level,
+               fmt::format("cannot start the agent for {}: {}",
+                           describe_sessions(slot.sessions, launcher_.scope()), start_failure),
+               {{"LIAISON_SESSION", slot.sessions.front().id},
+                {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)},
+                {"LIAISON_EVENT", "launch-failed"}});
+    how = "could not start: " + start_failure;
+  } else {
+    log::info(fmt::format("agent pid {} for {} {}", slot.process.pid,
+                          describe_sessions(slot.sessions, launcher_.scope()), how),
+              {{"LIAISON_SESSION", slot.sessions.front().id},
+               {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)},
+               {"LIAISON_EVENT", "agent-exited"}});
+  }
   slot.exit_watch.reset();
   slot.process = {};
   slot.our_child = false;
@@ -375,8 +389,10 @@ void AgentSupervisor::on_exit(const std::string& id, int exit_status) {
   }
   ++slot.consecutive_failures;
   slot.last_failure =
-      fmt::format("the agent {} after {} ms", how,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(ran_for).count());
+      start_failure.empty()
+          ? fmt::format("the agent {} after {} ms", how,
+                        std::chrono::duration_cast<std::chrono::milliseconds>(ran_for).count())
+          : fmt::format("cannot start the agent: {}", start_failure);
   schedule_relaunch(slot);
 }
 

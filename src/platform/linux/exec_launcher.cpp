@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <system_error>
 #include <utility>
 
@@ -25,10 +25,6 @@ namespace {
 
 // glibc names it P_PIDFD only since 2.36; the kernel value is fixed.
 constexpr idtype_t kPidfdIdType = static_cast<idtype_t>(3);
-
-// How long launch() waits for the child to reach execve (a chdir into a hung network home could
-// otherwise stall the daemon's event loop).
-constexpr int kExecDeadlineMilliseconds = 5000;
 
 // The first fd the child closes; 0-2 are stdio and 3 is the token.
 constexpr unsigned kFirstClosedFd = kAgentTokenFd + 1;
@@ -146,7 +142,16 @@ void drop_privileges(const ChildPlan& plan) {
   fail_child(plan, ChildStep::kExec, errno);
 }
 
-std::string describe_step(ChildStep step, const ChildPlan& plan) {
+// What the parent says about a child's failed step, kept after the plan's memory is gone.
+struct ChildDescription {
+  std::string path;
+  std::string home;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  size_t group_count = 0;
+};
+
+std::string describe_step(ChildStep step, const ChildDescription& plan) {
   switch (step) {
     case ChildStep::kNewSession:
       return "setsid";
@@ -173,7 +178,7 @@ std::string describe_step(ChildStep step, const ChildPlan& plan) {
   return "unknown step";
 }
 
-std::string describe_failure(const ChildFailure& failure, const ChildPlan& plan) {
+std::string describe_failure(const ChildFailure& failure, const ChildDescription& plan) {
   std::string step = describe_step(failure.step, plan);
   if (failure.error_number == 0) {
     return step;
@@ -273,38 +278,19 @@ std::vector<char*> to_c_array(std::vector<std::string>& strings) {
   return array;
 }
 
-// The child's report: a failure, or nullopt once execve closed the pipe. Gives up (and says so)
-// when the child neither execs nor fails within the deadline.
-std::expected<std::optional<ChildFailure>, std::string> wait_for_exec(const UniqueFd& report) {
-  pollfd poll_fd{.fd = report.get(), .events = POLLIN, .revents = 0};
-  int ready;
-  do {
-    ready = poll(&poll_fd, 1, kExecDeadlineMilliseconds);
-  } while (ready < 0 && errno == EINTR);
-  if (ready == 0) {
-    return std::unexpected(
-        fmt::format("agent did not reach execve within {} ms", kExecDeadlineMilliseconds));
-  }
+// Reads the report of a child that has exited: its failed step, or empty when it reached
+// execve (the pipe's write end closed there without a word). Non-blocking: a report is written
+// whole before the child exits.
+std::string read_start_failure(const UniqueFd& report, const ChildDescription& description) {
   ChildFailure failure{};
   ssize_t count;
   do {
     count = read(report.get(), &failure, sizeof(failure));
   } while (count < 0 && errno == EINTR);
-  if (count == static_cast<ssize_t>(sizeof(failure))) {
-    return failure;
+  if (count != static_cast<ssize_t>(sizeof(failure))) {
+    return {};
   }
-  return std::nullopt;
-}
-
-void kill_and_reap(pid_t pid, const UniqueFd& pidfd) {
-  if (pidfd) {
-    syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-  } else {
-    kill(pid, SIGKILL);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  return describe_failure(failure, description);
 }
 
 // What the child is made from, owned by the parent until the child has exec'd.
@@ -438,35 +424,39 @@ std::expected<daemon::LaunchedAgent, std::string> ExecLauncher::launch(
   if (!pid) {
     return std::unexpected(pid.error());
   }
-
   // The child is ours until we reap it, so its pid cannot be reused before pidfd_open (unless
   // SIGCHLD is ignored, which the daemon must not do).
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));
-  int pidfd_errno = errno;
+  const int pidfd_errno = errno;
   // Only the child keeps these; the report pipe reaches EOF when its copy closes at execve.
   resources->report.write_end.reset();
   resources->token_fd.reset();
   resources->null_fd.reset();
-
-  auto outcome = wait_for_exec(resources->report.read_end);
-  if (!outcome) {
-    kill_and_reap(*pid, pidfd);
-    return std::unexpected(outcome.error());
-  }
-  if (const auto& failure = *outcome; failure) {
-    int status;
-    while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return std::unexpected(describe_failure(*failure, plan));
-  }
   if (!pidfd) {
-    kill_and_reap(*pid, pidfd);
+    // Without a pidfd (out of fds or memory) nothing can watch it: end it, and reap it if it has
+    // gone already. Waiting could block on a child stuck in the user's home, so a child that is
+    // slow to die stays a zombie until the daemon exits: one entry, in a case this rare.
+    kill(*pid, SIGKILL);
+    waitpid(*pid, nullptr, WNOHANG);
     return std::unexpected(fmt::format("pidfd_open: {}", errno_text(pidfd_errno)));
   }
+  // Read only after the child exited, never waited on: O_NONBLOCK makes sure of it.
+  fcntl(resources->report.read_end.get(), F_SETFL, O_NONBLOCK);
+  auto report = std::make_shared<UniqueFd>(std::move(resources->report.read_end));
+  ChildDescription description{.path = resources->argv.front(),
+                               .home = resources->home,
+                               .uid = plan.uid,
+                               .gid = plan.gid,
+                               .group_count = plan.group_count};
   log::info(
       fmt::format("started agent for session {} as uid {}, pid {}", session.id, session.uid, *pid),
       {{"LIAISON_SESSION", session.id}});
-  return daemon::LaunchedAgent{.pid = *pid, .uid = session.uid, .exit_fd = std::move(pidfd)};
+  return daemon::LaunchedAgent{.pid = *pid,
+                               .uid = session.uid,
+                               .exit_fd = std::move(pidfd),
+                               .start_failure = [report, description = std::move(description)] {
+                                 return read_start_failure(*report, description);
+                               }};
 }
 
 void ExecLauncher::send_signal(const daemon::LaunchedAgent& agent, int signal) {

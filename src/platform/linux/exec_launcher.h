@@ -32,9 +32,11 @@ class ExecLauncher final : public daemon::AgentLauncher {
 
   std::string strategy() const override { return "exec"; }
 
-  // Everything that can fail is prepared before fork; a child that fails before execve reports
-  // the step and errno ("setresuid(1001): Operation not permitted"), and launch() returns it.
-  // Refuses uid 0: an agent is always someone's unprivileged process.
+  // Everything that can fail is prepared before fork, and returned as an error. launch() then
+  // returns at once, without waiting for the child to reach execve (it runs as the user by then,
+  // and may hang in their home): a child that fails before execve exits with status 127 and its
+  // LaunchedAgent::start_failure names the step and errno ("setresuid(1001): Operation not
+  // permitted"). Refuses uid 0: an agent is always someone's unprivileged process.
   std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
                                                            const std::string& token) override;
 

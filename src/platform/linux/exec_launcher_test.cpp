@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -170,6 +171,18 @@ class ExecLauncherTest : public testing::Test {
   fs::path output_;
 };
 
+// Waits (through the pidfd) for a launched child that fails before execve, reaps it, and returns
+// what the launch says went wrong.
+std::string start_failure_after_exit(ExecLauncher& launcher, daemon::LaunchedAgent& launched) {
+  if (!wait_readable(launched.exit_fd.get(), 10'000)) {
+    return "(the child is still running)";
+  }
+  auto status = launcher.reap(launched);
+  EXPECT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 127)
+      << "a failed step exits with 127";
+  return launched.start_failure ? launched.start_failure() : "(no start_failure)";
+}
+
 std::vector<std::string> with_launch_variables(std::vector<std::string> environment) {
   environment.push_back("LIAISON_SESSION=c42");
   environment.push_back("LIAISON_AGENT_SOCKET=/run/liaison/agent.sock");
@@ -245,6 +258,94 @@ TEST_F(ExecLauncherTest, ExitCodeArrivesThroughThePidfd) {
   ASSERT_TRUE(WIFEXITED(wait_status));
   EXPECT_EQ(WEXITSTATUS(wait_status), 7);
   EXPECT_EQ(reap(launched->exit_fd), 0);  // already reaped: nothing left to wait for
+  ASSERT_TRUE(launched->start_failure);
+  EXPECT_EQ(launched->start_failure(), "") << "it reached execve: no failed step";
+}
+
+// A FUSE file system over `path` whose server never answers: every access by another process
+// blocks until the server goes, as a user's own FUSE mount over their home can make it. The
+// server is a child process that holds /dev/fuse and never reads it; the test process holds no
+// copy, so neither do the children the launcher forks, and stop() really ends the file system.
+// allow_other, so the test user blocks instead of getting EACCES.
+class FileSystemThatNeverAnswers {
+ public:
+  explicit FileSystemThatNeverAnswers(fs::path path) : path_(std::move(path)) {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+      error_ = "pipe2 failed";
+      return;
+    }
+    server_ = fork();
+    if (server_ == 0) {
+      int result = 0;
+      const int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+      const std::string options =
+          "fd=" + std::to_string(fuse) + ",rootmode=40000,user_id=0,group_id=0,allow_other";
+      if (fuse < 0 || mount("liaison-test", path_.c_str(), "fuse.liaison-test",
+                            MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+        result = errno;
+      }
+      [[maybe_unused]] ssize_t written = write(ready[1], &result, sizeof(result));
+      for (;;) {
+        pause();  // holds the fd, answers nothing
+      }
+    }
+    close(ready[1]);
+    int result = -1;
+    if (read(ready[0], &result, sizeof(result)) != sizeof(result) || result != 0) {
+      error_ = std::string("mounting a FUSE file system: ") + strerror(result > 0 ? result : EIO);
+    }
+    close(ready[0]);
+  }
+
+  ~FileSystemThatNeverAnswers() {
+    stop();
+    umount2(path_.c_str(), MNT_DETACH);
+  }
+
+  // The server goes away: the kernel aborts the connection, and every access fails at once.
+  void stop() {
+    if (server_ > 0) {
+      kill(server_, SIGKILL);
+      waitpid(server_, nullptr, 0);
+      server_ = -1;
+    }
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  fs::path path_;
+  pid_t server_ = -1;
+  std::string error_;
+};
+
+// Issue 11 attack 2, confirmed by issue 24 on the running daemon: the child, already the user,
+// chdir()s into a home that never answers. launch() waited up to 5 s for execve, then sent
+// SIGKILL and waited for the child with no deadline: the daemon's only thread hung for good.
+// Now launch() returns at once, and the child is reaped through its pidfd whenever it ends:
+// when killed, or when the hostile mount goes away.
+TEST_F(ExecLauncherTest, AHomeThatNeverAnswersDoesNotHoldTheLaunch) {
+  FileSystemThatNeverAnswers hung_home(home_);
+  ASSERT_EQ(hung_home.error(), "");
+  ExecLauncher launcher = launcher_with({"exit:0"});
+
+  auto killed = launcher.launch(test_session(), kToken);
+  ASSERT_TRUE(killed) << killed.error();
+  EXPECT_FALSE(wait_readable(killed->exit_fd.get(), 200)) << "the child is held in the home";
+  launcher.send_signal(*killed, SIGKILL);
+  ASSERT_TRUE(wait_readable(killed->exit_fd.get(), 10'000));
+  auto status = launcher.reap(*killed);
+  EXPECT_TRUE(status.has_value() && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+
+  auto freed = launcher.launch(test_session(), kToken);
+  ASSERT_TRUE(freed) << freed.error();
+  EXPECT_FALSE(wait_readable(freed->exit_fd.get(), 200)) << "the child is held in the home";
+  hung_home.stop();  // the home now fails at once, and the child goes on
+  ASSERT_TRUE(wait_readable(freed->exit_fd.get(), 10'000));
+  status = launcher.reap(*freed);
+  EXPECT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  EXPECT_EQ(report()["cwd"], "/") << "a home that cannot be entered leaves the agent in /";
 }
 
 TEST_F(ExecLauncherTest, RunningAgentIsNotReapedAndDiesOfItsSignal) {
@@ -291,8 +392,9 @@ TEST_F(ExecLauncherTest, MissingBinaryIsAClearError) {
   ExecLauncher launcher({"/nonexistent/liaison-agent", "agent"}, "/run/liaison/agent.sock",
                         [](const daemon::Session&) { return fixed_environment(); });
   auto launched = launcher.launch(test_session(), kToken);
-  ASSERT_FALSE(launched);
-  EXPECT_EQ(launched.error(), "execve(/nonexistent/liaison-agent): No such file or directory");
+  ASSERT_TRUE(launched) << launched.error();
+  EXPECT_EQ(start_failure_after_exit(launcher, *launched),
+            "execve(/nonexistent/liaison-agent): No such file or directory");
 }
 
 TEST_F(ExecLauncherTest, NonExecutableBinaryIsAClearError) {
@@ -302,8 +404,9 @@ TEST_F(ExecLauncherTest, NonExecutableBinaryIsAClearError) {
   ExecLauncher launcher({not_executable.string()}, "/run/liaison/agent.sock",
                         [](const daemon::Session&) { return fixed_environment(); });
   auto launched = launcher.launch(test_session(), kToken);
-  ASSERT_FALSE(launched);
-  EXPECT_EQ(launched.error(), "execve(" + not_executable.string() + "): Permission denied");
+  ASSERT_TRUE(launched) << launched.error();
+  EXPECT_EQ(start_failure_after_exit(launcher, *launched),
+            "execve(" + not_executable.string() + "): Permission denied");
 }
 
 // Without CAP_SETUID (as in a daemon confined too tightly) the child fails at setresuid, and
@@ -320,8 +423,10 @@ TEST_F(ExecLauncherTest, FailedSetresuidIsReportedWithItsErrno) {
     data[0].effective &= ~(1U << CAP_SETUID);
     data[0].permitted &= ~(1U << CAP_SETUID);
     syscall(SYS_capset, &header, data);
-    auto launched = launcher_with({"exit:0"}).launch(test_session(), kToken);
-    std::string message = launched ? "launched" : launched.error();
+    ExecLauncher launcher = launcher_with({"exit:0"});
+    auto launched = launcher.launch(test_session(), kToken);
+    std::string message =
+        launched ? start_failure_after_exit(launcher, *launched) : "launch: " + launched.error();
     [[maybe_unused]] ssize_t written = write(result_pipe[1], message.data(), message.size());
     _exit(0);
   }
