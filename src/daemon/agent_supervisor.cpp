@@ -1,6 +1,7 @@
 #include "daemon/agent_supervisor.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -276,17 +277,18 @@ void AgentSupervisor::launch(Slot& slot) {
   slot.launched_at = std::chrono::steady_clock::now();
   auto launched = launcher_.launch(slot.sessions.front(), token);
   if (!launched) {
-    // Said once per streak of failures; the retries of a streak are debug lines.
-    const auto level = slot.consecutive_failures == 0 ? log::Level::kError : log::Level::kDebug;
-    log::write(level,
-               fmt::format("cannot start the agent for {}: {}",
-                           describe_sessions(slot.sessions, launcher_.scope()), launched.error()),
-               {{"LIAISON_SESSION", slot.sessions.front().id}, {"LIAISON_EVENT", "launch-failed"}});
-    slot.token_digests.clear();
-    ++slot.consecutive_failures;
-    slot.last_failure = fmt::format("cannot start the agent: {}", launched.error());
-    schedule_relaunch(slot);
+    launch_failed(slot, launched.error(), "launch-failed");
     return;
+  }
+  if (launcher_.scope() == AgentScope::kUser) {
+    if (auto proven = verify_launched(*launched); !proven) {
+      // Never adopted, so never signalled: its handle closes with `launched`.
+      launch_failed(slot,
+                    fmt::format("the user's service manager names pid {} as the agent, but {}",
+                                launched->pid, proven.error()),
+                    "launch-refused");
+      return;
+    }
   }
   slot.process = std::move(*launched);
   slot.our_child = launcher_.scope() == AgentScope::kSession;
@@ -309,6 +311,20 @@ void AgentSupervisor::launch(Slot& slot) {
               {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)}});
   watch_exit(slot);
   save_record(slot, slot.token_digests);
+}
+
+// Said once per streak of failures; the retries of a streak are debug lines.
+void AgentSupervisor::launch_failed(Slot& slot, const std::string& reason, std::string_view event) {
+  const auto level = slot.consecutive_failures == 0 ? log::Level::kError : log::Level::kDebug;
+  log::write(
+      level,
+      fmt::format("cannot start the agent for {}: {}",
+                  describe_sessions(slot.sessions, launcher_.scope()), reason),
+      {{"LIAISON_SESSION", slot.sessions.front().id}, {"LIAISON_EVENT", std::string(event)}});
+  slot.token_digests.clear();
+  ++slot.consecutive_failures;
+  slot.last_failure = fmt::format("cannot start the agent: {}", reason);
+  schedule_relaunch(slot);
 }
 
 void AgentSupervisor::watch_exit(Slot& slot) {
@@ -717,6 +733,27 @@ std::expected<void, std::string> AgentSupervisor::verify_unit_identity(
   if (facts->executable != identity->executable) {
     return std::unexpected(
         fmt::format("pid {} runs {}, not {}", peer.pid, facts->executable, identity->executable));
+  }
+  return {};
+}
+
+// A user-scope launch's pid comes from the user's own service manager, which the user can
+// impersonate (they own the directory of its socket, and can serve D-Bus there themselves): it
+// is adopted, and so ever signalled, only once the process behind the handle the launcher opened
+// is proven to run as that uid, in that uid's service manager, under our unit, from our binary.
+// The facts are read after the handle was opened, and the handle is checked unexited after, so
+// both are about one process (a pid freed in between could have been reused).
+std::expected<void, std::string> AgentSupervisor::verify_launched(
+    const LaunchedAgent& agent) const {
+  if (!agent.exit_fd) {
+    return std::unexpected("there is no handle on that process to prove it by");
+  }
+  if (auto verified = verify_unit_identity({.uid = agent.uid, .pid = agent.pid}); !verified) {
+    return verified;
+  }
+  pollfd exited{.fd = agent.exit_fd.get(), .events = POLLIN, .revents = 0};
+  if (::poll(&exited, 1, 0) != 0) {
+    return std::unexpected(fmt::format("pid {} ended while it was checked", agent.pid));
   }
   return {};
 }

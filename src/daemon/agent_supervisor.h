@@ -140,6 +140,8 @@ class AgentSupervisor {
   protocol::Result<protocol::Json> accept_user_hello(
       const std::shared_ptr<protocol::Connection>& connection, const PeerCredentials& peer);
   std::expected<void, std::string> verify_unit_identity(const PeerCredentials& peer) const;
+  std::expected<void, std::string> verify_launched(const LaunchedAgent& agent) const;
+  void launch_failed(Slot& slot, const std::string& reason, std::string_view event);
 
   asio::io_context& io_;
   AgentLauncher& launcher_;

@@ -59,6 +59,14 @@ class FakeLauncher final : public AgentLauncher {
       --fail_launches_;
       return std::unexpected("the binary is broken");
     }
+    if (named_main_pid_ != 0) {
+      const pid_t named = std::exchange(named_main_pid_, 0);
+      auto watch = processes_.watch(named);
+      if (!watch) {
+        return std::unexpected(watch.error());
+      }
+      return LaunchedAgent{.pid = named, .uid = session.uid, .exit_fd = std::move(*watch)};
+    }
     const pid_t pid = next_pid_++;
     processes_.set(pid, facts_for(pid, session.uid));
     int fds[2];
@@ -117,12 +125,16 @@ class FakeLauncher final : public AgentLauncher {
   }
   void let_signals_kill(bool kill) { die_on_signal_ = kill; }
   void set_next_pid(pid_t pid) { next_pid_ = pid; }
+  // The next launch returns `pid`, whatever it is (the test sets its facts), as a user serving
+  // their own D-Bus on their manager's socket can name any process as their unit's MainPID.
+  void name_next_main_pid(pid_t pid) { named_main_pid_ = pid; }
 
  private:
   FakeProcessInspector& processes_;
   AgentScope scope_;
   std::string strategy_;
   pid_t next_pid_ = 4000;
+  pid_t named_main_pid_ = 0;
   std::map<uid_t, int> launches_;
   std::map<pid_t, UniqueFd> exit_pipes_;
   std::vector<std::pair<pid_t, int>> signals_;
@@ -572,6 +584,43 @@ TEST_F(SupervisorTest, AUserHelloMustComeFromTheUnitTheUserAndTheBinary) {
   ProcessFacts bobs = launcher_->facts_for(803, kBob);
   EXPECT_NE(refused_with(803, bobs, kBob).find("no agent is expected"), std::string::npos);
   EXPECT_EQ(state_of("3"), "starting");
+}
+
+// Issue 11 attack 1, confirmed by issue 24 on the running daemon: alice serves her own D-Bus on
+// her manager's socket and names another process as the MainPID of her agent's unit. Root once
+// adopted it, listed it as her agent, and at her logout sent it SIGTERM, then SIGKILL.
+TEST_F(SupervisorTest, AMainPidThatIsNotOurAgentIsNeverAdoptedNorSignalled) {
+  make_supervisor(AgentScope::kUser, "asuser");
+  std::vector<std::pair<std::string, ProcessFacts>> victims;
+  victims.emplace_back("bob's agent", launcher_->facts_for(0, kBob));
+  ProcessFacts in_session = launcher_->facts_for(0, kAlice);
+  in_session.in_user_manager = false;  // alice's own process, outside her manager
+  victims.emplace_back("a session process", in_session);
+  ProcessFacts other_unit = launcher_->facts_for(0, kAlice);
+  other_unit.user_unit = "pipewire.service";
+  victims.emplace_back("another unit", other_unit);
+  ProcessFacts other_binary = launcher_->facts_for(0, kAlice);
+  other_binary.executable = "/usr/bin/python3";
+  victims.emplace_back("another binary", other_binary);
+  ProcessFacts root = launcher_->facts_for(0, 0);
+  root.in_user_manager = false;
+  victims.emplace_back("a process of root", root);
+  pid_t victim = 600;
+  for (auto& [what, facts] : victims) {
+    ++victim;
+    processes_.set(victim, facts);
+    launcher_->name_next_main_pid(victim);
+    supervisor_->reconcile({session("3", kAlice)});
+    EXPECT_EQ(state_of("3"), "backoff") << what;
+    EXPECT_NE(pid_of("3"), victim) << what;
+    supervisor_->reconcile({});  // her logout: nothing of hers is running to stop
+    run_until([&] { return state_of("3") == "absent"; });
+    EXPECT_EQ(signals_to(victim, SIGTERM) + signals_to(victim, SIGKILL), 0) << what;
+  }
+  // The real agent, named by her real manager, is adopted as before.
+  supervisor_->reconcile({session("3", kAlice)});
+  EXPECT_EQ(state_of("3"), "starting");
+  EXPECT_EQ(pid_of("3"), launcher_->last_pid());
 }
 
 TEST_F(SupervisorTest, EachScopeRefusesTheOtherKindOfHello) {
