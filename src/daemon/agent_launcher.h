@@ -51,6 +51,12 @@ class AgentLauncher {
 
   virtual AgentScope scope() const { return AgentScope::kSession; }
 
+  // Whether launch(), send_signal() and retire_other_strategies() may wait on something the
+  // user controls (their own service manager, reached over a socket in their runtime dir): the
+  // supervisor then calls them off its loop (OffLoop), on a thread of their own, while the loop
+  // reads nothing the launcher keeps. Each call still bounds itself.
+  virtual bool may_block() const { return false; }
+
   // For user-scope strategies: how their agents are recognised (see UnitIdentity).
   virtual std::optional<UnitIdentity> unit_identity() const { return std::nullopt; }
 

@@ -1,5 +1,6 @@
 #include "daemon/agent_supervisor.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -79,7 +80,9 @@ struct AgentSupervisor::Slot {
       : id(std::move(agent_id)), sessions(std::move(served)), timer(io) {}
 
   uid_t uid() const { return sessions.front().uid; }
-  bool running() const { return process.pid != 0 || process.exit_fd.valid(); }
+  // A launch still under way counts: what it starts is this slot's to watch or stop.
+  bool running() const { return launching || has_process(); }
+  bool has_process() const { return process.pid != 0 || process.exit_fd.valid(); }
   bool connected() const { return connection && connection->is_open(); }
 
   std::string id;
@@ -100,6 +103,8 @@ struct AgentSupervisor::Slot {
   bool parked = false;     // the strategy runs no agent for this user now (listed as stopped)
   bool adopting = false;   // waiting for the previous daemon's agent to say hello again
   bool our_child = false;  // launched by this daemon as its child: its exit status is ours to read
+  bool launching = false;  // a launch runs off the loop (OffLoop); on_launched ends it
+  uint64_t launch_attempt = 0;
   std::vector<asio::steady_timer*> ready_waiters;
 };
 
@@ -275,34 +280,89 @@ void AgentSupervisor::launch(Slot& slot) {
   }
   slot.connection.reset();
   slot.launched_at = std::chrono::steady_clock::now();
-  auto launched = launcher_.launch(slot.sessions.front(), token);
+  // Known before the launch returns: an agent quick to say hello is recognised by its token.
+  slot.token_digests.clear();
+  if (!token.empty()) {
+    slot.token_digests.push_back(token_digest(token));
+  }
+  if (!launcher_.may_block()) {
+    finish_launch(slot, launcher_.launch(slot.sessions.front(), token));
+    return;
+  }
+  // The launch may wait on the user's own service manager, which the user can stall: it runs
+  // off the loop, and only this slot waits for it.
+  slot.launching = true;
+  const uint64_t attempt = ++slot.launch_attempt;
+  if (slot.state != AgentState::kBackoff) {
+    set_state(slot, AgentState::kStarting);
+  }
+  off_loop_.run<LaunchResult>([&launcher = launcher_, session = slot.sessions.front(),
+                               token] { return launcher.launch(session, token); },
+                              [this, id = slot.id, attempt](LaunchResult launched) {
+                                on_launched(id, attempt, std::move(launched));
+                              });
+}
+
+// A launch that ran off the loop has ended. Its slot is still there (a launching slot counts as
+// running, so nothing removes it); if its sessions went meanwhile, what started is stopped.
+void AgentSupervisor::on_launched(const std::string& id, uint64_t attempt, LaunchResult launched) {
+  auto found = slots_.find(id);
+  if (found == slots_.end() || !found->second->launching ||
+      found->second->launch_attempt != attempt) {
+    log::warning(fmt::format("a launch for {} ended after its agent was forgotten", id));
+    return;
+  }
+  Slot& slot = *found->second;
+  slot.launching = false;
+  finish_launch(slot, std::move(launched));
+  if (slot.wanted && !slot.parked) {
+    return;
+  }
+  slot.timer.cancel();  // no relaunch for a slot that is going
+  if (slot.has_process()) {
+    stop_process(slot);
+  } else if (!slot.wanted) {
+    remove_slot(slot.id);
+  } else {
+    set_state(slot, AgentState::kStopped);
+  }
+}
+
+void AgentSupervisor::finish_launch(Slot& slot, LaunchResult launched) {
+  // A hello may have come before the launch's answer (both reach the loop on their own): a
+  // session agent was known by its token and leaves its handle to this launch; a user agent
+  // brought a handle of its own, proven by its unit.
+  const bool hello_came_first = slot.connected();
   if (!launched) {
-    launch_failed(slot, launched.error(), "launch-failed");
+    if (!hello_came_first) {
+      launch_failed(slot, launched.error(), "launch-failed");
+    }
     return;
   }
   if (launcher_.scope() == AgentScope::kUser) {
     if (auto proven = verify_launched(*launched); !proven) {
       // Never adopted, so never signalled: its handle closes with `launched`.
-      launch_failed(slot,
-                    fmt::format("the user's service manager names pid {} as the agent, but {}",
-                                launched->pid, proven.error()),
-                    "launch-refused");
+      if (!hello_came_first) {
+        launch_failed(slot,
+                      fmt::format("the user's service manager names pid {} as the agent, but {}",
+                                  launched->pid, proven.error()),
+                      "launch-refused");
+      }
       return;
     }
   }
+  if (slot.has_process()) {
+    return;  // its hello came first with the same process, watched already
+  }
   slot.process = std::move(*launched);
   slot.our_child = launcher_.scope() == AgentScope::kSession;
-  slot.token_digests.clear();
-  if (!token.empty()) {
-    slot.token_digests.push_back(token_digest(token));
-  }
   slot.start_time = 0;
   if (adoption_.processes != nullptr) {
     if (auto facts = adoption_.processes->facts_of(slot.process.pid)) {
       slot.start_time = facts->start_time;
     }
   }
-  if (slot.state != AgentState::kBackoff) {
+  if (!hello_came_first && slot.state != AgentState::kBackoff) {
     set_state(slot, AgentState::kStarting);
   }
   log::debug(fmt::format("agent pid {} for {} started", slot.process.pid,
@@ -311,6 +371,27 @@ void AgentSupervisor::launch(Slot& slot) {
               {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)}});
   watch_exit(slot);
   save_record(slot, slot.token_digests);
+}
+
+// Through the launcher; off the loop where that may wait on the user's service manager. The call
+// gets a handle of its own, so the slot may close its handle meanwhile.
+void AgentSupervisor::signal_agent(const LaunchedAgent& agent, int signal) {
+  if (!launcher_.may_block()) {
+    launcher_.send_signal(agent, signal);
+    return;
+  }
+  auto copy = std::make_shared<LaunchedAgent>();
+  copy->pid = agent.pid;
+  copy->uid = agent.uid;
+  if (agent.exit_fd) {
+    copy->exit_fd = UniqueFd(::fcntl(agent.exit_fd.get(), F_DUPFD_CLOEXEC, 0));
+  }
+  off_loop_.run<int>(
+      [&launcher = launcher_, copy, signal] {
+        launcher.send_signal(*copy, signal);
+        return 0;
+      },
+      [](int) {});
 }
 
 // Said once per streak of failures; the retries of a streak are debug lines.
@@ -442,13 +523,16 @@ void AgentSupervisor::stop_process(Slot& slot) {
   slot.timer.cancel();
   slot.adopting = false;
   set_state(slot, AgentState::kStopping);
+  if (!slot.has_process()) {
+    return;  // a launch under way: on_launched stops what it started
+  }
   if (slot.connected()) {
     slot.connection->notify("shutdown", Json::object());
     escalate_stop(slot.id, SIGTERM, stop_.terminate_after);
     return;
   }
   // Nobody to ask: terminate it now, kill it if that is not enough.
-  launcher_.send_signal(slot.process, SIGTERM);
+  signal_agent(slot.process, SIGTERM);
   escalate_stop(slot.id, SIGKILL, stop_.kill_after);
 }
 
@@ -483,7 +567,7 @@ void AgentSupervisor::escalate_stop(const std::string& id, int signal,
                     describe_sessions(stopping.sessions, launcher_.scope()), strsignal(signal)),
         {{"LIAISON_SESSION", stopping.sessions.front().id},
          {"LIAISON_EVENT", "agent-stop-escalated"}});
-    launcher_.send_signal(stopping.process, signal);
+    signal_agent(stopping.process, signal);
     if (signal == SIGTERM) {
       escalate_stop(id, SIGKILL, stop_.kill_after - stop_.terminate_after);
     }
@@ -608,7 +692,7 @@ void AgentSupervisor::adopt(Slot& slot, PendingAdoption adoption) {
                           record.pid, slot.id),
               {{"LIAISON_SESSION", slot.id}, {"LIAISON_EVENT", "agent-outdated"}});
     slot.token_digests.clear();
-    launcher_.send_signal(slot.process, SIGTERM);
+    signal_agent(slot.process, SIGTERM);
   }
   slot.timer.expires_after(adoption_.wait);
   slot.timer.async_wait([this, id = slot.id](const std::error_code& error) {
@@ -625,7 +709,7 @@ void AgentSupervisor::adopt(Slot& slot, PendingAdoption adoption) {
                              late.process.pid, id, adoption_.wait.count()),
                  {{"LIAISON_SESSION", id}, {"LIAISON_EVENT", "agent-not-adopted"}});
     // Its exit (the watch turning readable) launches the replacement: never two at once.
-    launcher_.send_signal(late.process, SIGKILL);
+    signal_agent(late.process, SIGKILL);
   });
 }
 
@@ -641,9 +725,19 @@ void AgentSupervisor::retire_unclaimed_adoptions() {
 }
 
 void AgentSupervisor::retire_other_strategies_once(uid_t uid) {
-  if (retired_for_.insert(uid).second) {
-    launcher_.retire_other_strategies(uid);
+  if (!retired_for_.insert(uid).second) {
+    return;
   }
+  if (!launcher_.may_block()) {
+    launcher_.retire_other_strategies(uid);
+    return;
+  }
+  off_loop_.run<int>(
+      [&launcher = launcher_, uid] {
+        launcher.retire_other_strategies(uid);
+        return 0;
+      },
+      [](int) {});
 }
 
 // ---- hellos -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@
 
 #include "daemon/adoption_records.h"
 #include "daemon/agent_launcher.h"
+#include "daemon/off_loop.h"
 #include "daemon/peer_identity.h"
 #include "daemon/process_inspector.h"
 #include "daemon/session.h"
@@ -142,6 +143,10 @@ class AgentSupervisor {
   std::expected<void, std::string> verify_unit_identity(const PeerCredentials& peer) const;
   std::expected<void, std::string> verify_launched(const LaunchedAgent& agent) const;
   void launch_failed(Slot& slot, const std::string& reason, std::string_view event);
+  using LaunchResult = std::expected<LaunchedAgent, std::string>;
+  void on_launched(const std::string& id, uint64_t attempt, LaunchResult launched);
+  void finish_launch(Slot& slot, LaunchResult launched);
+  void signal_agent(const LaunchedAgent& agent, int signal);
 
   asio::io_context& io_;
   AgentLauncher& launcher_;
@@ -157,6 +162,8 @@ class AgentSupervisor {
   bool handing_over_ = false;
   bool stopping_all_ = false;
   std::function<void()> all_stopped_;
+  // Last, so it is destroyed first: it joins the calls still running, which use launcher_.
+  OffLoop off_loop_{io_.get_executor()};
 };
 
 }  // namespace liaison::daemon

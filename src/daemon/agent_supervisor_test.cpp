@@ -12,10 +12,13 @@
 #include <asio/detached.hpp>
 #include <asio/local/connect_pair.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "daemon/agent_token.h"
 #include "daemon/fake_process_inspector.h"
@@ -51,8 +54,12 @@ class FakeLauncher final : public AgentLauncher {
     return unavailable_.contains(session.uid) ? "not installed for them" : "";
   }
 
+  bool may_block() const override { return may_block_; }
+
   std::expected<LaunchedAgent, std::string> launch(const Session& session,
                                                    const std::string& token) override {
+    std::unique_lock lock(mutex_);
+    released_.wait(lock, [&] { return !held_.contains(session.uid); });
     ++launches_[session.uid];
     last_token_ = token;
     if (fail_launches_ > 0) {
@@ -78,6 +85,7 @@ class FakeLauncher final : public AgentLauncher {
   }
 
   void send_signal(const LaunchedAgent& agent, int signal) override {
+    std::lock_guard lock(mutex_);
     signals_.emplace_back(agent.pid, signal);
     if (die_on_signal_) {
       end(agent.pid);
@@ -104,7 +112,10 @@ class FakeLauncher final : public AgentLauncher {
     return facts;
   }
 
-  int launches(uid_t uid) { return launches_[uid]; }
+  int launches(uid_t uid) {
+    std::lock_guard lock(mutex_);
+    return launches_[uid];
+  }
   int total_launches() const {
     int total = 0;
     for (const auto& [uid, count] : launches_) {
@@ -112,9 +123,18 @@ class FakeLauncher final : public AgentLauncher {
     }
     return total;
   }
-  const std::string& last_token() const { return last_token_; }
-  const std::vector<std::pair<pid_t, int>>& signals() const { return signals_; }
-  pid_t last_pid() const { return next_pid_ - 1; }
+  std::string last_token() const {
+    std::lock_guard lock(mutex_);
+    return last_token_;
+  }
+  std::vector<std::pair<pid_t, int>> signals() const {
+    std::lock_guard lock(mutex_);
+    return signals_;
+  }
+  pid_t last_pid() const {
+    std::lock_guard lock(mutex_);
+    return next_pid_ - 1;
+  }
   void fail_next_launches(int count) { fail_launches_ = count; }
   void set_unavailable(uid_t uid, bool unavailable) {
     if (unavailable) {
@@ -128,6 +148,21 @@ class FakeLauncher final : public AgentLauncher {
   // The next launch returns `pid`, whatever it is (the test sets its facts), as a user serving
   // their own D-Bus on their manager's socket can name any process as their unit's MainPID.
   void name_next_main_pid(pid_t pid) { named_main_pid_ = pid; }
+  // As the Linux launchers: the supervisor then launches and signals off its loop.
+  void set_may_block(bool may_block) { may_block_ = may_block; }
+  // Launches for `uid` wait until release(uid), as with a user's service manager that does not
+  // answer. Release before the test ends: the supervisor joins its launches when destroyed.
+  void hold_launches_of(uid_t uid) {
+    std::lock_guard lock(mutex_);
+    held_.insert(uid);
+  }
+  void release(uid_t uid) {
+    {
+      std::lock_guard lock(mutex_);
+      held_.erase(uid);
+    }
+    released_.notify_all();
+  }
 
  private:
   FakeProcessInspector& processes_;
@@ -135,6 +170,11 @@ class FakeLauncher final : public AgentLauncher {
   std::string strategy_;
   pid_t next_pid_ = 4000;
   pid_t named_main_pid_ = 0;
+  bool may_block_ = false;
+  // Launches and signals may run on the supervisor's OffLoop threads.
+  mutable std::mutex mutex_;
+  std::condition_variable released_;
+  std::set<uid_t> held_;
   std::map<uid_t, int> launches_;
   std::map<pid_t, UniqueFd> exit_pipes_;
   std::vector<std::pair<pid_t, int>> signals_;
@@ -621,6 +661,66 @@ TEST_F(SupervisorTest, AMainPidThatIsNotOurAgentIsNeverAdoptedNorSignalled) {
   supervisor_->reconcile({session("3", kAlice)});
   EXPECT_EQ(state_of("3"), "starting");
   EXPECT_EQ(pid_of("3"), launcher_->last_pid());
+}
+
+// Issue 11 attack 1, the other half: a user's service manager that never answers once held the
+// daemon's only loop for up to 3 s a call, ten calls a launch. Launches that may wait on the
+// user now run off the loop: alice's stalled launch holds only alice's agent.
+TEST_F(SupervisorTest, ALaunchThatWaitsOnTheUsersManagerHoldsOnlyThatUsersAgent) {
+  make_supervisor(AgentScope::kUser, "asuser");
+  launcher_->set_may_block(true);
+  launcher_->hold_launches_of(kAlice);
+  supervisor_->reconcile({session("3", kAlice), session("5", kBob)});
+  run_until([&] { return pid_of("5") > 0; });
+  EXPECT_GT(pid_of("5"), 0) << "bob's agent is launched while alice's launch waits";
+  AgentLine line = connect();
+  EXPECT_TRUE(hello(line, kBob, pid_of("5"), {{"version", "test"}}).has_value());
+  EXPECT_EQ(state_of("5"), "ready");
+  EXPECT_EQ(state_of("3"), "starting");
+  EXPECT_EQ(pid_of("3"), 0);
+  launcher_->release(kAlice);
+  run_until([&] { return pid_of("3") > 0; });
+  EXPECT_GT(pid_of("3"), 0);
+  EXPECT_EQ(state_of("3"), "starting");
+}
+
+// She logs out while her launch waits: nothing is signalled meanwhile (there is no process yet),
+// and what the launch started is stopped once it answers.
+TEST_F(SupervisorTest, WhatALaunchStartsAfterItsUserLeftIsStopped) {
+  make_supervisor(AgentScope::kUser, "asuser");
+  launcher_->set_may_block(true);
+  launcher_->hold_launches_of(kAlice);
+  supervisor_->reconcile({session("3", kAlice)});
+  supervisor_->reconcile({});
+  run_for(20ms);
+  EXPECT_TRUE(launcher_->signals().empty());
+  launcher_->release(kAlice);
+  run_until([&] { return state_of("3") == "absent"; });
+  EXPECT_EQ(state_of("3"), "absent");
+  EXPECT_EQ(signals_to(launcher_->last_pid(), SIGTERM), 1);
+}
+
+// A session agent quick to say hello may do so before its launch's answer reaches the loop: it
+// is known by its token, stays ready, and its handle comes with the answer.
+TEST_F(SupervisorTest, AHelloBeforeTheLaunchAnswersIsAcceptedAndKept) {
+  make_supervisor(AgentScope::kSession, "exec");
+  launcher_->set_may_block(true);
+  launcher_->hold_launches_of(kAlice);
+  supervisor_->reconcile({session("3", kAlice)});
+  launcher_->release(kAlice);
+  // The token the launcher was given, before the loop hears back from it.
+  std::string token;
+  for (int i = 0; i < 500 && token.empty(); ++i) {
+    std::this_thread::sleep_for(1ms);
+    token = launcher_->last_token();
+  }
+  ASSERT_FALSE(token.empty());
+  AgentLine line = connect();
+  EXPECT_TRUE(session_hello(line, "3", kAlice, launcher_->last_pid(), token).has_value());
+  EXPECT_EQ(state_of("3"), "ready");
+  run_until([&] { return pid_of("3") > 0; });
+  EXPECT_EQ(pid_of("3"), launcher_->last_pid());
+  EXPECT_EQ(state_of("3"), "ready");
 }
 
 TEST_F(SupervisorTest, EachScopeRefusesTheOtherKindOfHello) {

@@ -31,6 +31,9 @@ class ExecLauncher final : public daemon::AgentLauncher {
                EnvironmentProvider environment_provider);
 
   std::string strategy() const override { return "exec"; }
+  // The environment comes from the user's service manager (500 ms deadline), and retiring the
+  // other strategies' units talks to it too.
+  bool may_block() const override { return true; }
 
   // Everything that can fail is prepared before fork, and returned as an error. launch() then
   // returns at once, without waiting for the child to reach execve (it runs as the user by then,

@@ -23,6 +23,7 @@ class AsUserLauncher final : public daemon::AgentLauncher {
   AsUserLauncher(std::vector<std::string> agent_command, std::string agent_socket_path);
 
   std::string strategy() const override { return "asuser"; }
+  bool may_block() const override { return true; }  // every call goes to the user's manager
   daemon::AgentScope scope() const override { return daemon::AgentScope::kUser; }
   std::optional<daemon::UnitIdentity> unit_identity() const override;
   std::expected<daemon::LaunchedAgent, std::string> launch(const daemon::Session& session,
@@ -41,6 +42,7 @@ class LaunchAgentLauncher final : public daemon::AgentLauncher {
   LaunchAgentLauncher(std::string agent_executable, const daemon::LaunchAgentInstaller& installer);
 
   std::string strategy() const override { return "launch-agent"; }
+  bool may_block() const override { return true; }  // every call goes to the user's manager
   daemon::AgentScope scope() const override { return daemon::AgentScope::kUser; }
   std::optional<daemon::UnitIdentity> unit_identity() const override;
   std::string why_no_agent_for(const daemon::Session& session) const override;

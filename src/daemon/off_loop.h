@@ -1,0 +1,86 @@
+// Runs calls that may wait on something a user controls (their own service manager, which they
+// can stall or impersonate) off the daemon's loop: each call on a thread of its own, its result
+// handed back to `done` on the loop. Nothing on the loop ever waits for a call; a user who stalls
+// stalls only their own agent.
+//
+// Calls are never abandoned: each must bound itself (every user-manager call has its sd-bus
+// deadline, a launch does not wait for execve), so the destructor, which joins what still runs,
+// waits at most that long. Results that arrive after the OffLoop is gone are dropped. Costs one
+// thread start per call (tens of microseconds), a price only paid for launches and signals.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/post.hpp>
+#include <asio/prefer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace liaison::daemon {
+
+class OffLoop {
+ public:
+  explicit OffLoop(asio::any_io_executor loop) : loop_(std::move(loop)) {}
+  OffLoop(const OffLoop&) = delete;
+  OffLoop& operator=(const OffLoop&) = delete;
+
+  ~OffLoop() {
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->alive = false;
+    }
+    for (auto& [id, thread] : threads_) {
+      thread.join();
+    }
+  }
+
+  // Runs `call` on a new thread; `done` gets its result on the loop. `call` must not touch what
+  // the loop changes without a lock of its own.
+  template <typename Result>
+  void run(std::function<Result()> call, std::function<void(Result)> done) {
+    const uint64_t id = next_id_++;
+    // Counted as work of the loop until the result is posted: a loop with nothing else to do
+    // must wait for it rather than return from run().
+    asio::any_io_executor work = asio::prefer(loop_, asio::execution::outstanding_work.tracked);
+    threads_.emplace(id, std::thread([this, shared = shared_, id, work = std::move(work),
+                                      call = std::move(call), done = std::move(done)]() mutable {
+                       Result result = call();
+                       std::lock_guard lock(shared->mutex);
+                       if (!shared->alive) {
+                         return;  // the owner is going: it joins this thread and wants nothing back
+                       }
+                       asio::post(work, [this, shared, id, done = std::move(done),
+                                         result = std::move(result)]() mutable {
+                         if (!shared->alive) {
+                           return;
+                         }
+                         // The thread has posted this and is about to end: the join is immediate.
+                         if (auto thread = threads_.find(id); thread != threads_.end()) {
+                           thread->second.join();
+                           threads_.erase(thread);
+                         }
+                         done(std::move(result));
+                       });
+                     }));
+  }
+
+  // Calls still running or not yet delivered.
+  std::size_t pending() const { return threads_.size(); }
+
+ private:
+  struct Shared {
+    std::mutex mutex;
+    bool alive = true;  // written under the mutex on the loop; read under it by the threads
+  };
+
+  asio::any_io_executor loop_;
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  std::map<uint64_t, std::thread> threads_;  // touched on the loop only
+  uint64_t next_id_ = 0;
+};
+
+}  // namespace liaison::daemon
