@@ -394,9 +394,14 @@ void AgentSupervisor::signal_agent(const LaunchedAgent& agent, int signal) {
       [](int) {});
 }
 
-// Said once per streak of failures; the retries of a streak are debug lines.
+// Said once per streak of failures; the retries of a streak are debug lines. A refused launch
+// (a user's service manager naming a process that is not our agent) is an attack or a broken
+// manager: said every time, at most once per backoff delay.
 void AgentSupervisor::launch_failed(Slot& slot, const std::string& reason, std::string_view event) {
-  const auto level = slot.consecutive_failures == 0 ? log::Level::kError : log::Level::kDebug;
+  const bool refused = event == "launch-refused";
+  const auto level = slot.consecutive_failures == 0 ? log::Level::kError
+                     : refused                      ? log::Level::kWarning
+                                                    : log::Level::kDebug;
   log::write(
       level,
       fmt::format("cannot start the agent for {}: {}",

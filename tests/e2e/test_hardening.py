@@ -8,12 +8,13 @@ gone. docs/security.md lists these tests beside the unit and integration tests o
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from liaison_cli import (AGENT_SOCKET, agent_state, liaison, rpc_exchange, sessions,
                          wait_for_ready_agents)
-from runner import CommandError, describe, observe_until
+from runner import CommandError, describe, observe_until, poll_until
 
 NESTING = 500_000  # levels: the line that crashed the daemon before the bound (about 1 MB)
 
@@ -165,3 +166,132 @@ def test_a_home_that_never_answers_holds_only_its_users_agent(installed, desktop
         assert service_property(installed, "MainPID") == main_pid
     finally:
         installed.logout(session)
+
+
+CONFIG = "/etc/liaison/liaison.toml"
+
+
+@pytest.fixture
+def asuser(installed, desktops):
+    """The daemon with [agent] launch = "asuser" and ready agents for alice and bob; the config
+    and the daemon are put back afterwards."""
+    config = installed.path(CONFIG)
+    original = config.read_text() if config.exists() else None
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[agent]\nlaunch = "asuser"\n')
+    installed.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
+    installed.exec(["systemctl", "restart", "liaison.service"], timeout=30)
+    try:
+        yield wait_for_ready_agents(installed, desktops.values(), timeout=15)
+    finally:
+        if original is None:
+            config.unlink(missing_ok=True)
+        else:
+            config.write_text(original)
+        installed.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
+        installed.exec(["systemctl", "restart", "liaison.service"], timeout=30)
+        wait_for_ready_agents(installed, desktops.values(), timeout=15)
+
+
+# Listens at PATH (alice's own runtime dir: she may) and accepts every connection without ever
+# answering, as a service manager that hangs, or a user who wants the daemon to hang, would.
+_MANAGER_THAT_NEVER_ANSWERS = r"""
+import socket, sys, time
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(sys.argv[1])
+server.listen(64)
+held = []
+server.settimeout(1)
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    try:
+        held.append(server.accept()[0])
+    except socket.timeout:
+        pass
+"""
+
+
+def test_a_user_manager_that_never_answers_stalls_only_its_users_agent(installed, desktops,
+                                                                       asuser):
+    """Issue 11 attack 1, the stall: under asuser alice moves her manager's socket aside and
+    listens at its path herself; every call of a launch once held the daemon's only loop 3 s."""
+    main_pid = service_property(installed, "MainPID")
+    alice = installed.account("alice")
+    private = f"/run/user/{alice.uid}/systemd/private"
+    aside = private + ".aside"
+    session = desktops["alice"]
+    installed.exec(["mv", private, aside], user="alice")
+    try:
+        listener = installed.start(["python3", "-c", _MANAGER_THAT_NEVER_ANSWERS, private, "30"],
+                                   user="alice", timeout=60)
+        try:
+            observe_until(lambda: installed.exec(["test", "-S", private], check=False).returncode,
+                          until=lambda code: code == 0, timeout=5)
+            killed = kill_agent(installed, asuser, session)
+            answered = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                answered.append(version_answers_within_a_second(installed))
+                time.sleep(0.25)
+            assert all(answered), f"liaison version went unanswered: {answered}"
+            during = sessions(installed)
+            assert agent_state(during, desktops["bob"]) == "ready", during
+            sent = liaison(installed, "notify", "--user", "bob", "--title", "still served")
+            assert sent.returncode == 0, describe(sent)
+        finally:
+            listener.kill()
+    finally:
+        installed.exec(["mv", "-f", aside, private], user="alice")
+    wait_for_new_ready_agent(installed, session, killed, timeout=30)
+    assert service_property(installed, "MainPID") == main_pid
+
+
+FAKE_USER_MANAGER = Path(__file__).parent / "attackers" / "fake_user_manager.py"
+
+
+def test_a_fake_user_manager_cannot_aim_root_at_another_users_process(installed, desktops,
+                                                                      asuser):
+    """Issue 11 attack 1, the aim: under asuser carol serves her own D-Bus on her manager's
+    socket, naming a process of bob's as her agent's MainPID and refusing StopUnit. Root once
+    adopted it, listed it as her agent, and at her logout sent it SIGTERM, then SIGKILL."""
+    main_pid = service_property(installed, "MainPID")
+    carol = installed.account("carol")
+    private = f"/run/user/{carol.uid}/systemd/private"
+    session = installed.login_x11("carol")
+    victim_process = installed.start(["sleep", "600"], user="bob", timeout=700)
+    try:
+        listed = wait_for_ready_agents(installed, [session], timeout=15)
+        victim = int(poll_until(
+            lambda: installed.exec(["pgrep", "-u", "bob", "-x", "-n", "sleep"],
+                                   check=False).stdout.strip(),
+            until=str.isdigit, timeout=5, what="bob's sleep"))
+        fake = f"/run/user/{carol.uid}/liaison-test-fake-manager.py"
+        installed.path(fake).write_text(FAKE_USER_MANAGER.read_text())
+        installed.exec(["mv", private, private + ".aside"], user="carol")
+        server = installed.start(["python3", fake, private, str(victim), "60"], user="carol",
+                                 timeout=90)
+        try:
+            observe_until(lambda: installed.exec(["test", "-S", private], check=False).returncode,
+                          until=lambda code: code == 0, timeout=5)
+            kill_agent(installed, listed, session)
+            seen = []
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                seen.append(sessions(installed).get(session, {}).get("agent", {}).get("pid"))
+                assert version_answers_within_a_second(installed)
+                time.sleep(0.3)
+            assert victim not in seen, f"bob's pid {victim} was taken as carol's agent: {seen}"
+            journal = installed.journal("liaison.service", lines=300)
+            assert f"names pid {victim} as the agent" in journal, journal[-3000:]
+            installed.logout(session)
+            session = None
+            time.sleep(2)  # past the stop escalation's SIGKILL, had her agent been bob's process
+            assert installed.process_running(victim), "root signalled bob's process"
+        finally:
+            server.kill()
+        assert service_property(installed, "MainPID") == main_pid
+    finally:
+        victim_process.kill()
+        if session is not None:
+            installed.exec(["mv", "-f", private + ".aside", private], user="carol", check=False)
+            installed.logout(session)
