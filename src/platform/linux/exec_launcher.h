@@ -1,6 +1,7 @@
-// The `exec` launch strategy on Linux: the daemon forks the agent itself, drops it to the session's
-// user (groups, gid, uid, each checked), gives it a clean environment rebuilt from the session,
-// a new session id, umask 077 and no inherited fds, and keeps a pidfd to watch it.
+// The `exec` launch strategy on Linux: the daemon starts the agent itself through the portable
+// spawn (platform/posix/user_spawn.h: dropped to the session's user, groups, gid and uid each
+// checked, a new session id, umask 077, no inherited fd but the token's), gives it a clean
+// environment rebuilt from the session, and keeps a pidfd to watch it.
 #pragma once
 
 #include <expected>

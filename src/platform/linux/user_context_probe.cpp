@@ -20,9 +20,9 @@
 
 #include "common/unique_fd.h"
 #include "platform/linux/dbus_notifier.h"
-#include "platform/linux/forked_child.h"
 #include "platform/linux/passwd.h"
 #include "platform/linux/user_manager.h"
+#include "platform/posix/forked_child.h"
 #include "protocol/json_rpc.h"
 
 namespace liaison::platform {

@@ -180,7 +180,7 @@ TEST_F(UserContextProbeTest, SetuidOnlyChildRunsManagernameAsTheUser) {
 TEST_F(UserContextProbeTest, SetuidOnlyChildForAnUnknownUser) {
   auto finding = setuid_only_child(4000000000u);
   EXPECT_EQ(finding.status, Status::kInfo);
-  EXPECT_NE(finding.detail.find("no user with uid 4000000000"), std::string::npos)
+  EXPECT_NE(finding.detail.find("no passwd entry for uid 4000000000"), std::string::npos)
       << finding.detail;
 }
 

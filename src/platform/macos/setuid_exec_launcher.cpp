@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "platform/macos/user_spawn.h"
+#include "platform/posix/user_spawn.h"
 
 namespace liaison::platform::macos {
 
@@ -74,17 +74,24 @@ std::expected<daemon::LaunchedAgent, std::string> SetuidExecLauncher::launch(
       .new_session = true,
       .change_to_home = true,
   };
-  auto pid = spawn_as_user(spawn);
-  if (!pid) {
-    return std::unexpected(pid.error());
+  auto child = spawn_as_user(spawn);
+  if (!child) {
+    return std::unexpected(child.error());
   }
-  auto exit_fd = exit_watcher_(*pid);
+  const pid_t pid = child->pid();
+  auto exit_fd = exit_watcher_(pid);
   if (!exit_fd) {
-    kill(*pid, SIGKILL);
-    waitpid(*pid, nullptr, 0);
+    // Nothing can watch it: end it, and reap it if it has gone already. Waiting could block on
+    // a child stuck in the user's home (it is the user by then).
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, WNOHANG);
     return std::unexpected(exit_fd.error());
   }
-  return daemon::LaunchedAgent{.pid = *pid, .uid = session.uid, .exit_fd = std::move(*exit_fd)};
+  return daemon::LaunchedAgent{
+      .pid = pid,
+      .uid = session.uid,
+      .exit_fd = std::move(*exit_fd),
+      .start_failure = [child = std::move(*child)] { return child.start_failure(); }};
 }
 
 }  // namespace liaison::platform::macos

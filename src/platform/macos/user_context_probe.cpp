@@ -17,7 +17,7 @@
 #include "common/unique_fd.h"
 #include "platform/macos/context_findings.h"
 #include "platform/macos/launchd_plist.h"
-#include "platform/macos/user_spawn.h"
+#include "platform/posix/user_spawn.h"
 
 namespace liaison::platform::macos {
 namespace {
@@ -51,10 +51,10 @@ asio::awaitable<std::expected<CommandResult, std::string>> run_setuid_only(
   UniqueFd write_end(fds[1]);
   fcntl(read_end.get(), F_SETFD, FD_CLOEXEC);
   fcntl(write_end.get(), F_SETFD, FD_CLOEXEC);
-  auto pid =
+  auto spawned =
       spawn_as_user(UserSpawn{.user = *ids, .argv = std::move(argv), .stdout_fd = write_end.get()});
-  if (!pid) {
-    co_return std::unexpected(pid.error());
+  if (!spawned) {
+    co_return std::unexpected(spawned.error());
   }
   write_end.reset();  // end of file once the child is gone
 
@@ -63,7 +63,7 @@ asio::awaitable<std::expected<CommandResult, std::string>> run_setuid_only(
   asio::steady_timer timer(executor);
   timer.expires_after(deadline);
   bool timed_out = false;
-  const pid_t child = *pid;
+  const pid_t child = spawned->pid();
   // Touches the captured locals only when it fired, i.e. while this coroutine still waits.
   timer.async_wait([&timed_out, &output, child](const std::error_code& error) {
     if (error) {
@@ -104,6 +104,10 @@ asio::awaitable<std::expected<CommandResult, std::string>> run_setuid_only(
   }
   if (timed_out) {
     co_return std::unexpected(fmt::format("no answer within {} ms", deadline.count()));
+  }
+  // A step before execve failed: its output ended with its exit, and it says which step.
+  if (std::string failure = spawned->start_failure(); !failure.empty()) {
+    co_return std::unexpected(failure);
   }
   result.exit_code = exit_code_of(status);
   co_return result;

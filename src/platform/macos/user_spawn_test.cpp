@@ -1,6 +1,7 @@
-// spawn_as_user and the exec strategy's SetuidExecLauncher, run for real: as root they start
-// tests/macos/report_identity.sh as user nobody and read back what it found itself with.
-#include "platform/macos/user_spawn.h"
+// The portable spawn_as_user (platform/posix) and the macOS exec strategy's SetuidExecLauncher,
+// run for real: as root they start tests/macos/report_identity.sh as user nobody and read back
+// what it found itself with.
+#include "platform/posix/user_spawn.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -71,10 +72,11 @@ TEST_F(UserSpawnTest, DropsToTheUserAndKeepsTheCallersEnvironment) {
   auto ids = user_ids_for(nobody_);
   ASSERT_TRUE(ids.has_value()) << ids.error();
   setenv("LIAISON_SPAWN_TEST_MARK", "kept", 1);
-  auto pid = spawn_as_user({.user = *ids, .argv = {script_, output_}});
+  auto child = spawn_as_user({.user = *ids, .argv = {script_, output_}});
   unsetenv("LIAISON_SPAWN_TEST_MARK");
-  ASSERT_TRUE(pid.has_value()) << pid.error();
-  EXPECT_EQ(WEXITSTATUS(wait_for(*pid)), 0);
+  ASSERT_TRUE(child.has_value()) << child.error();
+  EXPECT_EQ(WEXITSTATUS(wait_for(child->pid())), 0);
+  EXPECT_EQ(child->start_failure(), "");
   auto seen = report(output_);
   EXPECT_EQ(seen["uid"], std::to_string(nobody_));
   EXPECT_EQ(seen["gid"], std::to_string(ids->gid));
@@ -88,9 +90,12 @@ TEST_F(UserSpawnTest, DropsToTheUserAndKeepsTheCallersEnvironment) {
 TEST_F(UserSpawnTest, ReportsTheStepThatFailed) {
   auto ids = user_ids_for(nobody_);
   ASSERT_TRUE(ids.has_value()) << ids.error();
+  // A failed step is the child's exit (127), explained once it has exited: spawn_as_user never
+  // waits for the child.
   auto missing = spawn_as_user({.user = *ids, .argv = {"/nonexistent/liaison", "agent"}});
-  ASSERT_FALSE(missing.has_value());
-  EXPECT_EQ(missing.error(), "execve(/nonexistent/liaison): No such file or directory");
+  ASSERT_TRUE(missing.has_value()) << missing.error();
+  EXPECT_EQ(WEXITSTATUS(wait_for(missing->pid())), 127);
+  EXPECT_EQ(missing->start_failure(), "execve(/nonexistent/liaison): No such file or directory");
 
   UserIds root = *ids;
   root.uid = 0;

@@ -1,4 +1,4 @@
-#include "platform/linux/forked_child.h"
+#include "platform/posix/forked_child.h"
 
 #include <signal.h>
 
