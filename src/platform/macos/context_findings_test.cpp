@@ -106,7 +106,7 @@ class UserContextProbeTest : public testing::LaunchctlStandInTest {
     return finding.value_or(Finding{});
   }
 
-  MacUserContextProbe probe_{launchctl_, LIAISON_LAUNCHCTL_STANDIN};
+  MacUserContextProbe probe_{launchctl_, testing::test_script("launchctl_standin.sh")};
 };
 
 TEST_F(UserContextProbeTest, GuiDomainPresentForAsUser) {

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -17,8 +19,36 @@
 
 namespace liaison::platform::macos::testing {
 
+// tests/macos, copied once per test process into a directory every user may enter, and removed
+// at exit: tests that drop to another user run its scripts and read its fixtures as that user,
+// and the checkout may live where only root can enter (any clone in root's 0700 home).
+inline const std::string& reachable_test_data() {
+  // A plain array, not the string: the exit handler may run after the string is destroyed.
+  static char copy[] = "/tmp/liaison-test-data-XXXXXX";
+  static const std::string directory = [] {
+    if (mkdtemp(copy) == nullptr) {
+      return std::string(LIAISON_MACOS_TESTS);  // the checkout itself: root's tests still run
+    }
+    std::filesystem::permissions(copy, std::filesystem::perms(0755));
+    std::error_code error;
+    std::filesystem::copy(LIAISON_MACOS_TESTS, copy, std::filesystem::copy_options::recursive,
+                          error);
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(copy, ignored);
+    });
+    return std::string(copy);
+  }();
+  return directory;
+}
+
+// A script of tests/macos ("report_identity.sh"), in the reachable copy.
+inline std::string test_script(const std::string& name) {
+  return reachable_test_data() + "/" + name;
+}
+
 inline std::string fixture_path(const std::string& name) {
-  return std::string(LIAISON_MACOS_FIXTURES) + "/" + name;
+  return reachable_test_data() + "/fixtures/" + name;
 }
 
 inline std::string read_file(const std::string& path) {
@@ -77,7 +107,7 @@ class LaunchctlStandInTest : public ::testing::Test {
   std::string recorded() const { return read_file(argv_log_); }
 
   SpawnCommandRunner runner_;
-  Launchctl launchctl_{runner_, LIAISON_LAUNCHCTL_STANDIN};
+  Launchctl launchctl_{runner_, test_script("launchctl_standin.sh")};
   std::string argv_log_;
   std::vector<std::string> overrides_;
 };

@@ -65,7 +65,8 @@ class UserSpawnTest : public ::testing::Test {
   uid_t nobody_ = 0;
   std::string directory_;
   std::string output_;
-  const std::string script_ = LIAISON_REPORT_IDENTITY;
+  // Run as nobody: from the copy every user may enter, not from the checkout.
+  const std::string script_ = testing::test_script("report_identity.sh");
 };
 
 TEST_F(UserSpawnTest, DropsToTheUserAndKeepsTheCallersEnvironment) {
