@@ -49,8 +49,9 @@ e2e: deps-test configure
 	cmake --build $(BUILD_DIR)
 	@scripts/run-tests.sh $(BUILD_DIR) e2e
 
+# Builds only what the demo installs (the binary and the man pages), not the tests.
 demo: deps-test configure
-	cmake --build $(BUILD_DIR)
+	cmake --build $(BUILD_DIR) --target liaison man_pages
 	@/usr/bin/python3 tests/e2e/demo.py --build-dir $(BUILD_DIR)
 
 bench: deps-bench configure
