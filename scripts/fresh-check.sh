@@ -85,6 +85,9 @@ git config --global --add safe.directory '*'
 # a ccache entry of the host's build of the same sources is a hit here.
 mkdir -p "$(dirname "$CLONE")"
 git clone -q /src "$CLONE"
+# Only root may enter it, as any clone in root's 0700 home: a test that runs something of the
+# checkout as another user fails here as it would for a newcomer (issue 25).
+chmod 0700 "$CLONE"
 cd "$CLONE"
 step "cloned $(git rev-parse --short HEAD); the only set-up: scripts/install-deps.sh bench"
 record commit "$(git rev-parse --short HEAD)"
