@@ -10,6 +10,7 @@
 #include <set>
 
 #include "daemon/agent_view_json.h"
+#include "daemon/off_loop.h"
 #include "daemon/users.h"
 #include "keys/provider_check.h"
 
@@ -212,8 +213,13 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
     const std::string& strategy = agent->strategy;
     if (parts_.user_context != nullptr && uses_user_manager(strategy)) {
       if (!run.user_manager.contains(session.uid)) {
-        run.user_manager.emplace(session.uid,
-                                 parts_.user_context->check_user_manager(session.uid, strategy));
+        // The user's manager is theirs to stall (they own its socket's directory): asked off
+        // the loop, which serves everyone else meanwhile.
+        Finding checked = co_await run_off_loop<Finding>(
+            [probe = parts_.user_context, uid = session.uid, strategy] {
+              return probe->check_user_manager(uid, strategy);
+            });
+        run.user_manager.emplace(session.uid, std::move(checked));
       }
       findings.push_back(run.user_manager.at(session.uid));
     }

@@ -10,13 +10,19 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/prefer.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -82,5 +88,32 @@ class OffLoop {
   std::map<uint64_t, std::thread> threads_;  // touched on the loop only
   uint64_t next_id_ = 0;
 };
+
+// The same for one call of a coroutine on the loop: runs `work` on a thread of its own and
+// resumes with its result, while the loop serves everyone else. Should the coroutine be
+// destroyed first (its io_context shutting down), the thread is joined there.
+template <typename Result>
+asio::awaitable<Result> run_off_loop(std::function<Result()> work) {
+  auto executor = co_await asio::this_coro::executor;
+  struct Outcome {
+    explicit Outcome(const asio::any_io_executor& loop)
+        : ready(loop, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer ready;
+    std::optional<Result> result;
+  };
+  auto outcome = std::make_shared<Outcome>(executor);
+  OffLoop runner(executor);
+  runner.run<Result>(std::move(work), [outcome](Result result) {
+    outcome->result = std::move(result);
+    outcome->ready.cancel();
+  });
+  std::optional<Result>& result = outcome->result;
+  for (;;) {
+    if (result.has_value()) {
+      co_return std::move(*result);
+    }
+    co_await outcome->ready.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+}
 
 }  // namespace liaison::daemon

@@ -238,7 +238,7 @@ std::expected<UserIds, std::string> user_ids_for(uid_t uid) {
   passwd* found = nullptr;
   int error;
   while ((error = getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
-         buffer.size() < 1024 * 1024) {
+         buffer.size() < std::size_t{1024} * 1024) {
     buffer.resize(buffer.size() * 2);
   }
   if (error != 0) {
