@@ -215,10 +215,12 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
       if (!run.user_manager.contains(session.uid)) {
         // The user's manager is theirs to stall (they own its socket's directory): asked off
         // the loop, which serves everyone else meanwhile.
-        Finding checked = co_await run_off_loop<Finding>(
-            [probe = parts_.user_context, uid = session.uid, strategy] {
-              return probe->check_user_manager(uid, strategy);
-            });
+        // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
+        std::function<Finding()> check = [probe = parts_.user_context, uid = session.uid,
+                                          strategy] {
+          return probe->check_user_manager(uid, strategy);
+        };
+        Finding checked = co_await run_off_loop<Finding>(std::move(check));
         run.user_manager.emplace(session.uid, std::move(checked));
       }
       findings.push_back(run.user_manager.at(session.uid));

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "daemon/off_loop.h"
 #include "daemon/users.h"
 
 namespace liaison::daemon {
@@ -58,13 +59,13 @@ asio::awaitable<Result<Json>> LaunchAgentService::handle(protocol::Request reque
         codes::kUnavailable, "the launch-agent strategy is not available on this platform"));
   }
   if (request.method == "launch_agent.install") {
-    co_return install(request.params);
+    co_return co_await install(request.params);
   }
   if (request.method == "launch_agent.uninstall") {
-    co_return uninstall(request.params);
+    co_return co_await uninstall(request.params);
   }
   if (request.method == "launch_agent.status") {
-    co_return status(request.params);
+    co_return co_await status(request.params);
   }
   co_return std::unexpected(Error::method_not_found(request.method));
 }
@@ -110,8 +111,14 @@ Result<std::pair<bool, std::vector<std::string>>> parse_target_params(const Json
 
 }  // namespace
 
-Result<Json> LaunchAgentService::install(const Json& params) { return change(params, true); }
-Result<Json> LaunchAgentService::uninstall(const Json& params) { return change(params, false); }
+asio::awaitable<Result<Json>> LaunchAgentService::install(Json params) {
+  auto result = co_await change(std::move(params), true);
+  co_return result;
+}
+asio::awaitable<Result<Json>> LaunchAgentService::uninstall(Json params) {
+  auto result = co_await change(std::move(params), false);
+  co_return result;
+}
 
 // The users a call names (`user`, or `all`), resolved to uids.
 Result<LaunchAgentService::Targets> LaunchAgentService::targets_of(const Json& params) {
@@ -131,14 +138,14 @@ Result<LaunchAgentService::Targets> LaunchAgentService::targets_of(const Json& p
   return targets;
 }
 
-Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
+asio::awaitable<Result<Json>> LaunchAgentService::change(Json params, bool installing) {
   auto targets = targets_of(params);
   if (!targets) {
-    return std::unexpected(targets.error());
+    co_return std::unexpected(targets.error());
   }
   auto current = installer_->installation();
   if (!current) {
-    return std::unexpected(Error::application(codes::kFailed, current.error()));
+    co_return std::unexpected(Error::application(codes::kFailed, current.error()));
   }
   LaunchAgentInstallation next = *current;
   if (installing && targets->all) {
@@ -148,7 +155,7 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
   } else if (targets->all) {
     next = {};
   } else if (current->all) {
-    return std::unexpected(
+    co_return std::unexpected(
         Error::application(codes::kFailed,
                            "launch-agent is installed for all users: uninstall it with --all, then "
                            "install it for the users who keep it"));
@@ -159,67 +166,97 @@ Result<Json> LaunchAgentService::change(const Json& params, bool installing) {
   }
   auto changed = installer_->write(next);
   if (!changed) {
-    return std::unexpected(Error::application(codes::kFailed, changed.error()));
+    co_return std::unexpected(Error::application(codes::kFailed, changed.error()));
   }
   log::info(
       fmt::format("launch-agent {}: {}", installing ? "install" : "uninstall",
                   changed->files ? "files changed" : "nothing to change"),
       {{"LIAISON_EVENT", installing ? "launch-agent-installed" : "launch-agent-uninstalled"}});
 
-  // Every user with a session: their manager reloads, then their agent follows the change.
-  UserErrors errors;
+  // Every user with a session: their manager reloads, then their agent follows the change. The
+  // managers are the users' to stall: asked off the loop, which serves everyone else meanwhile.
   std::set<uid_t> users;
   for (const AgentView& view : agents_.agents()) {
     users.insert(view.session.uid);
   }
-  for (uid_t uid : users) {
-    if (changed->files) {
-      errors.note(uid, installer_->reload(uid));
+  // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
+  std::function<UserErrors()> tell_managers = [installer = installer_, users,
+                                               files = changed->files, command = changed->command,
+                                               current = *current, next] {
+    UserErrors found;
+    for (uid_t uid : users) {
+      if (files) {
+        found.note(uid, installer->reload(uid));
+      }
+      if (current.installed_for(uid) && !next.installed_for(uid)) {
+        found.note(uid, installer->stop(uid));
+      }
+      if (command && next.installed_for(uid) && current.installed_for(uid)) {
+        found.note(uid, installer->restart_if_running(uid));
+      }
     }
-    if (current->installed_for(uid) && !next.installed_for(uid)) {
-      errors.note(uid, installer_->stop(uid));
-    }
-    if (changed->command && next.installed_for(uid) && current->installed_for(uid)) {
-      errors.note(uid, installer_->restart_if_running(uid));
-    }
-  }
+    return found;
+  };
+  UserErrors errors = co_await run_off_loop<UserErrors>(std::move(tell_managers));
   // Under [agent] launch = "launch-agent" this starts the agent in the current sessions of the
   // users it was installed for, and parks those it was removed for.
   agents_.reconsider();
-  Json result = report(next, *targets, errors);
+  auto units = co_await unit_states(*targets);
+  Json result = report(next, *targets, errors, units);
   result["changed"] = changed->files;
-  return result;
+  co_return result;
 }
 
-Result<Json> LaunchAgentService::status(const Json& params) {
+// The agent unit's state in the manager of every user with a session the call names; off the
+// loop, like every call to a user's manager.
+asio::awaitable<std::map<uid_t, UserUnitState>> LaunchAgentService::unit_states(
+    const Targets& targets) {
+  std::set<uid_t> users;
+  for (const AgentView& view : agents_.agents()) {
+    if (targets.includes(view.session.uid)) {
+      users.insert(view.session.uid);
+    }
+  }
+  std::function<std::map<uid_t, UserUnitState>()> ask_managers = [installer = installer_, users] {
+    std::map<uid_t, UserUnitState> units;
+    for (uid_t uid : users) {
+      units[uid] = installer->unit_state(uid);
+    }
+    return units;
+  };
+  auto units = co_await run_off_loop<std::map<uid_t, UserUnitState>>(std::move(ask_managers));
+  co_return units;
+}
+
+asio::awaitable<Result<Json>> LaunchAgentService::status(Json params) {
   auto targets = targets_of(params);
   if (!targets) {
-    return std::unexpected(targets.error());
+    co_return std::unexpected(targets.error());
   }
   auto installation = installer_->installation();
   if (!installation) {
-    return std::unexpected(Error::application(codes::kFailed, installation.error()));
+    co_return std::unexpected(Error::application(codes::kFailed, installation.error()));
   }
-  return report(*installation, *targets, {});
+  auto units = co_await unit_states(*targets);
+  co_return report(*installation, *targets, {}, units);
 }
 
 Json LaunchAgentService::report(const LaunchAgentInstallation& installation, const Targets& targets,
-                                const UserErrors& errors) {
+                                const UserErrors& errors,
+                                const std::map<uid_t, UserUnitState>& units) {
   Json users = Json::array();
   for (uid_t uid : installation.users) {
     users.push_back({{"uid", uid}, {"user", name_of(uid)}});
   }
   Json sessions = Json::array();
-  std::map<uid_t, UserUnitState> units;
   for (const AgentView& view : agents_.agents()) {
     const uid_t uid = view.session.uid;
     if (!targets.includes(uid)) {
       continue;
     }
-    if (!units.contains(uid)) {
-      units[uid] = installer_->unit_state(uid);
-    }
-    const UserUnitState& unit = units[uid];
+    // A session that appeared while the states were read has none yet: shown as unknown.
+    const auto found = units.find(uid);
+    const UserUnitState unit = found != units.end() ? found->second : UserUnitState{};
     Json entry = {
         {"session", view.session.id},
         {"uid", uid},

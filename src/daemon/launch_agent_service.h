@@ -5,6 +5,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <map>
 #include <string>
 
 #include "daemon/agent_supervisor.h"
@@ -25,18 +26,21 @@ class LaunchAgentService {
   // By value: a coroutine must own what it reads after its first suspension.
   asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
 
-  protocol::Result<protocol::Json> install(const protocol::Json& params);
-  protocol::Result<protocol::Json> uninstall(const protocol::Json& params);
-  protocol::Result<protocol::Json> status(const protocol::Json& params);
+  // Each asks the users' service managers off the loop (run_off_loop): they are the users' to
+  // stall, and the loop serves everyone else meanwhile.
+  asio::awaitable<protocol::Result<protocol::Json>> install(protocol::Json params);
+  asio::awaitable<protocol::Result<protocol::Json>> uninstall(protocol::Json params);
+  asio::awaitable<protocol::Result<protocol::Json>> status(protocol::Json params);
 
  private:
   struct Targets;
   struct UserErrors;
 
   static protocol::Result<Targets> targets_of(const protocol::Json& params);
-  protocol::Result<protocol::Json> change(const protocol::Json& params, bool installing);
+  asio::awaitable<protocol::Result<protocol::Json>> change(protocol::Json params, bool installing);
+  asio::awaitable<std::map<uid_t, UserUnitState>> unit_states(const Targets& targets);
   protocol::Json report(const LaunchAgentInstallation& installation, const Targets& targets,
-                        const UserErrors& errors);
+                        const UserErrors& errors, const std::map<uid_t, UserUnitState>& units);
 
   AgentSupervisor& agents_;
   LaunchAgentInstaller* installer_;

@@ -4,6 +4,8 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <chrono>
+#include <optional>
 
 #include "daemon/fake_launch_agent_installer.h"
 
@@ -45,6 +47,24 @@ class LaunchAgentServiceTest : public testing::Test {
     return n;
   }
 
+  // Runs one of the service's methods to its end: they ask the managers off the loop.
+  protocol::Result<Json> run(asio::awaitable<protocol::Result<Json>> call) {
+    std::optional<protocol::Result<Json>> outcome;
+    asio::co_spawn(io_, std::move(call), [&](const std::exception_ptr&, protocol::Result<Json> r) {
+      outcome = std::move(r);
+    });
+    io_.restart();
+    for (int i = 0; i < 1000 && !outcome; ++i) {
+      io_.run_for(std::chrono::milliseconds(5));
+    }
+    return outcome.value_or(std::unexpected(protocol::Error::internal("the call did not end")));
+  }
+  protocol::Result<Json> call_install(const Json& params) { return run(service_.install(params)); }
+  protocol::Result<Json> call_uninstall(const Json& params) {
+    return run(service_.uninstall(params));
+  }
+  protocol::Result<Json> call_status(const Json& params) { return run(service_.status(params)); }
+
   asio::io_context io_;
   IdleLauncher launcher_;
   AgentSupervisor supervisor_{io_, launcher_};
@@ -53,7 +73,7 @@ class LaunchAgentServiceTest : public testing::Test {
 };
 
 TEST_F(LaunchAgentServiceTest, InstallForAUserReloadsManagersAndIsIdempotent) {
-  auto installed = service_.install({{"user", "1001"}});
+  auto installed = call_install({{"user", "1001"}});
   ASSERT_TRUE(installed.has_value()) << installed.error().message;
   EXPECT_EQ((*installed)["changed"], true);
   EXPECT_EQ((*installed)["installed"]["all"], false);
@@ -61,15 +81,15 @@ TEST_F(LaunchAgentServiceTest, InstallForAUserReloadsManagersAndIsIdempotent) {
   EXPECT_EQ(installer_.installation()->users, std::set<uid_t>{1001});
   EXPECT_EQ(count("reload", 1001), 1);
   EXPECT_EQ(count("reload", 1002), 1);
-  auto again = service_.install({{"user", 1001}});
+  auto again = call_install({{"user", 1001}});
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ((*again)["changed"], false);
   EXPECT_EQ(count("reload", 1001), 1) << "nothing changed: nothing reloaded";
 }
 
 TEST_F(LaunchAgentServiceTest, ReportsEverySessionWithItsUnitAndAgent) {
-  ASSERT_TRUE(service_.install({{"user", Json::array({"1001"})}}).has_value());
-  auto status = service_.status(Json::object());
+  ASSERT_TRUE(call_install({{"user", Json::array({"1001"})}}).has_value());
+  auto status = call_status(Json::object());
   ASSERT_TRUE(status.has_value());
   ASSERT_EQ((*status)["sessions"].size(), 2u);
   const Json& alice = (*status)["sessions"][0];
@@ -79,44 +99,44 @@ TEST_F(LaunchAgentServiceTest, ReportsEverySessionWithItsUnitAndAgent) {
   EXPECT_EQ(alice["agent"]["strategy"], "exec");
   EXPECT_EQ((*status)["sessions"][1]["installed"], false);
   EXPECT_EQ((*status)["strategy"], "launch-agent");
-  auto only_bob = service_.status({{"user", "1002"}});
+  auto only_bob = call_status({{"user", "1002"}});
   ASSERT_TRUE(only_bob.has_value());
   ASSERT_EQ((*only_bob)["sessions"].size(), 1u);
   EXPECT_EQ((*only_bob)["sessions"][0]["uid"], 1002);
 }
 
 TEST_F(LaunchAgentServiceTest, UninstallStopsTheAgentOfThoseItWasRemovedFor) {
-  ASSERT_TRUE(service_.install({{"user", Json::array({"1001", "1002"})}}).has_value());
-  ASSERT_TRUE(service_.uninstall({{"user", "1001"}}).has_value());
+  ASSERT_TRUE(call_install({{"user", Json::array({"1001", "1002"})}}).has_value());
+  ASSERT_TRUE(call_uninstall({{"user", "1001"}}).has_value());
   EXPECT_EQ(count("stop", 1001), 1);
   EXPECT_EQ(count("stop", 1002), 0);
   EXPECT_EQ(installer_.installation()->users, std::set<uid_t>{1002});
-  ASSERT_TRUE(service_.uninstall(Json::object()).has_value());
+  ASSERT_TRUE(call_uninstall(Json::object()).has_value());
   EXPECT_TRUE(installer_.installation()->empty());
   EXPECT_EQ(count("stop", 1002), 1);
 }
 
 TEST_F(LaunchAgentServiceTest, ANewCommandRestartsRunningAgents) {
-  ASSERT_TRUE(service_.install({{"all", true}}).has_value());
+  ASSERT_TRUE(call_install({{"all", true}}).has_value());
   installer_.change_command();
-  auto reinstalled = service_.install({{"all", true}});
+  auto reinstalled = call_install({{"all", true}});
   ASSERT_TRUE(reinstalled.has_value());
   EXPECT_EQ(count("restart", 1001), 1);
   EXPECT_EQ(count("restart", 1002), 1);
 }
 
 TEST_F(LaunchAgentServiceTest, ParamsAreChecked) {
-  auto both = service_.install({{"user", "1001"}, {"all", true}});
+  auto both = call_install({{"user", "1001"}, {"all", true}});
   ASSERT_FALSE(both.has_value());
   EXPECT_EQ(both.error().code, protocol::kInvalidParams);
-  auto unknown = service_.install({{"users", "1001"}});
+  auto unknown = call_install({{"users", "1001"}});
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, protocol::kInvalidParams);
-  auto nobody = service_.install({{"user", "no-such-user-here"}});
+  auto nobody = call_install({{"user", "no-such-user-here"}});
   ASSERT_FALSE(nobody.has_value());
   EXPECT_EQ(nobody.error().data_code, protocol::codes::kNotFound);
-  ASSERT_TRUE(service_.install({{"all", true}}).has_value());
-  auto partial = service_.uninstall({{"user", "1001"}});
+  ASSERT_TRUE(call_install({{"all", true}}).has_value());
+  auto partial = call_uninstall({{"user", "1001"}});
   ASSERT_FALSE(partial.has_value());
   EXPECT_EQ(installer_.installation()->all, true);
 }

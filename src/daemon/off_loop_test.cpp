@@ -86,10 +86,12 @@ TEST(OffLoop, ACoroutineAwaitsACallWhileTheLoopServesOthers) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        result = co_await run_off_loop<std::string>([released = held.released] {
+        // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
+        std::function<std::string()> work = [released = held.released] {
           released.wait();
           return std::string("answered");
-        });
+        };
+        result = co_await run_off_loop<std::string>(std::move(work));
       },
       asio::detached);
   int ticks = 0;
