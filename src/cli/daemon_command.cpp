@@ -1,7 +1,9 @@
 // `liaison daemon`: wires the Linux platform into the portable daemon and runs the event loop.
 #include <fmt/format.h>
 #include <signal.h>
+#include <syslog.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <asio/io_context.hpp>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 #include "cli/commands.h"
@@ -45,17 +48,24 @@ int fail(const std::string& message) {
   return kExitFailed;
 }
 
-// An exec agent inherits the daemon's stderr: under systemd, the journal stream. Telling it so
-// (JOURNAL_STREAM names that stream) lets it log structured entries, LIAISON_SESSION and all,
-// so `journalctl -u liaison LIAISON_SESSION=N` shows the agent's side of a session too.
-std::expected<std::vector<std::string>, std::string> agent_environment_with_journal(
-    const daemon::Session& session) {
-  auto environment = platform::agent_environment_for(session);
+// An exec agent's stdout and stderr: where the daemon logs to the journal, a journal stream of
+// the agent's own (identifier liaison-agent), never the daemon's, so nothing an agent writes
+// there is recorded as the daemon's words (issue 11). The agent logs its structured entries,
+// LIAISON_SESSION and all, natively (JOURNAL_STREAM tells it its stderr is the journal), so
+// `journalctl -u liaison LIAISON_SESSION=N` still shows the agent's side of a session.
+platform::OutputProvider agent_output() {
   const char* stream = std::getenv("JOURNAL_STREAM");
-  if (environment && stream != nullptr && *stream != '\0') {
-    environment->push_back(fmt::format("JOURNAL_STREAM={}", stream));
+  if (stream == nullptr || *stream == '\0') {
+    return nullptr;  // not under journald: the agent shares the daemon's stdout and stderr
   }
-  return environment;
+  return [](const daemon::Session&) -> std::expected<UniqueFd, std::string> {
+    const int fd = sd_journal_stream_fd("liaison-agent", LOG_INFO, /*level_prefix=*/1);
+    if (fd < 0) {
+      return std::unexpected(
+          fmt::format("sd_journal_stream_fd: {}", std::generic_category().message(-fd)));
+    }
+    return UniqueFd(fd);
+  };
 }
 
 // The launcher of the configured strategy ([agent] launch).
@@ -71,7 +81,7 @@ std::unique_ptr<daemon::AgentLauncher> launcher_for(const std::string& strategy,
     return std::make_unique<platform::LaunchAgentLauncher>(executable, installed);
   }
   return std::make_unique<platform::ExecLauncher>(agent_command, paths.agent_socket(),
-                                                  agent_environment_with_journal);
+                                                  platform::agent_environment_for, agent_output());
 }
 
 }  // namespace

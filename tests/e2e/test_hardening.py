@@ -39,6 +39,16 @@ def version_answers_within_a_second(container):
     return result.returncode == 0
 
 
+def assert_version_answers_throughout(container, seconds):
+    """`liaison version` answers within a second, every quarter of a second for `seconds`."""
+    answered = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answered.append(version_answers_within_a_second(container))
+        time.sleep(0.25)
+    assert all(answered), f"liaison version went unanswered: {answered}"
+
+
 def kill_agent(container, listed, session):
     pid = listed[session]["agent"]["pid"]
     container.exec(["kill", "-9", str(pid)])
@@ -147,12 +157,7 @@ def test_a_home_that_never_answers_holds_only_its_users_agent(installed, desktop
                 until=lambda count: count == "1", timeout=10)
             assert mounted == "1", "the FUSE mount did not appear"
             killed = kill_agent(installed, listed, session)
-            answered = []
-            deadline = time.monotonic() + 8
-            while time.monotonic() < deadline:
-                answered.append(version_answers_within_a_second(installed))
-                time.sleep(0.25)
-            assert all(answered), f"liaison version went unanswered: {answered}"
+            assert_version_answers_throughout(installed, 8)
             during = sessions(installed)
             assert agent_state(during, session) != "ready", during.get(session)
             for user in ("alice", "bob"):
@@ -228,12 +233,7 @@ def test_a_user_manager_that_never_answers_stalls_only_its_users_agent(installed
             observe_until(lambda: installed.exec(["test", "-S", private], check=False).returncode,
                           until=lambda code: code == 0, timeout=5)
             killed = kill_agent(installed, asuser, session)
-            answered = []
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                answered.append(version_answers_within_a_second(installed))
-                time.sleep(0.25)
-            assert all(answered), f"liaison version went unanswered: {answered}"
+            assert_version_answers_throughout(installed, 10)
             during = sessions(installed)
             assert agent_state(during, desktops["bob"]) == "ready", during
             sent = liaison(installed, "notify", "--user", "bob", "--title", "still served")

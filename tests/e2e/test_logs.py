@@ -102,3 +102,24 @@ def test_a_presented_token_never_reaches_the_journal(container, desktops, debug_
     assert entries, "the refusal is not in the journal"
     journal = container.exec(["journalctl", "--no-pager", "-o", "export"], timeout=30).stdout
     assert token not in journal, "a presented agent token reached the journal"
+
+
+def test_an_agent_writes_to_a_journal_stream_of_its_own(container, desktops, debug_daemon):
+    """Issue 11, attack 6: exec agents inherited the daemon's own journal stream on fd 2, so
+    whatever a hijacked agent wrote there was recorded as the daemon's words. Each agent has a
+    stream of its own now, identified as liaison-agent (journald keeps each stream's identifier
+    in /run/systemd/journal/streams/, one file a stream)."""
+    daemon_pid = container.exec(["systemctl", "show", "-p", "MainPID", "--value",
+                                 "liaison.service"]).stdout.strip()
+    daemon_stream = container.environ(int(daemon_pid)).get("JOURNAL_STREAM")
+    assert daemon_stream, "the daemon runs under journald"
+    for session in desktops.values():
+        agent_pid = debug_daemon[session]["agent"]["pid"]
+        agent_stream = container.environ(agent_pid).get("JOURNAL_STREAM")
+        assert agent_stream and agent_stream != daemon_stream, (agent_stream, daemon_stream)
+        stderr = container.exec(["readlink", f"/proc/{agent_pid}/fd/2"]).stdout.strip()
+        assert stderr == f"socket:[{agent_stream.split(':')[1]}]", (stderr, agent_stream)
+    streams = container.path("/run/systemd/journal/streams")
+    identifiers = [line for state in streams.iterdir()
+                   for line in state.read_text().splitlines() if line.startswith("IDENTIFIER=")]
+    assert identifiers.count("IDENTIFIER=liaison-agent") >= len(desktops), identifiers

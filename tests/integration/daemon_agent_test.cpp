@@ -167,6 +167,33 @@ class DaemonAgentTest : public DaemonHarness {
     ASSERT_TRUE(daemon_->start().has_value());
   }
 
+  struct Exchange {
+    std::string received;
+    bool closed = false;  // the daemon closed the connection
+  };
+  // Sends `bytes` on a new agent.sock connection of `uid` and reads until the daemon closes it.
+  // Asynchronously: the daemon reads on this same loop, and a megabyte fills a socket's buffer.
+  Exchange send_to_agent_socket(uid_t uid, const std::string& bytes) {
+    peers_.next_agent_is(uid);
+    asio::local::stream_protocol::socket socket(io_);
+    socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+    bool written = false;
+    asio::async_write(socket, asio::buffer(bytes),
+                      [&](std::error_code, std::size_t) { written = true; });
+    run_until([&] { return written; });
+    Exchange exchange;
+    socket.non_blocking(true);
+    run_until([&] {
+      char buffer[4096];
+      std::error_code error;
+      std::size_t count = socket.read_some(asio::buffer(buffer), error);
+      exchange.received.append(buffer, count);
+      exchange.closed = error == asio::error::eof;
+      return exchange.closed;
+    });
+    return exchange;
+  }
+
   std::string agent_state(const std::string& session_id) {
     auto sessions = control("sessions.list", Json::object());
     if (!sessions) return "error: " + sessions.error().message;
@@ -478,24 +505,9 @@ TEST_F(DaemonAgentTest, ADeeplyNestedHelloIsRefusedAndTheDaemonServesOn) {
   const std::size_t levels = 500'000;
   const std::string line = R"({"jsonrpc":"2.0","id":1,"method":"agent.hello","params":{"a":)" +
                            std::string(levels, '[') + std::string(levels, ']') + "}}\n";
-  peers_.next_agent_is(kBob);
-  asio::local::stream_protocol::socket socket(io_);
-  socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
-  // Asynchronously: the daemon reads on this same loop, and a megabyte fills the socket's buffer.
-  bool written = false;
-  asio::async_write(socket, asio::buffer(line),
-                    [&](std::error_code, std::size_t) { written = true; });
-  run_until([&] { return written; });
-  std::string reply(4096, '\0');
-  socket.non_blocking(true);
-  std::size_t received = 0;
-  run_until([&] {
-    std::error_code error;
-    received +=
-        socket.read_some(asio::buffer(reply.data() + received, reply.size() - received), error);
-    return error == asio::error::eof;
-  });
-  EXPECT_NE(reply.find("64 levels"), std::string::npos) << reply.substr(0, received);
+  Exchange refused = send_to_agent_socket(kBob, line);
+  EXPECT_TRUE(refused.closed);
+  EXPECT_NE(refused.received.find("64 levels"), std::string::npos) << refused.received;
   auto listed = control("sessions.list", Json::object());
   ASSERT_TRUE(listed.has_value()) << listed.error().message;
   EXPECT_EQ(agent_state("3"), "ready");
@@ -517,30 +529,14 @@ TEST_F(DaemonAgentTest, OddErrorLinesOnControlSockDoNotFillItsConnections) {
 TEST_F(DaemonAgentTest, AnUnprovenPeersMalformedLineGetsOneShortErrorAndIsClosed) {
   sessions_.set_sessions({});
   start_daemon();
-  peers_.next_agent_is(kBob);
-  asio::local::stream_protocol::socket socket(io_);
-  socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
   // An unterminated string: nlohmann's error quotes it whole ("last read: ...").
   const std::string garbage =
       "[\"" + std::string(std::size_t{1000} * 1000, 'a') + "\n" + "[1]\n[2]\n";
-  bool written = false;
-  asio::async_write(socket, asio::buffer(garbage),
-                    [&](std::error_code, std::size_t) { written = true; });
-  run_until([&] { return written; });
-  std::string received;
-  bool closed = false;
-  socket.non_blocking(true);
-  run_until([&] {
-    char buffer[4096];
-    std::error_code error;
-    std::size_t bytes = socket.read_some(asio::buffer(buffer), error);
-    received.append(buffer, bytes);
-    closed = error == asio::error::eof;
-    return closed;
-  });
-  EXPECT_TRUE(closed) << "the daemon must close an unproven connection after one error";
-  EXPECT_EQ(std::count(received.begin(), received.end(), '\n'), 1) << received.substr(0, 500);
-  EXPECT_LT(received.size(), 2048u);
+  Exchange refused = send_to_agent_socket(kBob, garbage);
+  EXPECT_TRUE(refused.closed) << "the daemon must close an unproven connection after one error";
+  EXPECT_EQ(std::count(refused.received.begin(), refused.received.end(), '\n'), 1)
+      << refused.received.substr(0, 500);
+  EXPECT_LT(refused.received.size(), 2048u);
 }
 
 TEST_F(DaemonAgentTest, ABurstOfHalfLinesDoesNotStopTheControlSocket) {

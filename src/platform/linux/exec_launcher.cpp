@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,7 +56,7 @@ std::expected<std::vector<std::string>, std::string> launch_environment(
     std::vector<std::string> environment, const std::string& session_id,
     const std::string& agent_socket_path) {
   constexpr std::string_view kOurs[] = {"LIAISON_SESSION", "LIAISON_AGENT_SOCKET",
-                                        "LIAISON_TOKEN_FD"};
+                                        "LIAISON_TOKEN_FD", "JOURNAL_STREAM"};
   std::erase_if(environment, [&](const std::string& entry) {
     for (std::string_view key : kOurs) {
       if (has_key(entry, key)) {
@@ -75,13 +76,24 @@ std::expected<std::vector<std::string>, std::string> launch_environment(
   return environment;
 }
 
+// JOURNAL_STREAM for an agent whose stdout and stderr are `output`: its device and inode, as
+// systemd sets it, so the agent's logging knows its stderr is the journal.
+std::expected<std::string, std::string> journal_stream_of(const UniqueFd& output) {
+  struct stat status {};
+  if (fstat(output.get(), &status) != 0) {
+    return std::unexpected(fmt::format("fstat(agent output): {}", errno_text(errno)));
+  }
+  return fmt::format("JOURNAL_STREAM={}:{}", status.st_dev, status.st_ino);
+}
+
 }  // namespace
 
 ExecLauncher::ExecLauncher(std::vector<std::string> agent_command, std::string agent_socket_path,
-                           EnvironmentProvider environment_provider)
+                           EnvironmentProvider environment_provider, OutputProvider output_provider)
     : agent_command_(std::move(agent_command)),
       agent_socket_path_(std::move(agent_socket_path)),
-      environment_provider_(std::move(environment_provider)) {}
+      environment_provider_(std::move(environment_provider)),
+      output_provider_(std::move(output_provider)) {}
 
 std::expected<daemon::LaunchedAgent, std::string> ExecLauncher::launch(
     const daemon::Session& session, const std::string& token) {
@@ -107,13 +119,28 @@ std::expected<daemon::LaunchedAgent, std::string> ExecLauncher::launch(
   if (!token_fd) {
     return std::unexpected(token_fd.error());
   }
-  // The daemon's stdout and stderr (its journal stream) stay the agent's, unless closed.
+  // A stream of its own where there is a provider; else the daemon's, unless closed.
+  UniqueFd output;
+  if (output_provider_) {
+    auto provided_output = output_provider_(session);
+    if (!provided_output) {
+      return std::unexpected(fmt::format("agent output: {}", provided_output.error()));
+    }
+    output = std::move(*provided_output);
+    auto stream = journal_stream_of(output);
+    if (!stream) {
+      return std::unexpected(stream.error());
+    }
+    environment->push_back(std::move(*stream));
+  }
+  const int stdout_fd = output ? output.get() : (is_closed(STDOUT_FILENO) ? -1 : STDOUT_FILENO);
+  const int stderr_fd = output ? output.get() : (is_closed(STDERR_FILENO) ? -1 : STDERR_FILENO);
   auto child = spawn_as_user(UserSpawn{
       .user = std::move(*user),
       .argv = agent_command_,
       .environment = std::move(*environment),
-      .stdout_fd = is_closed(STDOUT_FILENO) ? -1 : STDOUT_FILENO,
-      .stderr_fd = is_closed(STDERR_FILENO) ? -1 : STDERR_FILENO,
+      .stdout_fd = stdout_fd,
+      .stderr_fd = stderr_fd,
       .inherit_fd = token_fd->get(),
       .new_session = true,
       .change_to_home = true,

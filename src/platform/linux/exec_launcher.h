@@ -21,6 +21,11 @@ namespace liaison::platform {
 using EnvironmentProvider =
     std::function<std::expected<std::vector<std::string>, std::string>(const daemon::Session&)>;
 
+// The agent's own stdout and stderr, made for each launch: under journald a stream of its own
+// (sd_journal_stream_fd, identifier "liaison-agent"), so nothing an agent writes there is
+// recorded as the daemon's own words. ExecLauncher names it in the agent's JOURNAL_STREAM.
+using OutputProvider = std::function<std::expected<UniqueFd, std::string>(const daemon::Session&)>;
+
 // The agent finds its one-time token by reading this fd to its end; LIAISON_TOKEN_FD names it.
 inline constexpr int kAgentTokenFd = 3;
 
@@ -28,8 +33,9 @@ class ExecLauncher final : public daemon::AgentLauncher {
  public:
   // `agent_command` is the agent's argv; its first element is the absolute path executed
   // ({"/usr/bin/liaison", "agent"}). `agent_socket_path` reaches the agent as LIAISON_AGENT_SOCKET.
+  // Without an `output_provider` the agent shares the daemon's stdout and stderr.
   ExecLauncher(std::vector<std::string> agent_command, std::string agent_socket_path,
-               EnvironmentProvider environment_provider);
+               EnvironmentProvider environment_provider, OutputProvider output_provider = nullptr);
 
   std::string strategy() const override { return "exec"; }
   // The environment comes from the user's service manager (500 ms deadline), and retiring the
@@ -55,6 +61,7 @@ class ExecLauncher final : public daemon::AgentLauncher {
   std::vector<std::string> agent_command_;
   std::string agent_socket_path_;
   EnvironmentProvider environment_provider_;
+  OutputProvider output_provider_;
 };
 
 // Reaps the child behind `pidfd` (waitid(P_PIDFD)) if it has ended. Same contract as

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "platform/linux/session_environment.h"
 
 namespace liaison::platform {
@@ -245,6 +246,41 @@ TEST_F(ExecLauncherTest, DropsToTheSessionUserWithACleanProcessState) {
   for (const std::string& text : argv) {
     EXPECT_THAT(text, testing::Not(HasSubstr(kToken)));
   }
+}
+
+// Issue 11, attack 6: an exec agent wrote to the daemon's own journal stream on fd 2, so a
+// hijacked agent's lines were recorded as the daemon's. With an output provider (the daemon's
+// makes a journal stream of the agent's own) the agent's stdout and stderr are that, and its
+// JOURNAL_STREAM names it.
+TEST_F(ExecLauncherTest, AnOutputProviderGivesTheAgentAStreamOfItsOwn) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  struct stat stream {};
+  ASSERT_EQ(fstat(write_end.get(), &stream), 0);
+  std::vector<std::string> command = {child_.string(), output_.string(), "exit:0"};
+  ExecLauncher launcher(
+      command, "/run/liaison/agent.sock",
+      [](const daemon::Session&) {
+        return std::expected<std::vector<std::string>, std::string>(
+            std::vector<std::string>{"PATH=/usr/bin:/bin", "JOURNAL_STREAM=1:2"});
+      },
+      [&](const daemon::Session&) -> std::expected<UniqueFd, std::string> {
+        return UniqueFd(fcntl(write_end.get(), F_DUPFD_CLOEXEC, 0));
+      });
+  auto launched = launcher.launch(test_session(), kToken);
+  ASSERT_TRUE(launched) << launched.error();
+  ASSERT_TRUE(wait_readable(launched->exit_fd.get(), 5000));
+  launcher.reap(*launched);
+  nlohmann::json child = report();
+  EXPECT_EQ(child["stderr"], "pipe:[" + std::to_string(stream.st_ino) + "]");
+  auto environment = child["environment"].get<std::vector<std::string>>();
+  const std::string journal_stream =
+      "JOURNAL_STREAM=" + std::to_string(stream.st_dev) + ":" + std::to_string(stream.st_ino);
+  EXPECT_EQ(std::count(environment.begin(), environment.end(), journal_stream), 1);
+  EXPECT_EQ(std::count(environment.begin(), environment.end(), "JOURNAL_STREAM=1:2"), 0)
+      << "the provider's JOURNAL_STREAM (the daemon's) is not passed on";
 }
 
 TEST_F(ExecLauncherTest, ExitCodeArrivesThroughThePidfd) {

@@ -78,6 +78,10 @@ int run(int argc, char** argv) {
   char stdin_target[4096] = {};
   report["stdin"] =
       readlink("/proc/self/fd/0", stdin_target, sizeof(stdin_target) - 1) > 0 ? stdin_target : "";
+  char stderr_target[4096] = {};
+  report["stderr"] = readlink("/proc/self/fd/2", stderr_target, sizeof(stderr_target) - 1) > 0
+                         ? stderr_target
+                         : "";
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
   getresuid(&ruid, &euid, &suid);
