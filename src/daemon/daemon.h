@@ -31,6 +31,7 @@
 #include "daemon/rate_limiter.h"
 #include "daemon/session_source.h"
 #include "daemon/user_context_probe.h"
+#include "daemon/users.h"
 
 namespace liaison::daemon {
 
@@ -64,6 +65,8 @@ struct DaemonParts {
   LaunchAgentInstaller* launch_agent = nullptr;
   // What `liaison doctor` asks about users' contexts; null leaves those findings out.
   UserContextProbe* user_context = nullptr;
+  // Who a call's `user` is: the user database; fixed accounts in tests.
+  UserLookup users = resolve_user;
 };
 
 class Daemon {

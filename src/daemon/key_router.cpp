@@ -181,10 +181,31 @@ asio::awaitable<Result<Json>> KeyRouter::create_in_session_or_software(uid_t uid
   co_return result;
 }
 
+// The user a key call names, who must be able to own keys: an account the user database knows,
+// never root. "--user 0" once made "a key of root" and a uid without an account a key of nobody;
+// a machine-wide key, if one is ever wanted, gets a flag of its own, not root's user keys.
+Result<ResolvedUser> KeyRouter::key_owner(const Json& params) const {
+  const std::string named = user_param(params);
+  if (named.empty()) {
+    return std::unexpected(Error::invalid_params("user is required"));
+  }
+  auto user = users_(named);
+  if (!user || !user->has_account) {
+    return std::unexpected(Error::application(
+        codes::kNoUser, fmt::format("no user \"{}\": a key belongs to a user account",
+                                    protocol::bounded_for_error(named, 64))));
+  }
+  if (user->uid == 0) {
+    return std::unexpected(Error::application(
+        codes::kNoUser, "root owns no keys: keys belong to the users who log in"));
+  }
+  return *user;
+}
+
 asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
-  auto user = resolve_user(user_param(params));
+  auto user = key_owner(params);
   if (!user) {
-    co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+    co_return std::unexpected(user.error());
   }
   Placement placement{params.value("backend", config_.keys.backend), keys::KeyContext::kDaemon, ""};
   const bool tpm_in_session = config_.keys.tpm_context == "user-session";
@@ -233,9 +254,9 @@ asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
 
 asio::awaitable<Result<Json>> KeyRouter::on_existing_key(const std::string& method,
                                                          const Json& params) {
-  auto user = resolve_user(user_param(params));
+  auto user = key_owner(params);
   if (!user) {
-    co_return std::unexpected(Error::invalid_params("user is required and must exist"));
+    co_return std::unexpected(user.error());
   }
   Json forwarded = params;
   forwarded.erase("user");
@@ -266,9 +287,9 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
   std::set<uid_t> uids;
   std::map<uid_t, std::string> names;
   if (params.contains("user") && !params["user"].is_null()) {
-    auto user = resolve_user(user_param(params));
+    auto user = key_owner(params);
     if (!user) {
-      co_return std::unexpected(Error::application(codes::kNotFound, "no such user"));
+      co_return std::unexpected(user.error());
     }
     uids.insert(user->uid);
     names[user->uid] = user->name;
@@ -276,7 +297,7 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
     std::error_code ignored;
     for (const auto& entry :
          std::filesystem::directory_iterator(std::filesystem::path(state_dir_) / "keys", ignored)) {
-      if (auto user = resolve_user(entry.path().filename().string())) {
+      if (auto user = users_(entry.path().filename().string())) {
         uids.insert(user->uid);
         names[user->uid] = user->name;
       }

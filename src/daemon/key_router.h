@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
 #include "daemon/auto_key_placement.h"
+#include "daemon/users.h"
 #include "keys/key_manager.h"
 #include "protocol/json_rpc.h"
 
@@ -27,13 +28,16 @@ class KeyRouter {
 
   // `providers` gives the providers that can run in the daemon ("software"; "tpm" when the TPM
   // is placed here); `state_dir` holds keys/<uid>/; `auto_keys` is what backend "auto" means.
+  // `users` resolves the `user` a call names (resolve_user in production).
   KeyRouter(AgentSupervisor& agents, const Config& config, std::string state_dir,
-            keys::KeyManager::ProviderLookup providers, AutoKeyPlacement auto_keys)
+            keys::KeyManager::ProviderLookup providers, AutoKeyPlacement auto_keys,
+            UserLookup users = resolve_user)
       : agents_(agents),
         config_(config),
         state_dir_(std::move(state_dir)),
         providers_(std::move(providers)),
-        auto_keys_(std::move(auto_keys)) {}
+        auto_keys_(std::move(auto_keys)),
+        users_(std::move(users)) {}
 
   static bool handles(const std::string& method) { return method.starts_with("key."); }
 
@@ -55,6 +59,7 @@ class KeyRouter {
   asio::awaitable<protocol::Result<protocol::Json>> create_in_session_or_software(
       uid_t uid, const std::string& user, protocol::Json params);
   protocol::Result<keys::KeyManager*> manager_for(uid_t uid);
+  protocol::Result<ResolvedUser> key_owner(const protocol::Json& params) const;
   std::string session_of(uid_t uid) const;
 
   AgentSupervisor& agents_;
@@ -62,6 +67,7 @@ class KeyRouter {
   std::string state_dir_;
   keys::KeyManager::ProviderLookup providers_;
   AutoKeyPlacement auto_keys_;
+  UserLookup users_;
   std::map<uid_t, std::unique_ptr<keys::KeyManager>> managers_;
 };
 

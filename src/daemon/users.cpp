@@ -16,13 +16,13 @@ std::optional<ResolvedUser> resolve_user(const std::string& name_or_uid) {
   passwd* found = nullptr;
   if (numeric) {
     getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
-    return ResolvedUser{uid, found ? found->pw_name : name_or_uid};
+    return ResolvedUser{uid, found ? found->pw_name : name_or_uid, found != nullptr};
   }
   getpwnam_r(name_or_uid.c_str(), &entry, buffer.data(), buffer.size(), &found);
   if (found == nullptr) {
     return std::nullopt;
   }
-  return ResolvedUser{found->pw_uid, found->pw_name};
+  return ResolvedUser{found->pw_uid, found->pw_name, true};
 }
 
 }  // namespace liaison::daemon

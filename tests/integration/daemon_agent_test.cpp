@@ -159,7 +159,8 @@ class DaemonAgentTest : public DaemonHarness {
     daemon::DaemonParts parts{.sessions = sessions_,
                               .launcher = *launcher_,
                               .peers = peers_,
-                              .user_context = user_context_};
+                              .user_context = user_context_,
+                              .users = test_users};
     if (extend) {
       extend(parts);
     }
@@ -699,6 +700,23 @@ TEST_F(KeyRoutingTest, AUserSessionKeyWithoutASessionIsANoSessionError) {
   auto made = control("key.create", {{"user", "1002"}, {"label", "k"}, {"backend", "tpm"}});
   ASSERT_FALSE(made.has_value());
   EXPECT_EQ(made.error().data_code, protocol::codes::kNoSession);
+}
+
+// Issue 11: `--user 0` once made "a key of root", and a uid with no account a key of nobody.
+TEST_F(KeyRoutingTest, RootAndUidsWithoutAnAccountOwnNoKeys) {
+  start_with_keys();
+  for (const std::string user : {"0", "root", "64999", "no-such-user"}) {
+    auto made = control("key.create", {{"user", user}, {"label", "k"}, {"backend", "software"}});
+    ASSERT_FALSE(made.has_value()) << user;
+    EXPECT_EQ(made.error().data_code, "no_user") << user << ": " << made.error().message;
+    auto signed_ = control("key.sign", {{"user", user}, {"label", "k"}, {"digest", ""}});
+    ASSERT_FALSE(signed_.has_value()) << user;
+    EXPECT_EQ(signed_.error().data_code, "no_user") << user;
+  }
+  auto listed = control("key.list", {{"user", 0}});
+  ASSERT_FALSE(listed.has_value());
+  EXPECT_EQ(listed.error().data_code, "no_user");
+  EXPECT_TRUE(control("key.create", {{"user", "1001"}, {"label", "k"}, {"backend", "software"}}));
 }
 
 TEST_F(KeyRoutingTest, ExistingLabelsAndBadLabelsAreRefused) {

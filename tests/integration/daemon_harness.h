@@ -24,6 +24,7 @@
 #include "daemon/daemon.h"
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_session_source.h"
+#include "daemon/users.h"
 #include "protocol/connection.h"
 
 namespace liaison {
@@ -32,6 +33,19 @@ class DaemonHarness : public testing::Test {
  protected:
   static constexpr uid_t kAlice = 1001;
   static constexpr uid_t kBob = 1002;
+
+  // The accounts the tests' users have, whatever this machine's user database says (alice and
+  // bob have no passwd entry here); anything else goes to the real database.
+  static std::optional<daemon::ResolvedUser> test_users(const std::string& name_or_uid) {
+    for (const daemon::ResolvedUser& user :
+         {daemon::ResolvedUser{kAlice, "alice", true}, daemon::ResolvedUser{kBob, "bob", true},
+          daemon::ResolvedUser{0, "root", true}}) {
+      if (name_or_uid == user.name || name_or_uid == std::to_string(user.uid)) {
+        return user;
+      }
+    }
+    return daemon::resolve_user(name_or_uid);
+  }
 
   // `name` tells the runtime dirs of the test binaries apart.
   explicit DaemonHarness(std::string_view name) {
