@@ -289,6 +289,11 @@ def test_a_fake_user_manager_cannot_aim_root_at_another_users_process(installed,
             assert installed.process_running(victim), "root signalled bob's process"
         finally:
             server.kill()
+            # Her manager outlives her logout for a while (UserStopDelaySec): put its socket back.
+            installed.exec(["mv", "-f", private + ".aside", private], user="carol", check=False)
+        # The hostile thing gone, her next login gets her agent back.
+        session = installed.login_x11("carol")
+        wait_for_ready_agents(installed, [session], timeout=15)
         assert service_property(installed, "MainPID") == main_pid
     finally:
         victim_process.kill()
