@@ -168,6 +168,13 @@ class DaemonAgentTest : public DaemonHarness {
     ASSERT_TRUE(daemon_->start().has_value());
   }
 
+  // The session's agent crashes (its first launch): the relaunched one must still get in.
+  void agent_crashes_and_its_relaunch_gets_in(const std::string& session_id) {
+    launcher_->crash(session_id);
+    run_until([&] { return launcher_->launches(session_id) == 2; });
+    wait_for_state(session_id, "ready");
+  }
+
   struct Exchange {
     std::string received;
     bool closed = false;  // the daemon closed the connection
@@ -437,9 +444,7 @@ TEST_F(DaemonAgentTest, OneUsersSilentConnectionsCannotCrowdOutTheAgents) {
   EXPECT_EQ(refused, 4u) << "past the per-uid cap, connections are refused at once";
   // alice's agent is untouched, and a relaunched agent of hers still gets in.
   EXPECT_EQ(agent_state("3"), "ready");
-  launcher_->crash("3");
-  run_until([&] { return launcher_->launches("3") == 2; });
-  wait_for_state("3", "ready");
+  agent_crashes_and_its_relaunch_gets_in("3");
 }
 
 // Issue 11, attack 3a: this error line once threw out of the read loop; the connection's close
@@ -466,9 +471,7 @@ TEST_F(DaemonAgentTest, OddErrorLinesOnAgentSockDoNotLockTheirUserOut) {
     send_raw(io_, paths_.agent_socket(), kOddErrorLine);
   }
   io_.run_for(100ms);
-  launcher_->crash("3");
-  run_until([&] { return launcher_->launches("3") == 2; });
-  wait_for_state("3", "ready");
+  agent_crashes_and_its_relaunch_gets_in("3");
 }
 
 // Issue 24, attack 2: a hello without an id is refused with no reply, so nothing ever closed the
@@ -492,9 +495,7 @@ TEST_F(DaemonAgentTest, HellosWithoutAnIdDoNotLockTheirUserOut) {
     io_.run_for(2ms);
   }
   io_.run_for(100ms);
-  launcher_->crash("3");
-  run_until([&] { return launcher_->launches("3") == 2; });
-  wait_for_state("3", "ready");
+  agent_crashes_and_its_relaunch_gets_in("3");
 }
 
 // Attack 1 of issue 24 against the daemon: the deep line before any trust check gets one error
