@@ -22,6 +22,8 @@ namespace {
 
 std::atomic<Level> g_level{Level::kInfo};
 
+#if !defined(__APPLE__)
+// The journal's PRIORITY; macOS's unified log has its own types (write_os_log).
 int syslog_priority(Level level) {
   switch (level) {
     case Level::kDebug:
@@ -35,6 +37,7 @@ int syslog_priority(Level level) {
   }
   return LOG_INFO;
 }
+#endif
 
 std::string_view name_of(Level level) {
   switch (level) {
@@ -157,13 +160,13 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
   write_os_log(level, message, fields);
   // Also on a terminal (run by hand); launchd points a job's stderr at /dev/null.
   if (isatty(STDERR_FILENO)) write_stderr(level, message, fields);
-  return;
-#endif
+#else
   if (stderr_is_journal()) {
     write_journal(level, message, fields);
   } else {
     write_stderr(level, message, fields);
   }
+#endif
 }
 
 std::string untrusted(std::string_view text, std::size_t max_bytes) {

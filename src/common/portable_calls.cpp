@@ -33,6 +33,15 @@ bool fill_random(std::span<uint8_t> bytes) {
 #endif
 }
 
+int64_t change_time_ns(const struct stat& status) {
+#if defined(__APPLE__)
+  const timespec& changed = status.st_ctimespec;
+#else
+  const timespec& changed = status.st_ctim;
+#endif
+  return static_cast<int64_t>(changed.tv_sec) * 1'000'000'000LL + changed.tv_nsec;
+}
+
 int rename_no_replace(int directory, const char* from, const char* to) {
 #if defined(__APPLE__)
   return ::renameatx_np(directory, from, directory, to, RENAME_EXCL);

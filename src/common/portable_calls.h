@@ -2,6 +2,8 @@
 // other file has to choose between them.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <span>
 
@@ -16,5 +18,9 @@ bool fill_random(std::span<uint8_t> bytes);
 // renameat2(RENAME_NOREPLACE), macOS's renameatx_np(RENAME_EXCL). -1 with errno EINVAL where the
 // filesystem cannot do it atomically; 0 on success.
 int rename_no_replace(int directory, const char* from, const char* to);
+
+// A file's change time (ctime) in nanoseconds since the epoch: `st_ctim` on Linux,
+// `st_ctimespec` on macOS.
+int64_t change_time_ns(const struct stat& status);
 
 }  // namespace liaison

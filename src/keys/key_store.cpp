@@ -538,8 +538,7 @@ KeyResult<KeyStore::FileStamp> KeyStore::stamp(std::string_view label) const {
                 fmt::format("no key labeled \"{}\" in {}", label, directory_.string()));
   }
   // ctime changes on every write, rename, chown and chmod of the file.
-  return FileStamp{status.st_ino, status.st_size,
-                   status.st_ctim.tv_sec * 1'000'000'000LL + status.st_ctim.tv_nsec, status.st_uid,
+  return FileStamp{status.st_ino, status.st_size, change_time_ns(status), status.st_uid,
                    status.st_mode};
 }
 

@@ -99,7 +99,8 @@ class ConsoleSessionSource final : public daemon::SessionSource {
 
   ~ConsoleSessionSource() override {
     // Stop callbacks before the pipe and queue go away.
-    if (store_) SCDynamicStoreSetDispatchQueue(store_.get(), nullptr);
+    // The store itself, not the holder: a holder whose SCDynamicStoreCreate failed holds null.
+    if (store_ && *store_) SCDynamicStoreSetDispatchQueue(store_->get(), nullptr);
   }
 
   std::expected<void, std::string> start() {
