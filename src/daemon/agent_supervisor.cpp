@@ -396,17 +396,31 @@ void AgentSupervisor::signal_agent(const LaunchedAgent& agent, int signal) {
 
 // Said once per streak of failures; the retries of a streak are debug lines. A refused launch
 // (a user's service manager naming a process that is not our agent) is an attack or a broken
-// manager: said every time, at most once per backoff delay.
-void AgentSupervisor::launch_failed(Slot& slot, const std::string& reason, std::string_view event) {
+// manager: said every time, at most once per backoff delay. The pid is that of a child that
+// failed before execve, when there was one.
+void AgentSupervisor::log_cannot_start(const Slot& slot, const std::string& reason,
+                                       std::string_view event, pid_t pid) const {
   const bool refused = event == "launch-refused";
   const auto level = slot.consecutive_failures == 0 ? log::Level::kError
                      : refused                      ? log::Level::kWarning
                                                     : log::Level::kDebug;
-  log::write(
-      level,
+  const std::string message =
       fmt::format("cannot start the agent for {}: {}",
-                  describe_sessions(slot.sessions, launcher_.scope()), reason),
-      {{"LIAISON_SESSION", slot.sessions.front().id}, {"LIAISON_EVENT", std::string(event)}});
+                  describe_sessions(slot.sessions, launcher_.scope()), reason);
+  if (pid == 0) {
+    log::write(
+        level, message,
+        {{"LIAISON_SESSION", slot.sessions.front().id}, {"LIAISON_EVENT", std::string(event)}});
+  } else {
+    log::write(level, message,
+               {{"LIAISON_SESSION", slot.sessions.front().id},
+                {"LIAISON_AGENT_PID", std::to_string(pid)},
+                {"LIAISON_EVENT", std::string(event)}});
+  }
+}
+
+void AgentSupervisor::launch_failed(Slot& slot, const std::string& reason, std::string_view event) {
+  log_cannot_start(slot, reason, event, 0);
   slot.token_digests.clear();
   ++slot.consecutive_failures;
   slot.last_failure = fmt::format("cannot start the agent: {}", reason);
@@ -444,14 +458,8 @@ void AgentSupervisor::on_exit(const std::string& id, int exit_status) {
   const std::string start_failure =
       slot.our_child && slot.process.start_failure ? slot.process.start_failure() : "";
   if (!start_failure.empty()) {
-    // It never became the agent: a step between fork and execve failed. Said once per streak.
-    const auto level = slot.consecutive_failures == 0 ? log::Level::kError : log::Level::kDebug;
-    log::write(level,
-               fmt::format("cannot start the agent for {}: {}",
-                           describe_sessions(slot.sessions, launcher_.scope()), start_failure),
-               {{"LIAISON_SESSION", slot.sessions.front().id},
-                {"LIAISON_AGENT_PID", std::to_string(slot.process.pid)},
-                {"LIAISON_EVENT", "launch-failed"}});
+    // It never became the agent: a step between fork and execve failed.
+    log_cannot_start(slot, start_failure, "launch-failed", slot.process.pid);
     how = "could not start: " + start_failure;
   } else {
     log::info(fmt::format("agent pid {} for {} {}", slot.process.pid,

@@ -142,6 +142,8 @@ class AgentSupervisor {
       const std::shared_ptr<protocol::Connection>& connection, const PeerCredentials& peer);
   std::expected<void, std::string> verify_unit_identity(const PeerCredentials& peer) const;
   std::expected<void, std::string> verify_launched(const LaunchedAgent& agent) const;
+  void log_cannot_start(const Slot& slot, const std::string& reason, std::string_view event,
+                        pid_t pid) const;
   void launch_failed(Slot& slot, const std::string& reason, std::string_view event);
   using LaunchResult = std::expected<LaunchedAgent, std::string>;
   void on_launched(const std::string& id, uint64_t attempt, LaunchResult launched);
