@@ -46,9 +46,12 @@ namespace liaison::platform {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
 using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
 using namespace std::chrono_literals;
 
 constexpr const char* kServerName = "org.freedesktop.Notifications";
@@ -254,6 +257,15 @@ class FakeNotificationServer {
     uint32_t first_id = 41;  // not 1: the notifier must use the server's ids, not count its own
     bool serve_user_manager = false;
     std::vector<std::string> manager_environment;
+    bool refuse_transient_units = false;  // StartTransientUnit answers AccessDenied
+  };
+
+  // What a StartTransientUnit asked for (the fake runs nothing).
+  struct TransientUnitCall {
+    std::string name;
+    std::string type;
+    std::vector<std::string> exec_start;  // the argv of its one command
+    std::vector<std::string> environment;
   };
 
   static std::unique_ptr<FakeNotificationServer> start(const PrivateBus& bus, Options options) {
@@ -292,9 +304,9 @@ class FakeNotificationServer {
     std::lock_guard lock(mutex_);
     return capability_requests_;
   }
-  std::vector<uint32_t> transient_unit_pids() const {
+  std::vector<TransientUnitCall> transient_units() const {
     std::lock_guard lock(mutex_);
-    return transient_unit_pids_;
+    return transient_units_;
   }
 
   void emit_action_invoked(uint32_t id, const std::string& action) {
@@ -551,15 +563,81 @@ class FakeNotificationServer {
     return sd_bus_message_append_strv(reply, strv.data());
   }
 
-  // Records the PIDs property; the rest of the unit description is not looked at.
-  static int on_start_transient_unit(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  static int read_strv(sd_bus_message* m, std::vector<std::string>& into) {
+    char** raw = nullptr;
+    int r = sd_bus_message_read_strv(m, &raw);
+    if (r < 0) {
+      return r;
+    }
+    for (char** entry = raw; entry != nullptr && *entry != nullptr; ++entry) {
+      into.emplace_back(*entry);
+      free(*entry);  // NOLINT(cppcoreguidelines-no-malloc): sd-bus allocated it
+    }
+    free(raw);  // NOLINT(cppcoreguidelines-no-malloc)
+    return 0;
+  }
+
+  // ExecStart's a(sasb), of which the fake keeps the first command's argv.
+  static int read_exec_start(sd_bus_message* m, TransientUnitCall& call) {
+    int r = sd_bus_message_enter_container(m, 'v', "a(sasb)");
+    if (r >= 0) {
+      r = sd_bus_message_enter_container(m, 'a', "(sasb)");
+    }
+    if (r >= 0) {
+      r = sd_bus_message_enter_container(m, 'r', "sasb");
+    }
+    const char* path = nullptr;
+    if (r >= 0) {
+      r = sd_bus_message_read(m, "s", &path);
+    }
+    if (r >= 0) {
+      r = read_strv(m, call.exec_start);
+    }
+    int ignore_failure = 0;
+    if (r >= 0) {
+      r = sd_bus_message_read(m, "b", &ignore_failure);
+    }
+    for (int i = 0; i < 3 && r >= 0; ++i) {
+      r = sd_bus_message_exit_container(m);
+    }
+    return r;
+  }
+
+  static int read_property(sd_bus_message* m, const std::string& property,
+                           TransientUnitCall& call) {
+    if (property == "ExecStart") {
+      return read_exec_start(m, call);
+    }
+    if (property == "Type") {
+      const char* type = nullptr;
+      int r = sd_bus_message_read(m, "v", "s", &type);
+      call.type = r >= 0 ? type : "";
+      return r;
+    }
+    if (property == "Environment") {
+      int r = sd_bus_message_enter_container(m, 'v', "as");
+      if (r >= 0) {
+        r = read_strv(m, call.environment);
+      }
+      return r >= 0 ? sd_bus_message_exit_container(m) : r;
+    }
+    return sd_bus_message_skip(m, "v");
+  }
+
+  // Records what was asked for, or refuses as a manager's access check does.
+  static int on_start_transient_unit(sd_bus_message* m, void* userdata, sd_bus_error* error) {
     auto* self = static_cast<FakeNotificationServer*>(userdata);
+    if (self->options_.refuse_transient_units) {
+      return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "refused by the test");
+    }
+    TransientUnitCall call;
     const char* name = nullptr;
     const char* mode = nullptr;
     int r = sd_bus_message_read(m, "ss", &name, &mode);
     if (r < 0) {
       return r;
     }
+    call.name = name;
     r = sd_bus_message_enter_container(m, 'a', "(sv)");
     if (r < 0) {
       return r;
@@ -567,41 +645,19 @@ class FakeNotificationServer {
     while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
       const char* property = nullptr;
       r = sd_bus_message_read(m, "s", &property);
+      if (r >= 0) {
+        r = read_property(m, property, call);
+      }
+      if (r >= 0) {
+        r = sd_bus_message_exit_container(m);
+      }
       if (r < 0) {
         return r;
       }
-      if (std::string_view(property) == "PIDs") {
-        r = sd_bus_message_enter_container(m, 'v', "au");
-        if (r < 0) {
-          return r;
-        }
-        r = sd_bus_message_enter_container(m, 'a', "u");
-        if (r < 0) {
-          return r;
-        }
-        uint32_t pid = 0;
-        while ((r = sd_bus_message_read(m, "u", &pid)) > 0) {
-          std::lock_guard lock(self->mutex_);
-          self->transient_unit_pids_.push_back(pid);
-        }
-        r = sd_bus_message_exit_container(m);
-        if (r < 0) {
-          return r;
-        }
-        r = sd_bus_message_exit_container(m);
-        if (r < 0) {
-          return r;
-        }
-      } else {
-        r = sd_bus_message_skip(m, "v");
-        if (r < 0) {
-          return r;
-        }
-      }
-      r = sd_bus_message_exit_container(m);
-      if (r < 0) {
-        return r;
-      }
+    }
+    {
+      std::lock_guard lock(self->mutex_);
+      self->transient_units_.push_back(std::move(call));
     }
     return sd_bus_reply_method_return(m, "o", "/org/freedesktop/systemd1/job/1");
   }
@@ -615,7 +671,7 @@ class FakeNotificationServer {
   uint32_t next_id_;
   std::vector<NotifyCall> notify_calls_;
   int capability_requests_ = 0;
-  std::vector<uint32_t> transient_unit_pids_;
+  std::vector<TransientUnitCall> transient_units_;
   std::vector<std::function<void()>> before_next_reply_;
   std::vector<std::function<void()>> posted_;
   UniqueFd wake_fd_;
@@ -1356,7 +1412,7 @@ class XdgUrlOpenerTest : public DbusNotifierTest {
   std::string output_path_;
 };
 
-TEST_F(XdgUrlOpenerTest, SpawnsTheOpenerWithTheUrlAndTheSessionsDisplayAndReapsIt) {
+TEST_F(XdgUrlOpenerTest, AsksTheUsersManagerToRunTheOpenerWithTheSessionsDisplay) {
   start_server({.serve_user_manager = true,
                 .manager_environment = {"HOME=/nowhere", "DISPLAY=:7", "WAYLAND_DISPLAY=wayland-7",
                                         "XAUTHORITY=/tmp/xauth-7"}});
@@ -1364,6 +1420,60 @@ TEST_F(XdgUrlOpenerTest, SpawnsTheOpenerWithTheUrlAndTheSessionsDisplayAndReapsI
   environment.set("DISPLAY", nullptr);
   environment.set("WAYLAND_DISPLAY", nullptr);
   environment.set("XAUTHORITY", "/home/alice/.Xauthority");  // ours wins when we have one
+  std::string program = write_fake_program(999);
+  environment.set("PATH", ("relative:" + bus_->dir()).c_str());
+  bool spawned = false;
+  XdgUrlOpener opener(io_,
+                      {.program = "fake-xdg-open",
+                       .connect_user_manager = [this]() -> std::expected<SdBusPtr, std::string> {
+                         return bus_->connect();
+                       },
+                       .on_exit = [&](int) { spawned = true; }});
+
+  auto opened = opener.open("https://it.example.com/update?id=7&next=$(reboot)");
+
+  ASSERT_TRUE(opened.has_value()) << opened.error();
+  auto units = server_->transient_units();
+  ASSERT_EQ(units.size(), 1U);
+  EXPECT_THAT(units[0].name, MatchesRegex(R"(app-liaison-open-[0-9]+-1\.service)"));
+  EXPECT_EQ(units[0].type, "exec");
+  EXPECT_THAT(units[0].exec_start,
+              ElementsAre(program, "https://it.example.com/update?id=7&next=$(reboot)"));
+  EXPECT_THAT(units[0].environment, UnorderedElementsAre("DISPLAY=:7", "WAYLAND_DISPLAY=wayland-7",
+                                                         "XAUTHORITY=/home/alice/.Xauthority"));
+  ASSERT_TRUE(opener.open("https://example.com").has_value());
+  EXPECT_THAT(server_->transient_units().at(1).name, EndsWith("-2.service"));
+  io_.poll();
+  EXPECT_FALSE(spawned);  // the manager runs it, not the agent
+  EXPECT_FALSE(std::filesystem::exists(output_path_));
+}
+
+TEST_F(XdgUrlOpenerTest, SaysWhenTheOpenerIsNotInPathAndAsksTheManagerNothing) {
+  start_server({.serve_user_manager = true});
+  ScopedEnvironment environment;
+  environment.set("PATH", "/nonexistent:/usr/bin");
+  XdgUrlOpener opener(io_,
+                      {.program = "no-such-xdg-open",
+                       .connect_user_manager = [this]() -> std::expected<SdBusPtr, std::string> {
+                         return bus_->connect();
+                       }});
+
+  auto opened = opener.open("https://example.com");
+
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error(), "cannot start no-such-xdg-open: not found in PATH");
+  EXPECT_TRUE(server_->transient_units().empty());
+}
+
+TEST_F(XdgUrlOpenerTest, SpawnsTheOpenerItselfWhenTheManagerRefusesAndReapsIt) {
+  start_server({.serve_user_manager = true,
+                .manager_environment = {"HOME=/nowhere", "DISPLAY=:7", "WAYLAND_DISPLAY=wayland-7",
+                                        "XAUTHORITY=/tmp/xauth-7"},
+                .refuse_transient_units = true});
+  ScopedEnvironment environment;
+  environment.set("DISPLAY", nullptr);
+  environment.set("WAYLAND_DISPLAY", nullptr);
+  environment.set("XAUTHORITY", "/home/alice/.Xauthority");
   int leak_probe[2];
   ASSERT_EQ(pipe(leak_probe), 0);  // no O_CLOEXEC, like asio's sockets
   UniqueFd probe_read(leak_probe[0]);
@@ -1392,7 +1502,7 @@ TEST_F(XdgUrlOpenerTest, SpawnsTheOpenerWithTheUrlAndTheSessionsDisplayAndReapsI
   pid_t pid = std::stoi(output["pid"]);
   EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1);  // already reaped: no zombie
   EXPECT_EQ(errno, ECHILD);
-  EXPECT_THAT(server_->transient_unit_pids(), ElementsAre(static_cast<uint32_t>(pid)));
+  EXPECT_TRUE(server_->transient_units().empty());
 }
 
 TEST_F(XdgUrlOpenerTest, OpensWithItsOwnEnvironmentWhenTheManagerIsUnreachable) {

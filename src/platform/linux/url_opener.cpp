@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/unique_fd.h"
+#include "platform/linux/transient_unit.h"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
@@ -65,6 +67,27 @@ std::string_view variable_name(std::string_view entry) { return entry.substr(0, 
 bool has_variable(const std::vector<std::string>& environment, std::string_view name) {
   return std::ranges::any_of(
       environment, [&](const std::string& entry) { return variable_name(entry) == name; });
+}
+
+std::string_view variable_value(const std::vector<std::string>& environment,
+                                std::string_view name) {
+  for (const std::string& entry : environment) {
+    if (variable_name(entry) == name && entry.size() > name.size()) {
+      return std::string_view(entry).substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+// The kDisplayVariables entries of `environment`: what the manager may lack or have stale.
+std::vector<std::string> display_variables_of(const std::vector<std::string>& environment) {
+  std::vector<std::string> display;
+  for (const std::string& entry : environment) {
+    if (std::ranges::find(kDisplayVariables, variable_name(entry)) != std::end(kDisplayVariables)) {
+      display.push_back(entry);
+    }
+  }
+  return display;
 }
 
 std::vector<std::string> own_environment() {
@@ -301,20 +324,53 @@ std::expected<std::vector<std::string>, std::string> read_user_manager_environme
   return entries;
 }
 
-std::expected<void, std::string> move_into_own_scope(sd_bus* manager, pid_t pid) {
-  std::string unit = fmt::format("app-liaison-open-{}.scope", pid);
-  SdBusError error;
-  SdBusMessagePtr reply;
-  sd_bus_message* raw_reply = nullptr;
-  int result = sd_bus_call_method(
-      manager, kManagerName, kManagerPath, kManagerInterface, "StartTransientUnit", error.get(),
-      &raw_reply, "ssa(sv)a(sa(sv))", unit.c_str(), "fail", 3, "PIDs", "au", 1,
-      static_cast<uint32_t>(pid), "Description", "s", "Opened from a notification by liaison",
-      "CollectMode", "s", "inactive-or-failed", 0);
-  reply.reset(raw_reply);
+std::string find_program(const std::string& program, std::string_view path_value) {
+  if (program.find('/') != std::string::npos) {
+    return program;
+  }
+  while (!path_value.empty()) {
+    size_t colon = path_value.find(':');
+    std::string_view directory = path_value.substr(0, colon);
+    path_value =
+        colon == std::string_view::npos ? std::string_view() : path_value.substr(colon + 1);
+    if (!directory.starts_with('/')) {
+      continue;  // an empty or relative entry would depend on the agent's working directory
+    }
+    std::string candidate = fmt::format("{}/{}", directory, program);
+    struct stat facts {};
+    if (stat(candidate.c_str(), &facts) == 0 && S_ISREG(facts.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return {};
+}
+
+std::expected<void, std::string> start_in_user_manager(
+    sd_bus* manager, const std::string& unit, const std::vector<std::string>& command,
+    const std::vector<std::string>& environment) {
+  sd_bus_message* raw_message = nullptr;
+  int result = sd_bus_message_new_method_call(manager, &raw_message, kManagerName, kManagerPath,
+                                              kManagerInterface, "StartTransientUnit");
+  SdBusMessagePtr message(raw_message);
   if (result < 0) {
     return std::unexpected(
-        fmt::format("cannot move the URL opener into {}: {}", unit, error.describe(result)));
+        fmt::format("cannot ask the user's manager to start {}: {}", unit, errno_text(result)));
+  }
+  TransientService service{.name = unit,
+                           .description = "Opened from a notification by liaison",
+                           .command = command,
+                           .environment = environment};
+  if (auto appended = append_transient_service(message.get(), service); !appended) {
+    return appended;
+  }
+  SdBusError error;
+  sd_bus_message* raw_reply = nullptr;
+  result = sd_bus_call(manager, message.get(), 0, error.get(), &raw_reply);
+  SdBusMessagePtr reply(raw_reply);
+  if (result < 0) {
+    return std::unexpected(
+        fmt::format("the user's manager did not start {}: {}", unit, error.describe(result)));
   }
   return {};
 }
@@ -356,7 +412,25 @@ std::expected<void, std::string> XdgUrlOpener::open(const std::string& url) {
     }
   }
   std::vector<std::string> environment = child_environment(manager.get());
+  if (manager) {
+    std::string program = find_program(options_.program, variable_value(environment, "PATH"));
+    if (program.empty()) {
+      return std::unexpected(fmt::format("cannot start {}: not found in PATH", options_.program));
+    }
+    std::string unit = fmt::format("app-liaison-open-{}-{}.service", getpid(), ++opened_);
+    auto started = start_in_user_manager(manager.get(), unit, {program, url},
+                                         display_variables_of(environment));
+    if (started) {
+      log::info(fmt::format("opening a URL with {} in the user's {}", program, unit));
+      return {};
+    }
+    log::warning(fmt::format("{}; the agent starts {} itself", started.error(), program));
+  }
+  return spawn(url, std::move(environment));
+}
 
+std::expected<void, std::string> XdgUrlOpener::spawn(const std::string& url,
+                                                     std::vector<std::string> environment) {
   SpawnFileActions actions;
   if (auto prepared = prepare_child_fds(actions); !prepared) {
     return prepared;
@@ -376,11 +450,6 @@ std::expected<void, std::string> XdgUrlOpener::open(const std::string& url) {
     return std::unexpected(fmt::format("cannot start {}: {}", program, errno_text(error)));
   }
   reap_when_done(pid);
-  if (manager) {
-    if (auto moved = move_into_own_scope(manager.get(), pid); !moved) {
-      log::info(moved.error());
-    }
-  }
   return {};
 }
 

@@ -48,9 +48,15 @@ std::expected<SdBusPtr, std::string> connect_to_user_manager();
 // which `systemctl --user import-environment` fills in once the compositor is up.
 std::expected<std::vector<std::string>, std::string> read_user_manager_environment(sd_bus* manager);
 
-// Moves `pid` into a transient scope of the user's manager (app-liaison-open-<pid>.scope), so the
-// browser it starts outlives the agent and is not killed with the agent's own unit.
-std::expected<void, std::string> move_into_own_scope(sd_bus* manager, pid_t pid);
+// The program's absolute path: `program` itself when it names a path, else the first executable
+// `program` in the ':'-separated directories of `path_value`. Empty when there is none.
+std::string find_program(const std::string& program, std::string_view path_value);
+
+// Asks the user's manager to run `command` as the transient service `unit`, with `environment`
+// added to the manager's own. Returns once the manager has queued the start (not when it ran).
+std::expected<void, std::string> start_in_user_manager(sd_bus* manager, const std::string& unit,
+                                                       const std::vector<std::string>& command,
+                                                       const std::vector<std::string>& environment);
 
 class UrlOpener {
  public:
@@ -62,19 +68,24 @@ class UrlOpener {
 
 struct XdgUrlOpenerOptions {
   std::string program = "xdg-open";  // looked up in PATH
-  // Where the display variables and the scope come from; failing to connect is logged, and the
-  // URL is opened with the agent's own environment.
+  // Where the display variables come from, and who runs the opener; failing to connect is
+  // logged, and the agent starts the opener itself, with its own environment.
   std::function<std::expected<SdBusPtr, std::string>()> connect_user_manager =
       connect_to_user_manager;
   // The display variables of the agent's own session as they are now (its processes, logind);
   // asked at every click, since a desktop comes up after its agent. Unset: not consulted.
   std::function<std::vector<std::string>()> session_environment;
-  // Told the child's wait status once it has been reaped (tests wait on it; failures are logged).
+  // Told the wait status of an opener the agent started itself once it has been reaped (tests
+  // wait on it; failures are logged). An opener the manager runs reports to the user's journal.
   std::function<void(int wait_status)> on_exit;
 };
 
-// Runs `xdg-open URL` (posix_spawn, no shell, the URL one argv element) in its own session, with
-// a clean signal mask, and reaps it through a pidfd in `io`, so no zombie is left behind.
+// Runs `xdg-open URL` (no shell: the URL is one argv element) as a transient service of the
+// user's own manager (app-liaison-open-<pid>-<n>.service), so the opener and the browser it may
+// start are the user's manager's children: they inherit nothing of the agent, in particular not
+// the sandbox, namespaces and no-new-privileges flag an exec-launched agent has from
+// liaison.service. Without a manager (or if it refuses) the agent starts the opener itself
+// (posix_spawn, its own session, a clean signal mask) and reaps it through a pidfd in `io`.
 class XdgUrlOpener final : public UrlOpener {
  public:
   explicit XdgUrlOpener(asio::io_context& io, XdgUrlOpenerOptions options = {});
@@ -83,10 +94,13 @@ class XdgUrlOpener final : public UrlOpener {
 
  private:
   std::vector<std::string> child_environment(sd_bus* manager) const;
+  std::expected<void, std::string> spawn(const std::string& url,
+                                         std::vector<std::string> environment);
   void reap_when_done(pid_t pid);
 
   asio::io_context& io_;
   XdgUrlOpenerOptions options_;
+  unsigned opened_ = 0;  // numbers the manager's units
 };
 
 }  // namespace liaison::platform

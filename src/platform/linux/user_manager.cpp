@@ -331,95 +331,12 @@ std::expected<void, std::string> UserManager::restart_unit(const std::string& un
 
 std::expected<void, std::string> UserManager::start_transient_service(
     const TransientService& service) {
-  if (service.command.empty() || !service.command.front().starts_with('/')) {
-    return std::unexpected("a transient service needs an absolute command");
-  }
   auto message = new_method("StartTransientUnit");
   if (!message) {
     return std::unexpected(message.error());
   }
-  sd_bus_message* m = message->get();
-  std::vector<const char*> argv;
-  argv.reserve(service.command.size() + 1);
-  for (const std::string& argument : service.command) {
-    argv.push_back(argument.c_str());
-  }
-  argv.push_back(nullptr);
-  std::vector<const char*> environment;
-  environment.reserve(service.environment.size() + 1);
-  for (const std::string& entry : service.environment) {
-    environment.push_back(entry.c_str());
-  }
-  environment.push_back(nullptr);
-  int r = sd_bus_message_append(m, "ss", service.name.c_str(), "replace");
-  if (r >= 0) {
-    r = sd_bus_message_open_container(m, 'a', "(sv)");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "(sv)", "Description", "s", service.description.c_str());
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "(sv)", "Type", "s", "exec");
-  }
-  // Gone from the manager once it ends, however it ends: the next launch starts afresh.
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "(sv)", "TimeoutStopUSec", "t",
-                              static_cast<uint64_t>(service.stop_timeout.count()));
-  }
-  // ExecStart: a(sasb), one command: path, argv, ignore-failure.
-  if (r >= 0) {
-    r = sd_bus_message_open_container(m, 'r', "sv");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "s", "ExecStart");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_open_container(m, 'v', "a(sasb)");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_open_container(m, 'a', "(sasb)");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_open_container(m, 'r', "sasb");
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "s", service.command.front().c_str());
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append_strv(m, const_cast<char**>(argv.data()));
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "b", 0);
-  }
-  for (int i = 0; i < 4 && r >= 0; ++i) {
-    r = sd_bus_message_close_container(m);
-  }
-  if (r >= 0 && !service.environment.empty()) {
-    r = sd_bus_message_open_container(m, 'r', "sv");
-    if (r >= 0) {
-      r = sd_bus_message_append(m, "s", "Environment");
-    }
-    if (r >= 0) {
-      r = sd_bus_message_open_container(m, 'v', "as");
-    }
-    if (r >= 0) {
-      r = sd_bus_message_append_strv(m, const_cast<char**>(environment.data()));
-    }
-    for (int i = 0; i < 2 && r >= 0; ++i) {
-      r = sd_bus_message_close_container(m);
-    }
-  }
-  if (r >= 0) {
-    r = sd_bus_message_close_container(m);
-  }
-  if (r >= 0) {
-    r = sd_bus_message_append(m, "a(sa(sv))", 0);
-  }
-  if (r < 0) {
-    return std::unexpected(fmt::format("StartTransientUnit: {}", errno_text(r)));
+  if (auto appended = append_transient_service(message->get(), service); !appended) {
+    return appended;
   }
   return run_job(std::move(*message), fmt::format("start {}", service.name));
 }

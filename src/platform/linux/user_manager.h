@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "platform/linux/sd_bus_ptr.h"
+#include "platform/linux/transient_unit.h"
 
 namespace liaison::platform {
 
@@ -29,15 +30,6 @@ struct UnitStatus {
   bool running() const {
     return active_state == "active" || active_state == "activating" || active_state == "reloading";
   }
-};
-
-// A transient service (what `systemd-run --user` makes).
-struct TransientService {
-  std::string name;  // "liaison-agent-asuser.service"
-  std::string description;
-  std::vector<std::string> command;      // argv; command[0] is an absolute path
-  std::vector<std::string> environment;  // KEY=VALUE, added to the manager's own
-  std::chrono::microseconds stop_timeout{3'000'000};
 };
 
 class UserManager {
