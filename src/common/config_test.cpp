@@ -75,6 +75,24 @@ TEST(Config, UnknownKeysAndSectionsAreErrorsNamingThem) {
   EXPECT_EQ(error_of("launch = \"exec\"\n"), "test.toml: launch must be a table ([launch])");
 }
 
+// tests/fuzz/config_fuzzer found toml++ 3.3.0 reaching __builtin_unreachable() on " a\xd1\x9a,"
+// (U+045A where whitespace may stand): non-ASCII outside strings and comments is refused first.
+TEST(Config, NonAsciiOutsideStringsAndCommentsIsAnErrorNotUndefinedBehaviour) {
+  EXPECT_EQ(error_of(" a\xd1\x9a,"),
+            "test.toml:1:3: a non-ASCII character outside a string or a comment (TOML allows "
+            "them only there)");
+  EXPECT_EQ(error_of("[notify]\napp_name =\xd1\x9a\"x\"\n"),
+            "test.toml:2:11: a non-ASCII character outside a string or a comment (TOML allows "
+            "them only there)");
+  // In comments, basic strings (escaped quotes included) and literal strings they are fine.
+  auto named = parse_config(
+      "# \xd1\x9a, a comment\n[notify] # \xd1\x9a\napp_name = \"\\\"\xd1\x9a\" # \xd1\x9a\n"
+      "[log]\nlevel = '''debug'''\n",
+      "test.toml");
+  ASSERT_TRUE(named.has_value()) << named.error();
+  EXPECT_EQ(named->notify.app_name, "\"\xd1\x9a");
+}
+
 TEST(Config, WrongTypesAndValuesNameTheKey) {
   EXPECT_EQ(error_of("[sessions]\ninclude_tty = \"yes\"\n"),
             "test.toml: sessions.include_tty must be a boolean");

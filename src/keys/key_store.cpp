@@ -501,6 +501,15 @@ KeyResult<std::string> KeyStore::read_key_file(const std::string& file_name) con
   return contents;
 }
 
+std::expected<KeyRecord, std::string> parse_key_record(std::string_view contents,
+                                                       std::string_view expected_label) {
+  Json json = Json::parse(contents, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return std::unexpected("not valid JSON");
+  }
+  return parse_record_json(json, expected_label);
+}
+
 KeyResult<KeyRecord> KeyStore::load(std::string_view label) const {
   if (auto valid = check_label_for_store(label); !valid) {
     return std::unexpected(valid.error());
@@ -514,12 +523,7 @@ KeyResult<KeyRecord> KeyStore::load(std::string_view label) const {
   if (!contents) {
     return std::unexpected(contents.error());
   }
-  Json json = Json::parse(*contents, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return fail("failed",
-                fmt::format("key file {} is corrupt: not valid JSON", path_of(file_name)));
-  }
-  auto record = parse_record_json(json, label);
+  auto record = parse_key_record(*contents, label);
   if (!record) {
     return fail("failed",
                 fmt::format("key file {} is corrupt: {}", path_of(file_name), record.error()));

@@ -44,6 +44,11 @@ std::string iso8601_utc(std::chrono::system_clock::time_point time);
 KeyRecord make_key_record(std::string label, const UnexportableKeyProvider& provider,
                           const UnexportableSigningKey& key);
 
+// A key file's contents as a record labeled `expected_label`; the error says what is wrong with
+// it ("not valid JSON", a field's name). The file is the user's to write: any bytes may come.
+std::expected<KeyRecord, std::string> parse_key_record(std::string_view contents,
+                                                       std::string_view expected_label);
+
 // A file in the store that list() could not use, and why.
 struct KeyStoreProblem {
   std::string file_name;  // relative to the store directory

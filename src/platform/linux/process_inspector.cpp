@@ -13,6 +13,8 @@
 #include <memory>
 #include <system_error>
 
+#include "platform/linux/proc_text.h"
+
 namespace liaison::platform {
 namespace {
 
@@ -44,52 +46,6 @@ struct FreeDeleter {
 };
 
 }  // namespace
-
-std::optional<uint64_t> start_time_from_stat(std::string_view stat) {
-  const size_t close = stat.rfind(')');
-  if (close == std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string_view rest = stat.substr(close + 1);
-  // After ')' come field 3 (state) onwards; starttime is field 22, the 20th of those.
-  for (int field = 3; field <= 22; ++field) {
-    const size_t start = rest.find_first_not_of(' ');
-    if (start == std::string_view::npos) {
-      return std::nullopt;
-    }
-    rest.remove_prefix(start);
-    const size_t end = std::min(rest.find(' '), rest.size());
-    if (field == 22) {
-      uint64_t value = 0;
-      auto [parsed, error] = std::from_chars(rest.data(), rest.data() + end, value);
-      if (error != std::errc() || parsed != rest.data() + end) {
-        return std::nullopt;
-      }
-      return value;
-    }
-    rest.remove_prefix(end);
-  }
-  return std::nullopt;
-}
-
-std::optional<uid_t> real_uid_from_status(std::string_view status) {
-  const size_t line = status.find("\nUid:");
-  if (line == std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string_view rest = status.substr(line + 5);
-  const size_t start = rest.find_first_not_of(" \t");
-  if (start == std::string_view::npos) {
-    return std::nullopt;
-  }
-  rest.remove_prefix(start);
-  uid_t uid = 0;
-  auto [parsed, error] = std::from_chars(rest.data(), rest.data() + rest.size(), uid);
-  if (error != std::errc()) {
-    return std::nullopt;
-  }
-  return uid;
-}
 
 std::expected<daemon::ProcessFacts, std::string> LinuxProcessInspector::facts_of(pid_t pid) const {
   // Everything is read through one /proc/<pid> directory fd: if the pid is reused meanwhile, the

@@ -17,11 +17,4 @@ class LinuxProcessInspector final : public daemon::ProcessInspector {
   void signal(const UniqueFd& watch, int signal) const override;
 };
 
-// Field 22 of /proc/<pid>/stat (starttime), parsed after the last ')' since the command name in
-// field 2 may hold spaces and parentheses. nullopt when the text is not a stat line.
-std::optional<uint64_t> start_time_from_stat(std::string_view stat);
-
-// The real uid from the "Uid:" line of /proc/<pid>/status.
-std::optional<uid_t> real_uid_from_status(std::string_view status);
-
 }  // namespace liaison::platform

@@ -1,5 +1,6 @@
 #include "platform/linux/process_inspector.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,10 +9,13 @@
 
 #include <fstream>
 
+#include "platform/linux/proc_text.h"
 #include "platform/linux/user_manager.h"
 
 namespace liaison::platform {
 namespace {
+
+using ::testing::ElementsAre;
 
 TEST(ProcessInspectorTest, StartTimeIsField22EvenWithParenthesesInTheName) {
   const std::string stat =
@@ -25,6 +29,27 @@ TEST(ProcessInspectorTest, StartTimeIsField22EvenWithParenthesesInTheName) {
 TEST(ProcessInspectorTest, RealUidComesFromTheUidLine) {
   EXPECT_EQ(real_uid_from_status("Name:\tx\nUid:\t1001\t0\t0\t0\nGid:\t1\n"), 1001u);
   EXPECT_EQ(real_uid_from_status("Name:\tx\n"), std::nullopt);
+}
+
+TEST(ProcTextTest, RunsAsNeedsTheRealAndTheEffectiveUid) {
+  EXPECT_TRUE(runs_as("Name:\tx\nUid:\t1001\t1001\t1001\t1001\n", 1001));
+  EXPECT_FALSE(runs_as("Name:\tx\nUid:\t1001\t0\t0\t0\n", 1001));  // a set-uid program
+  EXPECT_FALSE(runs_as("Name:\tx\nUid:\t1001", 1001));             // cut off: no effective uid
+  // No terminating NUL after the view: the parser must stop at its end.
+  std::string_view cut = std::string_view("Name:\tx\nUid:\t1001\t10019").substr(0, 22);
+  EXPECT_TRUE(runs_as(cut, 1001));
+}
+
+TEST(ProcTextTest, EnvironEntriesAreSplitAtNulsAndACutOffLastOneIsDropped) {
+  std::string environ("A=1\0\0B=2\0C=", 11);
+  EXPECT_THAT(split_environ(environ, false), ElementsAre("A=1", "B=2", "C="));
+  EXPECT_THAT(split_environ(environ, true), ElementsAre("A=1", "B=2"));
+}
+
+TEST(ProcTextTest, PidsAreWholeDecimalLinesOnly) {
+  EXPECT_THAT(parse_pids("12\n0\n-3\n4x\n\n99"), ElementsAre(12, 99));
+  // tests/fuzz/proc_fuzzer: a number past pid_t's range was truncated into a pid of -1.
+  EXPECT_THAT(parse_pids("30100000000000000000000\n4237\n2147483648\n"), ElementsAre(4237));
 }
 
 TEST(ProcessInspectorTest, DescribesThisProcessAndWatchesAChildUntilItExits) {

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/unique_fd.h"
 #include "platform/linux/logind_session_source.h"
+#include "platform/linux/proc_text.h"
 
 namespace liaison::platform {
 namespace {
@@ -496,64 +497,6 @@ std::optional<std::string> read_file_at(int directory_fd, const char* name, size
 
 std::optional<std::string> read_small_file(const std::string& path, size_t max_bytes) {
   return read_file_at(AT_FDCWD, path.c_str(), max_bytes);
-}
-
-// The real and effective uids from the "Uid:" line of /proc/<pid>/status.
-bool runs_as(std::string_view status, uid_t uid) {
-  size_t line = status.find("\nUid:");
-  if (line == std::string_view::npos) {
-    return false;
-  }
-  char* end = nullptr;
-  const char* text = status.data() + line + 5;
-  unsigned long real = std::strtoul(text, &end, 10);
-  if (end == text) {
-    return false;
-  }
-  const char* effective_text = end;
-  unsigned long effective = std::strtoul(effective_text, &end, 10);
-  if (end == effective_text) {
-    return false;
-  }
-  return real == uid && effective == uid;
-}
-
-std::vector<std::string> split_environ(std::string_view data, bool truncated) {
-  std::vector<std::string> entries;
-  size_t start = 0;
-  while (start < data.size()) {
-    size_t end = data.find('\0', start);
-    if (end == std::string_view::npos) {
-      if (truncated) {
-        break;  // cut off by our size cap
-      }
-      end = data.size();
-    }
-    if (end > start) {
-      entries.emplace_back(data.substr(start, end - start));
-    }
-    start = end + 1;
-  }
-  return entries;
-}
-
-std::vector<pid_t> parse_pids(std::string_view text) {
-  std::vector<pid_t> pids;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    std::string line(text.substr(start, end - start));
-    start = end + 1;
-    char* parse_end = nullptr;
-    long pid = std::strtol(line.c_str(), &parse_end, 10);
-    if (pid > 0 && parse_end != nullptr && *parse_end == '\0') {
-      pids.push_back(static_cast<pid_t>(pid));
-    }
-  }
-  return pids;
 }
 
 // logind's own naming, for when the leader is gone and cannot tell us its cgroup.
