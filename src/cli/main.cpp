@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "cli/unknown_command.h"
 #include "common/default_paths.h"
 
 namespace liaison::cli {
@@ -143,6 +144,11 @@ int run(int argc, char** argv) {
   LaunchAgentCommand launch_agent_command;
   add_launch_agent_command(app, launch_agent_command);
 
+  // Before CLI11 sees it: it would print the top-level help for `liaison presense --help`.
+  if (auto unknown = unknown_command_error(app, std::span<const char* const>(argv + 1, argc - 1))) {
+    fmt::print(stderr, "liaison: {}\n", *unknown);
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
