@@ -6,9 +6,10 @@
 #include <cerrno>
 #include <fstream>
 #include <initializer_list>
-#include <optional>
 #include <sstream>
 #include <system_error>
+
+#include "common/toml_ascii.h"
 
 namespace liaison {
 namespace {
@@ -186,67 +187,16 @@ Status read_sections(const toml::table& root, Config& config) {
 
 }  // namespace
 
-namespace {
-
-struct TextPosition {
-  std::size_t line = 1;
-  std::size_t column = 1;
-};
-
-// Where `text` has a byte >= 0x80 outside a string and a comment, if anywhere. TOML allows
-// non-ASCII characters only inside those, and toml++ 3.3.0 reaches __builtin_unreachable() (its
-// TOML_UNREACHABLE) on some of them elsewhere (U+00A1..U+0499 where whitespace may stand, found
-// by tests/fuzz/config_fuzzer): such text is refused before toml++ sees it.
-std::optional<TextPosition> first_bare_non_ascii(std::string_view text) {
-  TextPosition position;
-  std::string_view quote;  // the delimiter of the string we are in; empty outside strings
-  bool in_comment = false;
-  for (std::size_t i = 0; i < text.size(); ++i, ++position.column) {
-    const char c = text[i];
-    if (c == '\n') {
-      ++position.line;
-      position.column = 0;
-      in_comment = false;
-      if (quote.size() == 1) {
-        quote = {};  // a one-line string cannot go on; toml++ reports it
-      }
-    } else if (in_comment) {
-      // anything goes until the end of the line
-    } else if (!quote.empty()) {
-      if (c == '\\' && quote[0] == '"') {
-        ++i;  // an escape: the next byte cannot close the string
-        ++position.column;
-      } else if (text.substr(i).starts_with(quote)) {
-        i += quote.size() - 1;
-        position.column += quote.size() - 1;
-        quote = {};
-      }
-    } else if (c == '#') {
-      in_comment = true;
-    } else if (c == '"' || c == '\'') {
-      const bool triple = text.substr(i, 3) == std::string(3, c);
-      quote = text.substr(i, triple ? 3 : 1);
-      i += quote.size() - 1;
-      position.column += quote.size() - 1;
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      return position;
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 std::expected<Config, std::string> parse_config(std::string_view text, std::string_view source) {
-  if (auto bare = first_bare_non_ascii(text)) {
-    return std::unexpected(fmt::format(
-        "{}:{}:{}: a non-ASCII character outside a string or a comment (TOML allows them only "
-        "there)",
-        source, bare->line, bare->column));
+  // toml++ is given ASCII only (toml_ascii.h says why); columns in its errors count the escapes.
+  auto ascii = ascii_toml(text);
+  if (!ascii) {
+    return std::unexpected(fmt::format("{}:{}:{}: {}", source, ascii.error().line,
+                                       ascii.error().column, ascii.error().message));
   }
   toml::table root;
   try {
-    root = toml::parse(text, source);
+    root = toml::parse(*ascii, source);
   } catch (const toml::parse_error& e) {
     return std::unexpected(fmt::format("{}:{}:{}: {}", source, e.source().begin.line,
                                        e.source().begin.column, e.description()));
