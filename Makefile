@@ -8,7 +8,7 @@ PYTEST := /usr/bin/python3 -m pytest
 # effect when the build directory is configured).
 WERROR ?= OFF
 
-.PHONY: all build deps-build deps-unit deps-test deps-bench configure test unit e2e demo bench \
+.PHONY: all build deps-build deps-unit deps-test deps-bench deps-fuzz configure test unit e2e demo bench fuzz \
 	fresh-check install deb format tidy clean
 
 all: build
@@ -21,6 +21,8 @@ deps-test:
 	@scripts/install-deps.sh test
 deps-bench:
 	@scripts/install-deps.sh bench
+deps-fuzz:
+	@scripts/install-deps.sh fuzz
 
 # ccache (installed by the build profile) when it is there: decided in the recipe, after the deps
 # target has run, so a fresh machine's first configure uses it too. CCACHE=no builds without it.
@@ -35,8 +37,9 @@ configure: $(BUILD_DIR)/build.ninja
 build: deps-build configure
 	cmake --build $(BUILD_DIR)
 
-# Every test: unit tests (GoogleTest through ctest) and end-to-end tests in a real
-# systemd + logind container (pytest), then one closing line with the totals.
+# Every test: unit tests (GoogleTest through ctest), each fuzzer for 5 s over its seed corpus, and
+# end-to-end tests in a real systemd + logind container (pytest), then one closing line with the
+# totals.
 test: deps-test configure
 	cmake --build $(BUILD_DIR)
 	@scripts/run-tests.sh $(BUILD_DIR) all
@@ -53,6 +56,13 @@ e2e: deps-test configure
 demo: deps-test configure
 	cmake --build $(BUILD_DIR) --target liaison man_pages
 	@/usr/bin/python3 tests/e2e/demo.py --build-dir $(BUILD_DIR)
+
+# Every fuzzer (tests/fuzz) for FUZZ_SECONDS, two at a time, built with clang in $(BUILD_DIR)-fuzz;
+# executions and crashes per harness go into docs/security.md. A crash fails it; its input is kept
+# in $(BUILD_DIR)-fuzz/scratch/<harness>/artifacts.
+FUZZ_SECONDS ?= 60
+fuzz: deps-fuzz
+	@scripts/run-fuzzers.sh $(BUILD_DIR)-fuzz run $(FUZZ_SECONDS) docs/security.md
 
 bench: deps-bench configure
 	cmake --build $(BUILD_DIR)

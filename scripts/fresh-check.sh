@@ -7,7 +7,8 @@
 # /var/cache/liaison-fresh), it clones the repository's committed HEAD, runs
 # `scripts/install-deps.sh bench` as the only set-up step, checks that every program
 # scripts/host-programs.txt lists is then installed (scripts/check-host-programs.sh names the
-# package and the target of each one missing), and then runs `make` and `make unit`.
+# package and the target of each one missing), and then runs `make`, `make unit` and the fuzzers
+# as `make test` runs them.
 #
 #   --programs-only  stops after the program check (no build): what the guard test runs.
 #   --repo DIR       the git repository to clone (default: this one).
@@ -114,6 +115,8 @@ fi
   "hits, $((misses_after - misses_before)) compiled here"
 step "make unit"
 t=$SECONDS; make unit; record make_unit_s $((SECONDS - t))
+step "the fuzzers, as make test runs them (clang++-16, libFuzzer, 5 s each)"
+t=$SECONDS; scripts/run-tests.sh build fuzz; record fuzz_s $((SECONDS - t))
 step "done"
 EOS
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, and says which, before it does.
-# Usage: scripts/install-deps.sh build|unit|test|demo|bench|deb|tidy
+# Usage: scripts/install-deps.sh build|unit|test|demo|bench|deb|tidy|fuzz
 #        scripts/install-deps.sh --list PROFILE   (prints the profile's packages, installs nothing)
 # Profiles nest: build < unit < test (= demo) < bench. scripts/host-programs.txt names the program
 # each package is for; `make fresh-check` proves on a minimal Debian 12 that the lists are whole.
@@ -16,11 +16,15 @@ build_packages=(
 # What the unit tests (ctest) start: tests/docs (python3, groff, man), a private dbus-daemon with
 # python-dbusmock as notification server, the TPM simulator, and openssl checking public keys.
 unit_packages=(python3 groff-base man-db openssl swtpm dbus python3-dbusmock)
+# The fuzzers (tests/fuzz, `make fuzz`; `make test` runs each for a few seconds): libFuzzer and
+# the sanitizers' runtimes are clang's.
+fuzz_packages=(clang-16 libclang-rt-16-dev)
 # The end-to-end suite and the demo: a container with systemd+logind (systemd-nspawn, its root
 # filesystem from debootstrap), pytest, the .deb test (dpkg-dev, binutils), and the TPM tools.
 test_packages=(
   dbus-user-session libnotify-bin python3-pytest systemd-container debootstrap socat
   swtpm-tools tpm2-tools git dpkg-dev binutils util-linux mount
+  "${fuzz_packages[@]}"
 )
 bench_packages=(libbenchmark-dev hyperfine)
 # `make deb` (scripts/build-deb.sh): dpkg-shlibdeps, dpkg-deb, strip.
@@ -29,7 +33,7 @@ deb_packages=(dpkg-dev binutils)
 tidy_packages=(clang-tidy-16)
 
 usage() {
-  echo "usage: $0 build|unit|test|demo|bench|deb|tidy" >&2
+  echo "usage: $0 build|unit|test|demo|bench|deb|tidy|fuzz" >&2
   echo "       $0 --list PROFILE" >&2
   exit 2
 }
@@ -43,6 +47,7 @@ packages_of() {
       "${bench_packages[@]}" ;;
     deb) echo "${build_packages[@]}" "${deb_packages[@]}" ;;
     tidy) echo "${build_packages[@]}" "${tidy_packages[@]}" ;;
+    fuzz) echo "${build_packages[@]}" "${fuzz_packages[@]}" ;;
     *) usage ;;
   esac
 }

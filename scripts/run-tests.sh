@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the unit tests (ctest) and/or the end-to-end tests (pytest) and closes with one line of
 # totals, "total: N passed, N failed", counted from the runners' own reports.
-# Usage: scripts/run-tests.sh BUILD_DIR unit|e2e|all
+# Usage: scripts/run-tests.sh BUILD_DIR unit|e2e|fuzz|all
+# fuzz: the libFuzzer harnesses of tests/fuzz, built with clang in BUILD_DIR-fuzz, each run for a
+# few seconds over its seed corpus (`make fuzz` runs them for long).
 set -uo pipefail
 build_dir=${1:?build dir}
 which=${2:-all}
@@ -10,8 +12,22 @@ failed=0
 status=0
 
 run_unit() {
-  local log="$build_dir/unit-tests.log"
-  ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" 2>&1 | tee "$log"
+  count_ctest "$build_dir" "$build_dir/unit-tests.log"
+}
+
+run_fuzz() {
+  if ! scripts/run-fuzzers.sh "$build_dir-fuzz" build; then
+    failed=$((failed + 1))
+    status=1
+    return
+  fi
+  count_ctest "$build_dir-fuzz" "$build_dir-fuzz/fuzz-tests.log"
+}
+
+# Runs ctest in $1, logging to $2, and adds its counts to the totals.
+count_ctest() {
+  local dir=$1 log=$2
+  ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   # "100% tests passed, 0 tests failed out of 196"
   local line total bad
@@ -58,8 +74,9 @@ PY
 case "$which" in
   unit) run_unit ;;
   e2e) run_e2e ;;
-  all) run_unit; run_e2e ;;
-  *) echo "usage: $0 BUILD_DIR unit|e2e|all" >&2; exit 2 ;;
+  fuzz) run_fuzz ;;
+  all) run_unit; run_fuzz; run_e2e ;;
+  *) echo "usage: $0 BUILD_DIR unit|e2e|fuzz|all" >&2; exit 2 ;;
 esac
 echo
 echo "total: $passed passed, $failed failed"
