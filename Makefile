@@ -26,11 +26,15 @@ deps-fuzz:
 
 # ccache (installed by the build profile) when it is there: decided in the recipe, after the deps
 # target has run, so a fresh machine's first configure uses it too. CCACHE=no builds without it.
+# The sloppiness lets ccache cache what uses the precompiled headers (it hashes the .gch instead
+# of the headers' times and the macros they define); without it every such call is uncacheable.
 CCACHE ?= auto
+CCACHE_LAUNCHER := env;CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime;ccache
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr \
 	  -DLIAISON_WERROR=$(WERROR) \
-	  $$([ "$(CCACHE)" != no ] && command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+	  $$([ "$(CCACHE)" != no ] && command -v ccache >/dev/null && \
+	     echo '-DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE_LAUNCHER)')
 
 configure: $(BUILD_DIR)/build.ninja
 

@@ -58,7 +58,7 @@ std::expected<std::unique_ptr<agent::Notifier>, std::string> make_dbus_notifier(
 int run_agent() {
   ::signal(SIGPIPE, SIG_IGN);
   agent::AgentOptions options =
-      agent_options_from_environment(std::string(kDefaultRuntimeDir) + "/agent.sock");
+      agent_options_from_environment(fmt::format("{}/agent.sock", kDefaultRuntimeDir));
   if (options.session_id.empty() && !runs_in_user_manager()) {
     fmt::print(stderr,
                "liaison: `liaison agent` is started by the liaison daemon inside a session or by "

@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -25,7 +26,7 @@ TEST(Untrusted, EscapesTheQuoteThatWouldEndItsQuotation) {
 TEST(Untrusted, CutsLongTextAndSaysHowLongItWas) {
   const std::string huge(1'000'000, 's');
   const std::string safe = untrusted(huge, 100);
-  EXPECT_EQ(safe, std::string(100, 's') + "... (1000000 bytes)");
+  EXPECT_EQ(safe, fmt::format("{}... (1000000 bytes)", std::string(100, 's')));
 }
 
 }  // namespace
