@@ -180,7 +180,7 @@ if [[ ${t[cache_hits]:-1} == 0 ]]; then
 {"commit": "${t[commit]}", "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cpus": $(nproc),
  "cpu_model": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)",
  "install_deps_s": ${t[install_deps_s]}, "make_s": ${t[make_s]}, "build_steps": ${t[build_steps]},
- "make_unit_s": ${t[make_unit_s]}, "total_s": $elapsed}
+ "make_unit_s": ${t[make_unit_s]}, "fuzz_s": ${t[fuzz_s]}, "total_s": $elapsed}
 EOJ
   say "cold build recorded in $cache/cold-build.json (make bench puts it in docs/performance.md)"
 else
