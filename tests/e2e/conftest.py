@@ -13,6 +13,8 @@ import pytest
 
 import rootfs
 from container import Container
+from liaison_cli import wait_for_ready_agents
+from runner import CommandError
 
 STACK_TESTS_MODULE = "test_stack.py"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +77,20 @@ def desktops(container):
     """alice logged in on X11 (dunst) and bob on Wayland (mako) for the whole run:
     {"alice": session id, "bob": session id}. Tests must not log these sessions out."""
     return {"alice": container.login_x11("alice"), "bob": container.login_wayland("bob")}
+
+
+@pytest.fixture
+def daemon(installed, desktops):
+    """liaison.service running, with a ready agent in alice's and bob's desktops; returns the
+    `liaison sessions --json` listing as {session id: entry}. Starting a running service is a
+    no-op, so only the first test (and the one after a stop) pays for the start."""
+    try:
+        # Type=notify: systemctl returns once the daemon said READY=1.
+        installed.exec(["systemctl", "start", "liaison.service"], timeout=30)
+        return wait_for_ready_agents(installed, desktops.values())
+    except (CommandError, TimeoutError) as error:
+        pytest.fail(f"{error}\n--- journal of liaison.service ---\n"
+                    f"{installed.journal('liaison.service')}")
 
 
 def _terminal_printer(request):

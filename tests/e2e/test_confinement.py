@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from liaison_cli import liaison, wait_for_ready_agents
+from liaison_cli import liaison
 from notification_text import unique_title
 from runner import describe, poll_until
 
@@ -30,12 +30,6 @@ out=/tmp/xdg-open-report-$token
 } > "$out.part"
 mv "$out.part" "$out"
 """
-
-
-@pytest.fixture
-def daemon(installed, desktops):
-    installed.exec(["systemctl", "start", "liaison.service"], timeout=30)
-    return wait_for_ready_agents(installed, desktops.values())
 
 
 @pytest.fixture

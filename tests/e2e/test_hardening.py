@@ -19,12 +19,6 @@ from runner import CommandError, describe, observe_until, poll_until
 NESTING = 500_000  # levels: the line that crashed the daemon before the bound (about 1 MB)
 
 
-@pytest.fixture
-def daemon(installed, desktops):
-    installed.exec(["systemctl", "start", "liaison.service"], timeout=30)
-    return wait_for_ready_agents(installed, desktops.values())
-
-
 def service_property(container, name):
     return container.exec(["systemctl", "show", "-p", name, "--value", "liaison.service"]
                           ).stdout.strip()

@@ -13,24 +13,10 @@ import pytest
 from liaison_cli import (AGENT_SOCKET, CONTROL_SOCKET, agent_state, error_codes, liaison,
                          parse_json, request_line, rpc_exchange, sessions, wait_for_ready_agents)
 from notification_text import displayed_text, titles, unique_title
-from runner import CommandError, describe, observe_until
+from runner import describe, observe_until
 
 AGENT_EXIT_TIMEOUT_S = 5
 MAX_LINE = 1024 * 1024  # the protocol's limit for one line
-
-
-@pytest.fixture
-def daemon(installed, desktops):
-    """liaison.service running, with a ready agent in alice's and bob's desktops; returns the
-    `liaison sessions --json` listing as {session id: entry}. Starting a running service is a
-    no-op, so only the first test (and the one after a stop) pays for the start."""
-    try:
-        # Type=notify: systemctl returns once the daemon said READY=1.
-        installed.exec(["systemctl", "start", "liaison.service"], timeout=30)
-        return wait_for_ready_agents(installed, desktops.values())
-    except (CommandError, TimeoutError) as error:
-        pytest.fail(f"{error}\n--- journal of liaison.service ---\n"
-                    f"{installed.journal('liaison.service')}")
 
 
 def notify(container, *args, timeout=30):

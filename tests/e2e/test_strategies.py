@@ -11,7 +11,6 @@ The crash loop is made the honest way: the installed binary is replaced by one t
 once (what a broken upgrade or a missing library does), then put back. liaison has no test hook.
 """
 
-import json
 import re
 
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from liaison_cli import (CONTROL_SOCKET, agent_state, liaison, parse_json, request_line,
                          rpc_exchange, sessions, wait_for_ready_agents)
 from notification_text import titles, unique_title
-from runner import describe, observe_until, poll_until
+from runner import describe, observe_until
 
 CONFIG = "/etc/liaison/liaison.toml"
 BINARY = "/usr/bin/liaison"
