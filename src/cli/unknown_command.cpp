@@ -10,21 +10,13 @@ namespace {
 
 constexpr std::size_t kMaxSuggestedEdits = 2;
 
-std::vector<std::string> subcommand_names(CLI::App& app) {
+std::vector<std::string> names_of(const std::vector<CLI::App*>& subcommands) {
   std::vector<std::string> names;
-  for (CLI::App* subcommand : app.get_subcommands([](CLI::App*) { return true; })) {
+  names.reserve(subcommands.size());
+  for (const CLI::App* subcommand : subcommands) {
     names.push_back(subcommand->get_name());
   }
   return names;
-}
-
-CLI::App* subcommand_named(CLI::App& app, std::string_view name) {
-  for (CLI::App* subcommand : app.get_subcommands([](CLI::App*) { return true; })) {
-    if (subcommand->get_name() == name) {
-      return subcommand;
-    }
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -65,18 +57,20 @@ std::optional<std::string> unknown_command_error(CLI::App& app, std::span<const 
   std::string path = app.get_name().empty() ? std::string("liaison") : app.get_name();
   for (const char* raw : args) {
     std::string_view word(raw);
-    if (word.starts_with('-') || current->get_subcommands([](CLI::App*) { return true; }).empty()) {
+    const std::vector<CLI::App*> subcommands = current->get_subcommands({});  // all of them
+    if (word.starts_with('-') || subcommands.empty()) {
       return std::nullopt;  // options, and what a command without subcommands takes
     }
-    CLI::App* next = subcommand_named(*current, word);
-    if (next == nullptr) {
-      std::string suggestion = closest_command(word, subcommand_names(*current));
+    auto next = std::ranges::find_if(
+        subcommands, [&](const CLI::App* subcommand) { return subcommand->get_name() == word; });
+    if (next == subcommands.end()) {
+      std::string suggestion = closest_command(word, names_of(subcommands));
       return fmt::format(
           "unknown command \"{}\"{}; `{} --help` lists them", word,
           suggestion.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", suggestion), path);
     }
-    current = next;
-    path += " " + next->get_name();
+    current = *next;
+    path += " " + current->get_name();
   }
   return std::nullopt;
 }

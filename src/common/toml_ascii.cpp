@@ -131,7 +131,7 @@ class Rewriter {
     }
     switch (place_) {
       case Place::kBasicString:
-        if (!out_.empty() && out_.back() == '\\' && escaping_backslash()) {
+        if (escaping_backslash()) {
           return fail("a non-ASCII character after a backslash (no TOML escape)");
         }
         out_ += escape(code_point->value);
@@ -149,7 +149,7 @@ class Rewriter {
     return {};
   }
 
-  // Whether the backslash just copied starts an escape (an odd run of backslashes).
+  // Whether the output ends in a backslash that starts an escape (an odd run of backslashes).
   bool escaping_backslash() const {
     std::size_t run = 0;
     for (auto it = out_.rbegin(); it != out_.rend() && *it == '\\'; ++it) {

@@ -51,23 +51,21 @@ std::optional<uid_t> take_uid(std::string_view& text) {
   return uid;
 }
 
+// What follows "Uid:" in /proc/<pid>/status (real, effective, saved, fs uid); empty if absent.
+std::string_view uid_fields(std::string_view status) {
+  const size_t line = status.find("\nUid:");
+  return line == std::string_view::npos ? std::string_view() : status.substr(line + 5);
+}
+
 }  // namespace
 
 std::optional<uid_t> real_uid_from_status(std::string_view status) {
-  const size_t line = status.find("\nUid:");
-  if (line == std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string_view rest = status.substr(line + 5);
+  std::string_view rest = uid_fields(status);
   return take_uid(rest);
 }
 
 bool runs_as(std::string_view status, uid_t uid) {
-  const size_t line = status.find("\nUid:");
-  if (line == std::string_view::npos) {
-    return false;
-  }
-  std::string_view rest = status.substr(line + 5);
+  std::string_view rest = uid_fields(status);
   std::optional<uid_t> real = take_uid(rest);
   std::optional<uid_t> effective = take_uid(rest);
   return real == uid && effective == uid;
