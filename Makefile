@@ -9,7 +9,7 @@ PYTEST := /usr/bin/python3 -m pytest
 WERROR ?= OFF
 
 .PHONY: all build deps-build deps-unit deps-test deps-bench deps-fuzz configure test unit e2e demo bench fuzz \
-	fresh-check install deb format tidy clean
+	fresh-check install deb format tidy clean macos-check macos-bundle
 
 all: build
 
@@ -67,6 +67,16 @@ demo: deps-test configure
 FUZZ_SECONDS ?= 60
 fuzz: deps-fuzz
 	@scripts/run-fuzzers.sh $(BUILD_DIR)-fuzz run $(FUZZ_SECONDS) docs/security.md
+
+# The macOS build on this machine: every target for arm64 and x86_64 against Apple's SDK (MACOS_SDK,
+# assembled as docs/macos.md says; without it: skipped in one line), -Werror, linked by ld64.lld,
+# then the universal liaison. macos-bundle lays out Liaison.app and the launchd plists from it.
+MACOS_BUILD_DIR ?= $(BUILD_DIR)-macos
+macos-check:
+	@scripts/macos-check.sh $(MACOS_BUILD_DIR)
+
+macos-bundle: macos-check
+	@scripts/macos-bundle.sh $(MACOS_BUILD_DIR)
 
 bench: deps-bench configure
 	cmake --build $(BUILD_DIR)

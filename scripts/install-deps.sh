@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, and says which, before it does.
-# Usage: scripts/install-deps.sh build|unit|test|demo|bench|deb|tidy|fuzz
+# Usage: scripts/install-deps.sh build|unit|test|demo|bench|deb|tidy|fuzz|macos-check
 #        scripts/install-deps.sh --list PROFILE   (prints the profile's packages, installs nothing)
 # Profiles nest: build < unit < test (= demo) < bench. scripts/host-programs.txt names the program
 # each package is for; `make fresh-check` proves on a minimal Debian 12 that the lists are whole.
@@ -29,11 +29,14 @@ test_packages=(
 bench_packages=(libbenchmark-dev hyperfine)
 # `make deb` (scripts/build-deb.sh): dpkg-shlibdeps, dpkg-deb, strip.
 deb_packages=(dpkg-dev binutils)
+# `make macos-check` (scripts/macos-check.sh): upstream clang for Apple targets, ld64.lld, and
+# llvm-lipo/llvm-ar/llvm-nm; the build profile's headers and GoogleTest's sources come along.
+macos_check_packages=(clang-16 lld-16 llvm-16)
 # `make tidy` (scripts/run-tidy.sh): bookworm's clang-tidy 14 cannot parse C++23 <expected>; 16 can.
 tidy_packages=(clang-tidy-16)
 
 usage() {
-  echo "usage: $0 build|unit|test|demo|bench|deb|tidy|fuzz" >&2
+  echo "usage: $0 build|unit|test|demo|bench|deb|tidy|fuzz|macos-check" >&2
   echo "       $0 --list PROFILE" >&2
   exit 2
 }
@@ -48,6 +51,7 @@ packages_of() {
     deb) echo "${build_packages[@]}" "${deb_packages[@]}" ;;
     tidy) echo "${build_packages[@]}" "${tidy_packages[@]}" ;;
     fuzz) echo "${build_packages[@]}" "${fuzz_packages[@]}" ;;
+    macos-check) echo "${build_packages[@]}" "${macos_check_packages[@]}" ;;
     *) usage ;;
   esac
 }

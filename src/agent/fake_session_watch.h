@@ -1,35 +1,25 @@
-// A SessionWatch for tests: the test ends the session and the change fd (an eventfd) fires.
+// A SessionWatch for tests: the test ends the session and the change fd (a PipeSignal)
+// turns readable.
 #pragma once
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cstdint>
-
 #include "agent/session_watch.h"
-#include "common/unique_fd.h"
+#include "common/pipe_signal.h"
 
 namespace liaison::agent {
 
 class FakeSessionWatch final : public SessionWatch {
  public:
-  FakeSessionWatch() : change_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-
   void end_session() {
     ended_ = true;
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t written = ::write(change_.get(), &one, sizeof(one));
+    change_.fire();
   }
 
-  int change_fd() const override { return change_.get(); }
-  void acknowledge_change() override {
-    uint64_t count = 0;
-    [[maybe_unused]] ssize_t got = ::read(change_.get(), &count, sizeof(count));
-  }
+  int change_fd() const override { return change_.fd(); }
+  void acknowledge_change() override { change_.drain(); }
   bool session_ended() override { return ended_; }
 
  private:
-  UniqueFd change_;
+  PipeSignal change_;
   bool ended_ = false;
 };
 

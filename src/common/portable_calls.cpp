@@ -33,6 +33,27 @@ bool fill_random(std::span<uint8_t> bytes) {
 #endif
 }
 
+int open_pipe(int fds[2], int flags) {
+#if defined(__APPLE__)
+  if (::pipe(fds) != 0) {
+    return -1;
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (((flags & O_CLOEXEC) != 0 && ::fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) ||
+        ((flags & O_NONBLOCK) != 0 && ::fcntl(fds[i], F_SETFL, O_NONBLOCK) != 0)) {
+      const int error = errno;
+      ::close(fds[0]);
+      ::close(fds[1]);
+      errno = error;
+      return -1;
+    }
+  }
+  return 0;
+#else
+  return ::pipe2(fds, flags);
+#endif
+}
+
 int64_t change_time_ns(const struct stat& status) {
 #if defined(__APPLE__)
   const timespec& changed = status.st_ctimespec;

@@ -19,6 +19,11 @@ bool fill_random(std::span<uint8_t> bytes);
 // filesystem cannot do it atomically; 0 on success.
 int rename_no_replace(int directory, const char* from, const char* to);
 
+// pipe2(2): a pipe whose both ends get `flags` (O_CLOEXEC, O_NONBLOCK) -- atomically on Linux;
+// macOS has no pipe2, so there the flags are set right after pipe(2), and a fork by another thread
+// in between could inherit the ends. 0 on success, -1 with errno.
+int open_pipe(int fds[2], int flags);
+
 // A file's change time (ctime) in nanoseconds since the epoch: `st_ctim` on Linux,
 // `st_ctimespec` on macOS.
 int64_t change_time_ns(const struct stat& status);

@@ -16,6 +16,29 @@
 namespace liaison {
 namespace {
 
+TEST(OpenPipe, GivesBothEndsTheFlagsAskedFor) {
+  int fds[2];
+  ASSERT_EQ(open_pipe(fds, O_CLOEXEC | O_NONBLOCK), 0) << std::strerror(errno);
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  for (int fd : fds) {
+    EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    EXPECT_NE(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+  }
+  char byte = 0;
+  EXPECT_EQ(::read(read_end.get(), &byte, 1), -1);  // empty and non-blocking: no wait
+  EXPECT_EQ(errno, EAGAIN);
+  ASSERT_EQ(::write(write_end.get(), "x", 1), 1);
+  ASSERT_EQ(::read(read_end.get(), &byte, 1), 1);
+  EXPECT_EQ(byte, 'x');
+
+  ASSERT_EQ(open_pipe(fds, 0), 0);
+  UniqueFd plain_read(fds[0]);
+  UniqueFd plain_write(fds[1]);
+  EXPECT_EQ(::fcntl(fds[0], F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_EQ(::fcntl(fds[1], F_GETFL) & O_NONBLOCK, 0);
+}
+
 TEST(FillRandom, FillsEveryByteAndNeverTwiceAlike) {
   std::array<uint8_t, 64> first{};
   std::array<uint8_t, 64> second{};

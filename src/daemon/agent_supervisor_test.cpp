@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/portable_calls.h"
 #include "daemon/agent_token.h"
 #include "daemon/fake_process_inspector.h"
 
@@ -77,8 +78,8 @@ class FakeLauncher final : public AgentLauncher {
     const pid_t pid = next_pid_++;
     processes_.set(pid, facts_for(pid, session.uid));
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-      return std::unexpected(std::string("pipe2: ") + std::strerror(errno));
+    if (liaison::open_pipe(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return std::unexpected(std::string("pipe: ") + std::strerror(errno));
     }
     exit_pipes_[pid] = UniqueFd(fds[1]);
     return LaunchedAgent{.pid = pid, .uid = session.uid, .exit_fd = UniqueFd(fds[0])};

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/portable_calls.h"
 #include "daemon/process_inspector.h"
 
 namespace liaison::daemon {
@@ -42,8 +43,8 @@ class FakeProcessInspector final : public ProcessInspector {
       return std::unexpected("no such process");
     }
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-      return std::unexpected("pipe2 failed");
+    if (liaison::open_pipe(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return std::unexpected("pipe failed");
     }
     watches_.push_back({pid, UniqueFd(fds[1]), inode_of(fds[0])});
     return UniqueFd(fds[0]);

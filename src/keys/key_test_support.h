@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/portable_calls.h"
 #include "keys/unexportable_key.h"
 
 namespace liaison::keys::testing {
@@ -80,7 +81,7 @@ struct CommandResult {
 // Runs argv[0] from PATH, without a shell, collecting what it prints.
 inline CommandResult run_command(const std::vector<std::string>& argv) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+  if (liaison::open_pipe(pipe_fds, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   pid_t pid = ::fork();

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#if defined(__linux__)
 #include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "common/portable_calls.h"
 #include "common/unique_fd.h"
 #include "keys/key_store.h"
 #include "keys/key_test_support.h"
@@ -47,10 +50,14 @@ class Child {
  public:
   explicit Child(const fs::path& directory) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    if (liaison::open_pipe(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
     if (pid_ == 0) {
+#if defined(__linux__)
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
+#endif
+      // Elsewhere (macOS has no parent-death signal) the child's next report to a gone test
+      // meets a closed pipe: SIGPIPE ends it.
       ::dup2(fds[1], STDOUT_FILENO);
       ::execl(KEY_STORE_CRASH_CHILD, KEY_STORE_CRASH_CHILD, directory.c_str(),
               std::string(kLabel).c_str(), nullptr);

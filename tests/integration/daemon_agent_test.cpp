@@ -8,7 +8,6 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
 #include "agent/fake_session_probe.h"
+#include "common/pipe_signal.h"
 #include "daemon/daemon.h"
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_session_source.h"
@@ -58,8 +58,8 @@ bool contains(const Json& text, std::string_view part) {
   return text.is_string() && text.get<std::string>().find(part) != std::string::npos;
 }
 
-// Starts each agent in this process instead of forking one. Its exit fd is an eventfd the agent
-// writes when it leaves, so the daemon sees exits exactly as it sees a pidfd turn readable.
+// Starts each agent in this process instead of forking one. Its exit fd is a PipeSignal the agent
+// fires when it leaves, so the daemon sees exits exactly as it sees a pidfd turn readable.
 class InProcessLauncher final : public daemon::AgentLauncher {
  public:
   InProcessLauncher(asio::io_context& io, std::string socket_path, daemon::FakePeerIdentity& peers)
@@ -78,7 +78,6 @@ class InProcessLauncher final : public daemon::AgentLauncher {
     tokens_[session.id] = token;
     peers_.next_agent_is(session.uid);  // what SO_PEERCRED would say of a process run as the user
     auto running = std::make_unique<Running>();
-    running->exit_fd = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     Running* raw = running.get();
     agent::AgentOptions options{.socket_path = socket_path_,
                                 .session_id = session.id,
@@ -96,14 +95,9 @@ class InProcessLauncher final : public daemon::AgentLauncher {
       running->agent->set_probe(
           std::make_unique<agent::FakeSessionProbe>(session_findings(session)));
     }
-    const int fd = ::dup(running->exit_fd.get());
-    running->agent->start([fd](int) {
-      const uint64_t one = 1;
-      [[maybe_unused]] ssize_t written = ::write(fd, &one, sizeof(one));
-      ::close(fd);
-    });
+    running->agent->start([raw](int) { raw->exited.fire(); });
     // The agent runs in this process, so this process's pid is what SO_PEERCRED reports for it.
-    daemon::LaunchedAgent launched{::getpid(), session.uid, UniqueFd(::dup(raw->exit_fd.get()))};
+    daemon::LaunchedAgent launched{::getpid(), session.uid, raw->exited.watch()};
     running_[session.id] = std::move(running);
     return launched;
   }
@@ -118,17 +112,13 @@ class InProcessLauncher final : public daemon::AgentLauncher {
     return found == running_.end() ? nullptr : found->second->notifier;
   }
   // Simulates a crash: the daemon sees the exit fd fire without a shutdown.
-  void crash(const std::string& session) {
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t written =
-        ::write(running_.at(session)->exit_fd.get(), &one, sizeof(one));
-  }
+  void crash(const std::string& session) { running_.at(session)->exited.fire(); }
   int launches(const std::string& session) { return launches_[session]; }
   const std::string& token_of(const std::string& session) { return tokens_[session]; }
 
  private:
   struct Running {
-    UniqueFd exit_fd;
+    PipeSignal exited;
     std::unique_ptr<agent::Agent> agent;
     agent::FakeNotifier* notifier = nullptr;
   };

@@ -5,7 +5,6 @@
 // click reaches every session's result, and the agent goes only with the user's last session.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
@@ -17,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
+#include "common/pipe_signal.h"
 #include "daemon/daemon.h"
 #include "daemon/fake_peer_identity.h"
 #include "daemon/fake_process_inspector.h"
@@ -36,7 +36,7 @@ constexpr char kUnit[] = "liaison-agent-asuser.service";
 constexpr char kBinary[] = "/usr/bin/liaison";
 
 // Runs each user's agent in this process, as its service manager would run it: no session, no
-// token. Its exit fd is an eventfd written when the agent leaves.
+// token. Its exit fd is a PipeSignal fired when the agent leaves.
 class UserScopeLauncher final : public daemon::AgentLauncher {
  public:
   UserScopeLauncher(asio::io_context& io, std::string socket_path)
@@ -52,7 +52,7 @@ class UserScopeLauncher final : public daemon::AgentLauncher {
                                                            const std::string& token) override {
     ++launches_;
     EXPECT_TRUE(token.empty()) << "a user-scope agent gets no token";
-    exit_fd_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    exited_ = std::make_shared<PipeSignal>();
     agent::AgentOptions options{
         .socket_path = socket_path_, .first_retry = 10ms, .max_retry = 50ms};
     agent_ = std::make_unique<agent::Agent>(io_, options, [this](agent::NotifierEvents events) {
@@ -60,13 +60,8 @@ class UserScopeLauncher final : public daemon::AgentLauncher {
       notifier_ = notifier.get();
       return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
     });
-    const int fd = ::dup(exit_fd_.get());
-    agent_->start([fd](int) {
-      const uint64_t one = 1;
-      [[maybe_unused]] ssize_t written = ::write(fd, &one, sizeof(one));
-      ::close(fd);
-    });
-    return daemon::LaunchedAgent{::getpid(), session.uid, UniqueFd(::dup(exit_fd_.get()))};
+    agent_->start([exited = exited_](int) { exited->fire(); });
+    return daemon::LaunchedAgent{::getpid(), session.uid, exited_->watch()};
   }
 
   void send_signal(const daemon::LaunchedAgent&, int) override { ++signals_; }
@@ -80,7 +75,7 @@ class UserScopeLauncher final : public daemon::AgentLauncher {
   std::string socket_path_;
   std::unique_ptr<agent::Agent> agent_;
   agent::FakeNotifier* notifier_ = nullptr;
-  UniqueFd exit_fd_;
+  std::shared_ptr<PipeSignal> exited_;
   int launches_ = 0;
   int signals_ = 0;
 };

@@ -5,15 +5,24 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <sys/event.h>
+#else
+#include <sys/syscall.h>
+#endif
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <expected>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "platform/macos/command_runner.h"
 #include "platform/macos/launchctl.h"
 
@@ -111,5 +120,25 @@ class LaunchctlStandInTest : public ::testing::Test {
   std::string argv_log_;
   std::vector<std::string> overrides_;
 };
+
+// A handle that turns readable when `pid` exits, for SetuidExecLauncher in tests: a kqueue
+// (EVFILT_PROC, NOTE_EXIT) on macOS as the daemon's own process_exit_fd, a pidfd on Linux.
+inline std::expected<UniqueFd, std::string> watch_process_exit(pid_t pid) {
+#if defined(__APPLE__)
+  UniqueFd queue(::kqueue());
+  struct kevent change;
+  EV_SET(&change, pid, EVFILT_PROC, EV_ADD | EV_ONESHOT, NOTE_EXIT, 0, nullptr);
+  if (!queue || ::kevent(queue.get(), &change, 1, nullptr, 0, nullptr) != 0) {
+    return std::unexpected(std::string("kqueue: ") + std::strerror(errno));
+  }
+  return queue;
+#else
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) {
+    return std::unexpected(std::string("pidfd_open: ") + std::strerror(errno));
+  }
+  return pidfd;
+#endif
+}
 
 }  // namespace liaison::platform::macos::testing

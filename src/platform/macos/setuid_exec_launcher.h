@@ -13,8 +13,8 @@
 
 namespace liaison::platform::macos {
 
-// A handle that turns readable when `pid` exits: a kqueue (process_exit_fd) on macOS, a pidfd
-// in the Linux tests.
+// A handle that turns readable when `pid` exits: a kqueue (process_exit_fd) on macOS; the tests'
+// testing::watch_process_exit (a pidfd on Linux).
 using ExitWatcher = std::function<std::expected<UniqueFd, std::string>(pid_t pid)>;
 
 class SetuidExecLauncher final : public daemon::AgentLauncher {

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,10 +55,12 @@ class UserSpawnTest : public ::testing::Test {
       std::filesystem::remove_all(directory_);
     }
   }
-  int wait_for(pid_t pid) {
+  // The child's exit code once it has ended; -1 if a signal ended it. (Darwin's WEXITSTATUS
+  // takes its argument's address, so it cannot wrap a call.)
+  int exit_code_of(pid_t pid) {
     int status = 0;
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    return status;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   uid_t nobody_ = 0;
@@ -76,7 +77,7 @@ TEST_F(UserSpawnTest, DropsToTheUserAndKeepsTheCallersEnvironment) {
   auto child = spawn_as_user({.user = *ids, .argv = {script_, output_}});
   unsetenv("LIAISON_SPAWN_TEST_MARK");
   ASSERT_TRUE(child.has_value()) << child.error();
-  EXPECT_EQ(WEXITSTATUS(wait_for(child->pid())), 0);
+  EXPECT_EQ(exit_code_of(child->pid()), 0);
   EXPECT_EQ(child->start_failure(), "");
   auto seen = report(output_);
   EXPECT_EQ(seen["uid"], std::to_string(nobody_));
@@ -95,7 +96,7 @@ TEST_F(UserSpawnTest, ReportsTheStepThatFailed) {
   // waits for the child.
   auto missing = spawn_as_user({.user = *ids, .argv = {"/nonexistent/liaison", "agent"}});
   ASSERT_TRUE(missing.has_value()) << missing.error();
-  EXPECT_EQ(WEXITSTATUS(wait_for(missing->pid())), 127);
+  EXPECT_EQ(exit_code_of(missing->pid()), 127);
   EXPECT_EQ(missing->start_failure(), "execve(/nonexistent/liaison): No such file or directory");
 
   UserIds root = *ids;
@@ -109,14 +110,8 @@ TEST_F(UserSpawnTest, ReportsTheStepThatFailed) {
 }
 
 TEST_F(UserSpawnTest, ExecLauncherGivesACleanEnvironmentTheTokenAndItsOwnSession) {
-  // A pidfd stands in for macOS's kqueue process watch.
-  SetuidExecLauncher launcher({script_, output_}, "/var/run/liaison/agent.sock", [](pid_t pid) {
-    const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) {
-      return std::expected<UniqueFd, std::string>(std::unexpected("pidfd_open"));
-    }
-    return std::expected<UniqueFd, std::string>(UniqueFd(fd));
-  });
+  SetuidExecLauncher launcher({script_, output_}, "/var/run/liaison/agent.sock",
+                              testing::watch_process_exit);
   EXPECT_EQ(launcher.strategy(), "exec");
   // An fd the daemon holds must not reach the agent.
   UniqueFd daemon_secret(open("/dev/null", O_RDONLY));  // no O_CLOEXEC on purpose
@@ -129,7 +124,7 @@ TEST_F(UserSpawnTest, ExecLauncherGivesACleanEnvironmentTheTokenAndItsOwnSession
   ASSERT_TRUE(agent.has_value()) << agent.error();
   EXPECT_EQ(agent->uid, nobody_);
   EXPECT_TRUE(agent->exit_fd);
-  EXPECT_EQ(WEXITSTATUS(wait_for(agent->pid)), 0);
+  EXPECT_EQ(exit_code_of(agent->pid), 0);
 
   auto seen = report(output_);
   EXPECT_EQ(seen["uid"], std::to_string(nobody_));
