@@ -13,6 +13,7 @@
 #include <set>
 
 #include "daemon/agent_view_json.h"
+#include "daemon/concurrently.h"
 #include "daemon/notify_request.h"
 #include "daemon/users.h"
 
@@ -175,7 +176,9 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   // strategy, talks to the user's one session bus (/run/user/<uid>/bus) and the one server on it,
   // so a second delivery would only show the same bubble twice. Each targeted session reports
   // that one delivery.
+  // Every user's agent is asked at once: a broadcast takes as long as the slowest agent.
   std::map<uid_t, const Target*> first_of_user;
+  std::vector<ConcurrentTask> deliveries;
   for (Target& target : targets) {
     if (target.error) {
       continue;
@@ -185,8 +188,9 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
       continue;
     }
     first_of_user.emplace(target.uid, &target);
-    co_await deliver(target, agent_params);
+    deliveries.push_back([this, &target, &agent_params] { return deliver(target, agent_params); });
   }
+  co_await run_concurrently(std::move(deliveries));
   if (request->wait_action_seconds) {
     co_await wait_for_outcomes(targets, std::chrono::seconds(*request->wait_action_seconds));
   }
@@ -240,29 +244,17 @@ asio::awaitable<void> ControlService::wait_for_outcomes(std::vector<Target>& tar
                                                         std::chrono::milliseconds timeout) {
   // Wait for every delivered notification at once: a question to three sessions takes as long
   // as the slowest answer, not the sum.
-  auto executor = co_await asio::this_coro::executor;
-  auto remaining = std::make_shared<int>(0);
-  auto all_done =
-      std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  std::vector<ConcurrentTask> waits;
   for (Target& target : targets) {
     if (!target.notification_id || target.delivered_with != nullptr) {
       continue;
     }
-    ++*remaining;
-    asio::co_spawn(
-        executor,
-        [this, &target, timeout, remaining, all_done]() -> asio::awaitable<void> {
-          // Events are filed under the agent that reported them.
-          target.outcome = co_await outcomes_.wait(target.agent, *target.notification_id, timeout);
-          if (--*remaining == 0) {
-            all_done->cancel();
-          }
-        },
-        asio::detached);
+    waits.push_back([this, &target, timeout]() -> asio::awaitable<void> {
+      // Events are filed under the agent that reported them.
+      target.outcome = co_await outcomes_.wait(target.agent, *target.notification_id, timeout);
+    });
   }
-  if (*remaining > 0) {
-    co_await all_done->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
+  co_await run_concurrently(std::move(waits));
 }
 
 }  // namespace liaison::daemon

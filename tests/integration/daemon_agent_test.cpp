@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "agent/agent.h"
 #include "agent/fake_notifier.h"
@@ -71,14 +72,21 @@ class InProcessLauncher final : public daemon::AgentLauncher {
   std::function<std::unique_ptr<agent::AgentKeys>(const Session&)> make_keys;
   // What each launched agent finds in its session for `doctor`; nothing when unset.
   std::function<std::vector<protocol::Finding>(const Session&)> session_findings;
+  // Sessions whose agent the test plays itself (TestAgent): launched, but nothing started.
+  std::set<std::string> played_by_test;
 
   std::expected<daemon::LaunchedAgent, std::string> launch(const Session& session,
                                                            const std::string& token) override {
     ++launches_[session.id];
     tokens_[session.id] = token;
-    peers_.next_agent_is(session.uid);  // what SO_PEERCRED would say of a process run as the user
     auto running = std::make_unique<Running>();
     Running* raw = running.get();
+    if (played_by_test.contains(session.id)) {
+      daemon::LaunchedAgent launched{::getpid(), session.uid, raw->exited.watch()};
+      running_[session.id] = std::move(running);
+      return launched;
+    }
+    peers_.next_agent_is(session.uid);  // what SO_PEERCRED would say of a process run as the user
     agent::AgentOptions options{.socket_path = socket_path_,
                                 .session_id = session.id,
                                 .token = token,
@@ -206,6 +214,30 @@ class DaemonAgentTest : public DaemonHarness {
     ASSERT_EQ(agent_state(session_id), state) << "session " << session_id;
   }
 
+  // Plays the agent of a session in `played_by_test`: says agent.hello with the session's token
+  // and answers each request with `answer`, which may take its time.
+  std::shared_ptr<protocol::Connection> play_agent(const Session& session,
+                                                   protocol::Connection::RequestHandler answer) {
+    run_until([&] { return !launcher_->token_of(session.id).empty(); });
+    peers_.next_agent_is(session.uid);
+    asio::local::stream_protocol::socket socket(io_);
+    socket.connect(asio::local::stream_protocol::endpoint(paths_.agent_socket()));
+    auto connection = protocol::Connection::create(std::move(socket));
+    connection->start(std::move(answer));
+    std::optional<protocol::Result<Json>> hello;
+    const Json params = {
+        {"version", "test"}, {"session", session.id}, {"token", launcher_->token_of(session.id)}};
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          hello = co_await connection->call("agent.hello", params, 5s);
+        },
+        asio::detached);
+    run_until([&] { return hello.has_value(); });
+    EXPECT_TRUE(hello && *hello) << (hello && !*hello ? hello->error().message : "no answer");
+    return connection;
+  }
+
   // A connection to agent.sock that says agent.hello with whatever the test gives it.
   Result<Json> hello_from_impostor(const Json& params) {
     auto [outcome, connection] = call_on(paths_.agent_socket(), "agent.hello", params, 5s);
@@ -286,6 +318,44 @@ TEST_F(DaemonAgentTest, AUserWithTwoSessionsSeesANotificationOnce) {
     if (auto* notifier = launcher_->notifier_of(id)) shown += notifier->shown().size();
   }
   EXPECT_EQ(shown, 1u);
+}
+
+// Every agent is asked at once: alice's agent answers only once bob's and carol's have shown the
+// notification, which a daemon asking one agent after another would never let happen (it would
+// wait on alice's until the call timed out).
+TEST_F(DaemonAgentTest, NotifyAllAsksEveryAgentAtOnce) {
+  const Session alice = session("1", kAlice, "alice");
+  start_daemon([](InProcessLauncher& launcher) { launcher.played_by_test.insert("1"); });
+  sessions_.set_sessions({alice, session("2", kBob, "bob"), session("3", kCarol, "carol")});
+  auto others_shown = [this] {
+    for (const char* id : {"2", "3"}) {
+      agent::FakeNotifier* notifier = launcher_->notifier_of(id);
+      if (notifier == nullptr || notifier->shown().empty()) return false;
+    }
+    return true;
+  };
+  int asked = 0;
+  auto alice_agent =
+      play_agent(alice, [&](protocol::Request request) -> asio::awaitable<Result<Json>> {
+        ++asked;
+        EXPECT_EQ(request.method, "notify");
+        asio::steady_timer poll(co_await asio::this_coro::executor);
+        while (!others_shown()) {
+          poll.expires_after(1ms);
+          co_await poll.async_wait(asio::use_awaitable);
+        }
+        co_return Json{{"notification_id", 41}};
+      });
+  for (const char* id : {"1", "2", "3"}) wait_for_state(id, "ready");
+
+  auto sent = control("notify", {{"all", true}, {"title", "at once"}});
+  ASSERT_TRUE(sent.has_value()) << sent.error().message;
+  ASSERT_EQ((*sent)["results"].size(), 3u);
+  for (const Json& result : (*sent)["results"]) {
+    EXPECT_TRUE(result.value("delivered", false) && !result.contains("error")) << result.dump();
+  }
+  EXPECT_EQ(asked, 1);
+  alice_agent->close();
 }
 
 TEST_F(DaemonAgentTest, ANotifyToAUserWithoutASessionIsANoSessionError) {

@@ -33,13 +33,14 @@ class DaemonHarness : public testing::Test {
  protected:
   static constexpr uid_t kAlice = 1001;
   static constexpr uid_t kBob = 1002;
+  static constexpr uid_t kCarol = 1003;
 
   // The accounts the tests' users have, whatever this machine's user database says (alice and
   // bob have no passwd entry here); anything else goes to the real database.
   static std::optional<daemon::ResolvedUser> test_users(const std::string& name_or_uid) {
     for (const daemon::ResolvedUser& user :
          {daemon::ResolvedUser{kAlice, "alice", true}, daemon::ResolvedUser{kBob, "bob", true},
-          daemon::ResolvedUser{0, "root", true}}) {
+          daemon::ResolvedUser{kCarol, "carol", true}, daemon::ResolvedUser{0, "root", true}}) {
       if (name_or_uid == user.name || name_or_uid == std::to_string(user.uid)) {
         return user;
       }
