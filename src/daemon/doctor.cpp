@@ -10,6 +10,7 @@
 #include <set>
 
 #include "daemon/agent_view_json.h"
+#include "daemon/concurrently.h"
 #include "daemon/off_loop.h"
 #include "daemon/users.h"
 #include "keys/provider_check.h"
@@ -110,6 +111,9 @@ Finding agent_finding(const AgentView& view) {
 }
 
 struct Doctor::Run {
+  // One deadline for every agent's answer: agents are asked at once, so doctor takes as long as
+  // the slowest of them, never more than kAgentTimeout.
+  std::chrono::steady_clock::time_point agents_deadline;
   std::map<std::string, std::vector<Finding>> agent_findings;  // by agent id (shared by sessions)
   std::map<uid_t, Finding> user_manager;
   std::map<uid_t, Finding> setuid_child;
@@ -178,7 +182,10 @@ asio::awaitable<std::vector<Finding>> Doctor::ask_agent(Run& run, const AgentVie
   }
   Json params = {{"key_providers", session_key_providers()},
                  {"tpm_tcti", parts_.config.keys.tpm_tcti}};
-  auto answer = co_await connection->call("doctor", params, kAgentTimeout);
+  const auto left = std::max(std::chrono::milliseconds(1),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 run.agents_deadline - std::chrono::steady_clock::now()));
+  auto answer = co_await connection->call("doctor", params, left);
   if (!answer) {
     findings.push_back(Finding::fail(
         "agent", fmt::format("the agent did not answer doctor: {}", answer.error().message),
@@ -278,16 +285,37 @@ asio::awaitable<Result<Json>> Doctor::examine(Json params) {
   std::sort(sessions.begin(), sessions.end(),
             [](const Session& a, const Session& b) { return a.id < b.id; });
 
-  Run run;
+  if (only) {
+    std::erase_if(sessions, [&](const Session& session) { return session.uid != only->uid; });
+  }
+
+  // Every user at once, each user's sessions one after another: what the run learns of a user
+  // (their manager, their setuid-only child, a user-scope agent serving several sessions) is
+  // asked once and shared by their other sessions.
+  Run run{.agents_deadline = std::chrono::steady_clock::now() + kAgentTimeout};
+  std::vector<Json> reports(sessions.size());
+  std::map<uid_t, std::vector<std::size_t>> sessions_of_user;
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    sessions_of_user[sessions[i].uid].push_back(i);
+  }
+  std::vector<ConcurrentTask> users;
+  for (const auto& [uid, indices] : sessions_of_user) {
+    users.push_back([this, &run, &sessions, &agents, &reports,
+                     &indices]() -> asio::awaitable<void> {
+      for (std::size_t i : indices) {
+        auto agent = std::find_if(agents.begin(), agents.end(), [&](const AgentView& view) {
+          return view.session.id == sessions[i].id;
+        });
+        reports[i] =
+            co_await examine_session(run, sessions[i], agent == agents.end() ? nullptr : &*agent);
+      }
+    });
+  }
+  co_await run_concurrently(std::move(users));
+
   bool ok = !any_failed(daemon_findings);
   Json session_reports = Json::array();
-  for (const Session& session : sessions) {
-    if (only && session.uid != only->uid) {
-      continue;
-    }
-    auto agent = std::find_if(agents.begin(), agents.end(),
-                              [&](const AgentView& view) { return view.session.id == session.id; });
-    Json report = co_await examine_session(run, session, agent == agents.end() ? nullptr : &*agent);
+  for (Json& report : reports) {
     for (const Json& finding : report["findings"]) {
       ok = ok && finding["status"] != "fail";
     }

@@ -1,8 +1,9 @@
 // `liaison doctor` from the daemon's side (the control method `doctor`): the daemon itself, then
 // every session (or one user's), eligible or not, each with what its agent finds inside the
-// session and what the platform says about the user's context. Read-only. Takes as long as the
-// slowest agent takes to answer (milliseconds normally; bounded by kAgentTimeout per agent) plus
-// the setuid-only children (bounded too); the loop keeps serving meanwhile.
+// session and what the platform says about the user's context. Read-only. Users are examined at
+// once, so it takes as long as the slowest user: their agent's answer (milliseconds normally;
+// every agent within one kAgentTimeout of the start) plus their setuid-only child (bounded too);
+// the loop keeps serving meanwhile.
 #pragma once
 
 #include <asio/awaitable.hpp>

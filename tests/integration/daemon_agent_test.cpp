@@ -100,8 +100,9 @@ class InProcessLauncher final : public daemon::AgentLauncher {
         });
     if (make_keys) running->agent->set_keys(make_keys(session));
     if (session_findings) {
-      running->agent->set_probe(
-          std::make_unique<agent::FakeSessionProbe>(session_findings(session)));
+      auto probe = std::make_unique<agent::FakeSessionProbe>(session_findings(session));
+      raw->probe = probe.get();
+      running->agent->set_probe(std::move(probe));
     }
     running->agent->start([raw](int) { raw->exited.fire(); });
     // The agent runs in this process, so this process's pid is what SO_PEERCRED reports for it.
@@ -119,6 +120,13 @@ class InProcessLauncher final : public daemon::AgentLauncher {
     auto found = running_.find(session);
     return found == running_.end() ? nullptr : found->second->notifier;
   }
+  // How often the session's agent was asked for doctor's findings (0 without session_findings).
+  int probe_calls_of(const std::string& session) {
+    auto found = running_.find(session);
+    return found == running_.end() || found->second->probe == nullptr
+               ? 0
+               : found->second->probe->calls();
+  }
   // Simulates a crash: the daemon sees the exit fd fire without a shutdown.
   void crash(const std::string& session) { running_.at(session)->exited.fire(); }
   int launches(const std::string& session) { return launches_[session]; }
@@ -129,6 +137,7 @@ class InProcessLauncher final : public daemon::AgentLauncher {
     PipeSignal exited;
     std::unique_ptr<agent::Agent> agent;
     agent::FakeNotifier* notifier = nullptr;
+    agent::FakeSessionProbe* probe = nullptr;
   };
   asio::io_context& io_;
   std::string socket_path_;
@@ -891,6 +900,39 @@ class DoctorTest : public DaemonAgentTest {
   daemon::FakeUserContextProbe probe_;
   std::map<std::string, std::vector<protocol::Finding>> agent_findings_;
 };
+
+// Every user's agent is asked at once: alice's agent answers only once bob's and carol's have
+// been asked, which a doctor asking one session after another never allows (alice's would time
+// out, 15 s, and fail the report).
+TEST_F(DoctorTest, EveryUsersAgentIsAskedAtOnce) {
+  const Session alice = session("1", kAlice, "alice");
+  start_daemon([this](InProcessLauncher& launcher) {
+    launcher.played_by_test.insert("1");
+    launcher.session_findings = [this](const Session& s) { return agent_findings_[s.id]; };
+  });
+  sessions_.set_sessions({alice, session("2", kBob, "bob"), session("3", kCarol, "carol")});
+  auto alice_agent =
+      play_agent(alice, [&](protocol::Request request) -> asio::awaitable<Result<Json>> {
+        EXPECT_EQ(request.method, "doctor");
+        asio::steady_timer poll(co_await asio::this_coro::executor);
+        while (launcher_->probe_calls_of("2") == 0 || launcher_->probe_calls_of("3") == 0) {
+          poll.expires_after(1ms);
+          co_await poll.async_wait(asio::use_awaitable);
+        }
+        co_return Json{{"findings", protocol::to_json(std::vector<protocol::Finding>{
+                                        protocol::Finding::ok("session-bus", "reachable")})}};
+      });
+  for (const char* id : {"1", "2", "3"}) wait_for_state(id, "ready");
+
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_TRUE((*report)["ok"].get<bool>()) << report->dump(2);
+  ASSERT_EQ((*report)["sessions"].size(), 3u);
+  EXPECT_EQ((*report)["sessions"][0]["session"], "1");  // in session order, as before
+  EXPECT_EQ(checks_of((*report)["sessions"][0]["findings"]),
+            (std::vector<std::string>{"agent", "session-bus", "setuid-only-child"}));
+  alice_agent->close();
+}
 
 TEST_F(DoctorTest, AHealthySessionShowsItsAgentWhatTheAgentFoundAndTheSetuidOnlyChild) {
   agent_findings_["3"] = {protocol::Finding::ok("session-bus", "reachable"),
