@@ -299,6 +299,7 @@ asio::awaitable<Result<Json>> Doctor::examine(Json params) {
     sessions_of_user[sessions[i].uid].push_back(i);
   }
   std::vector<ConcurrentTask> users;
+  users.reserve(sessions_of_user.size());
   for (const auto& [uid, indices] : sessions_of_user) {
     users.push_back([this, &run, &sessions, &agents, &reports,
                      &indices]() -> asio::awaitable<void> {

@@ -3,32 +3,34 @@
 #include <fmt/format.h>
 #include <systemd/sd-login.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <string_view>
 
 namespace liaison::platform {
 
-void LogindSessionWatch::MonitorDeleter::operator()(sd_login_monitor* monitor) const {
-  sd_login_monitor_unref(monitor);
-}
-
 std::expected<std::unique_ptr<LogindSessionWatch>, std::string> LogindSessionWatch::create(
-    std::string session_id) {
-  sd_login_monitor* monitor = nullptr;
-  if (int result = sd_login_monitor_new("session", &monitor); result < 0) {
-    return std::unexpected(
-        fmt::format("cannot watch logind sessions: {}", std::generic_category().message(-result)));
+    std::string session_id, const std::filesystem::path& records) {
+  // logind's session ids are letters and digits; anything else would name another file.
+  if (session_id.empty() || !std::all_of(session_id.begin(), session_id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0;
+      })) {
+    return std::unexpected(fmt::format("\"{}\" is not a logind session id", session_id));
   }
-  return std::unique_ptr<LogindSessionWatch>(
-      new LogindSessionWatch(std::move(session_id), monitor));  // NOLINT: private constructor
+  auto record = ReplacedFileWatch::create(records / session_id);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  return std::unique_ptr<LogindSessionWatch>(  // NOLINT: private constructor
+      new LogindSessionWatch(std::move(session_id), std::move(*record)));
 }
-
-int LogindSessionWatch::change_fd() const { return sd_login_monitor_get_fd(monitor_.get()); }
-
-void LogindSessionWatch::acknowledge_change() { sd_login_monitor_flush(monitor_.get()); }
 
 bool LogindSessionWatch::session_ended() {
+  if (!record_.exists()) {
+    return true;
+  }
   char* state = nullptr;
   const int result = sd_session_get_state(session_id_.c_str(), &state);
   const bool ended = result == -ENXIO || result == -ENOENT ||

@@ -1,37 +1,37 @@
-// The agent's view of its own logind session: sd_login_monitor for change events, the session's
-// state for the answer. Works as any user: logind's records under /run/systemd are world-readable.
+// The agent's view of its own logind session: its record, /run/systemd/sessions/<id>, watched
+// alone (ReplacedFileWatch), so the agent wakes when its own session changes and never for other
+// users' logins and logouts; sd-login for the answer. Works as any user: logind's records are
+// world-readable.
 #pragma once
 
 #include <expected>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "agent/session_watch.h"
-
-typedef struct sd_login_monitor sd_login_monitor;
+#include "platform/linux/replaced_file_watch.h"
 
 namespace liaison::platform {
 
 class LogindSessionWatch final : public agent::SessionWatch {
  public:
+  // `records` is where logind keeps its session records; tests give a directory of their own.
   static std::expected<std::unique_ptr<LogindSessionWatch>, std::string> create(
-      std::string session_id);
+      std::string session_id, const std::filesystem::path& records = "/run/systemd/sessions");
 
-  int change_fd() const override;
-  void acknowledge_change() override;
-  // Ended when logind no longer knows the session, or it is closing (its user logged out and
-  // only leftover processes keep it).
+  int change_fd() const override { return record_.fd(); }
+  void acknowledge_change() override { record_.rearm(); }
+  // Ended when logind no longer has its record, or it is closing (its user logged out and only
+  // leftover processes keep it).
   bool session_ended() override;
 
  private:
-  struct MonitorDeleter {
-    void operator()(sd_login_monitor* monitor) const;
-  };
-  LogindSessionWatch(std::string session_id, sd_login_monitor* monitor)
-      : session_id_(std::move(session_id)), monitor_(monitor) {}
+  LogindSessionWatch(std::string session_id, ReplacedFileWatch record)
+      : session_id_(std::move(session_id)), record_(std::move(record)) {}
 
   std::string session_id_;
-  std::unique_ptr<sd_login_monitor, MonitorDeleter> monitor_;
+  ReplacedFileWatch record_;
 };
 
 }  // namespace liaison::platform
