@@ -192,6 +192,30 @@ def test_logout_stops_the_agent_of_that_session_only(container, desktops, daemon
             listed[desktops["alice"]]["agent"]["pid"]) == ("ready", first_agent["pid"]), listed
 
 
+def context_switches(container, pid):
+    """Voluntary context switches of every thread of `pid`: one for each wake-up from a wait."""
+    status = container.exec(["sh", "-c", f"cat /proc/{pid}/task/*/status"], timeout=15).stdout
+    return sum(int(line.split()[1]) for line in status.splitlines()
+               if line.startswith("voluntary_ctxt_switches:"))
+
+
+def test_an_idle_agent_sleeps_through_other_users_logins(container, desktops, daemon):
+    """An agent wakes for its own session and its daemon, never because someone else logged in or
+    out: it watches its own session's record, not all of logind's (issue 13; watching them all
+    woke every agent for every login, N^2 wake-ups in a login storm). Carol logs in and out three
+    times, each time until her agent is ready; alice's agent must not run once meanwhile."""
+    pid = daemon[desktops["alice"]]["agent"]["pid"]
+    before = context_switches(container, pid)
+    for _ in range(3):
+        session = container.login_x11("carol")
+        try:
+            wait_for_ready_agents(container, [session])
+        finally:
+            container.logout(session)
+    woke = context_switches(container, pid) - before
+    assert woke == 0, f"alice's idle agent woke {woke} times while carol came and went"
+
+
 def test_no_token_reaches_the_journal(container, daemon):
     """Agent tokens are 64 hex digits; after every launch, hello and refusal above, none of the
     daemon's or the agents' log lines (they share liaison.service's journal) may hold one."""
