@@ -38,6 +38,7 @@ linked_executables() {
   ninja -C "$1" -t targets all | awk -F': ' '$2 ~ /^(CXX|OBJCXX)_EXECUTABLE_LINKER__/ {print $1}'
 }
 
+mkdir -p "$build_root"
 summary=()
 for arch in "${archs[@]}"; do
   dir=$build_root/$arch
@@ -64,7 +65,7 @@ for arch in "${archs[@]}"; do
   fi
   executables=0
   while read -r executable; do
-    built=$(llvm-lipo-16 -archs "$dir/$executable")
+    built=$(llvm-lipo-16 -archs "$dir/$executable" | xargs)
     if [[ $built != "$arch" ]]; then
       echo "macos-check: $dir/$executable is '$built', not a $arch Mach-O" >&2
       exit 1
@@ -82,5 +83,5 @@ llvm-lipo-16 -create "$build_root/arm64/src/cli/liaison" "$build_root/x86_64/src
 echo "macos-check: fmt header-only (no Mach-O libfmt here); OpenSSL 3 linked against a stub" \
   "(cmake/macos/FindOpenSSL.cmake): every other symbol resolved against the SDK and the project"
 for line in "${summary[@]}"; do echo "macos-check: $line"; done
-echo "macos-check: OK: universal $universal ($(llvm-lipo-16 -archs "$universal")), built against" \
+echo "macos-check: OK: universal $universal ($(llvm-lipo-16 -archs "$universal" | xargs)), built against" \
   "$(basename "$MACOS_SDK") with clang $(clang++-16 -dumpversion)"

@@ -9,7 +9,10 @@
                   skips disabled, security, non-http and non-bookworm entries, keeps E2E_MIRROR
                   as an override and falls back to deb.debian.org;
   install-deps    install-deps.sh refuses an unknown profile with exit status 2 and lists nest
-                  (build < unit < test < bench).
+                  (build < unit < test < bench);
+  macos-check     without MACOS_SDK, scripts/macos-check.sh and macos-bundle.sh say in one line
+                  that they skipped and exit 0, touching nothing; a MACOS_SDK that is no SDK is
+                  refused with exit status 1 before anything is installed or built.
 
 Usage: check_scripts.py CHECK --source-dir DIR
 """
@@ -186,11 +189,32 @@ def check_install_deps(scripts):
                f"{required} is not installed for `make unit`")
 
 
+def check_macos_check(scripts):
+    with tempfile.TemporaryDirectory() as scratch:
+        build_root = Path(scratch) / "build-macos"
+        environment = {k: v for k, v in os.environ.items() if k != "MACOS_SDK"}
+        for script in ("macos-check.sh", "macos-bundle.sh"):
+            skipped = subprocess.run([scripts / script, build_root], capture_output=True,
+                                     text=True, timeout=60, env=environment)
+            expect(skipped.returncode == 0, f"{script} without MACOS_SDK: exit "
+                   f"{skipped.returncode}\n{skipped.stdout}{skipped.stderr}")
+            lines = skipped.stdout.splitlines()
+            expect(len(lines) == 1 and "skipped" in lines[0] and "MACOS_SDK" in lines[0],
+                   f"{script} without MACOS_SDK should say so in one line:\n{skipped.stdout}")
+            expect(not build_root.exists(), f"{script} made {build_root} while skipping")
+        not_sdk = run([scripts / "macos-check.sh", build_root], env={"MACOS_SDK": scratch},
+                      check=False)
+        expect(not_sdk.returncode == 1 and "is not a macOS SDK" in not_sdk.stderr,
+               f"a MACOS_SDK that is no SDK: exit {not_sdk.returncode}\n{not_sdk.stderr}")
+        expect(not build_root.exists(), f"macos-check.sh made {build_root} for a bad SDK")
+
+
 CHECKS = {
     "host-programs": check_host_programs,
     "missing-program": check_missing_program,
     "apt-mirror": check_apt_mirror,
     "install-deps": check_install_deps,
+    "macos-check": check_macos_check,
 }
 
 

@@ -1,6 +1,7 @@
 // `liaison agent` on macOS: started in a user's GUI login by launchd (launch-agent), by
-// `launchctl asuser` or by the daemon (exec); never by hand. Apple only, never compiled yet (no
-// Mac was available; docs/macos.md, "verified where"). The Linux twin is src/cli/agent_command.cpp.
+// `launchctl asuser` or by the daemon (exec); never by hand. Apple only: compiled and linked by
+// make macos-check, never run (no Mac was available; docs/macos.md, "verified where"). The Linux
+// twin is src/cli/agent_command.cpp.
 //
 // Threads. UserNotifications delivers its delegate callbacks (a click, a dismiss) on the main
 // dispatch queue, so the main thread must service that queue. It runs dispatch_main(), which

@@ -1,5 +1,6 @@
 // `liaison daemon` on macOS: wires the macOS platform into the portable daemon and runs the event
-// loop. Apple only, never compiled yet (no Mac was available; docs/macos.md, "verified where").
+// loop. Apple only: compiled and linked by make macos-check, never run
+// (no Mac was available; docs/macos.md, "verified where").
 // The Linux twin is src/cli/daemon_command.cpp.
 #include <fmt/format.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-// Apple only, not compiled on the Linux build host: see docs/macos.md "verified here".
+// Apple only: compiled and linked by make macos-check, never run (docs/macos.md, "verified where").
 #include "platform/macos/notification_session_probe.h"
 
 #import <Foundation/Foundation.h>

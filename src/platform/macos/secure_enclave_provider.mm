@@ -1,4 +1,4 @@
-// Apple only, not compiled on the Linux build host: see docs/macos.md "verified here".
+// Apple only: compiled and linked by make macos-check, never run (docs/macos.md, "verified where").
 // The wrapped form of a key is its keychain application label (SHA-1 of the public point): it
 // finds the key again on this Mac and is useless anywhere else.
 #include "platform/macos/secure_enclave_provider.h"
