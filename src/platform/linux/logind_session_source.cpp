@@ -1,7 +1,9 @@
 #include "platform/linux/logind_session_source.h"
 
 #include <fmt/format.h>
+#include <sys/inotify.h>
 #include <systemd/sd-login.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -119,49 +121,96 @@ std::string user_name_of(uid_t uid) {
 
 }  // namespace
 
-void LogindSessionSource::MonitorDeleter::operator()(sd_login_monitor* monitor) const {
-  sd_login_monitor_unref(monitor);
+std::expected<std::unique_ptr<LogindSessionSource>, std::string> LogindSessionSource::create() {
+  UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify) {
+    return std::unexpected(fmt::format("inotify_init1: {}", errno_text(errno)));
+  }
+  // logind writes a record to a temporary (".#3abc") and renames it over the record: one
+  // IN_MOVED_TO naming the session per change; a logout removes it (IN_DELETE). IN_CLOSE_WRITE
+  // and IN_MOVED_FROM cover a writer that does it differently.
+  constexpr uint32_t kEvents =
+      IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_ONLYDIR;
+  if (::inotify_add_watch(inotify.get(), kSessionsDirectory, kEvents) < 0) {
+    const int error = errno;
+    std::string hint = error == ENOENT ? fmt::format(" ({} is missing: is systemd-logind running?)",
+                                                     kSessionsDirectory)
+                                       : "";
+    return std::unexpected(
+        fmt::format("cannot watch {}: {}{}", kSessionsDirectory, errno_text(error), hint));
+  }
+  return std::make_unique<LogindSessionSource>(Passkey(), std::move(inotify));
 }
 
-std::expected<std::unique_ptr<LogindSessionSource>, std::string> LogindSessionSource::create() {
-  sd_login_monitor* monitor = nullptr;
-  int result = sd_login_monitor_new("session", &monitor);
-  if (result < 0) {
-    std::string hint =
-        result == -ENOENT
-            ? fmt::format(" ({} is missing: is systemd-logind running?)", kSessionsDirectory)
-            : "";
-    return std::unexpected(
-        fmt::format("sd_login_monitor_new(session): {}{}", errno_text(-result), hint));
+void LogindSessionSource::acknowledge_change() {
+  alignas(inotify_event) char buffer[16 * 1024];
+  for (;;) {
+    const ssize_t got = ::read(inotify_.get(), buffer, sizeof(buffer));
+    if (got <= 0) {
+      break;
+    }
+    for (ssize_t offset = 0; offset < got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
+      offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      if ((event->mask & IN_Q_OVERFLOW) != 0) {
+        read_everything_ = true;  // events were lost: which records changed is unknown
+      } else if (event->len > 0 && is_valid_session_id(event->name)) {
+        changed_.insert(event->name);  // temporaries (".#3abc") are not session ids
+      }
+    }
   }
-  return std::make_unique<LogindSessionSource>(Passkey(), monitor);
 }
 
 std::expected<std::vector<daemon::Session>, std::string> LogindSessionSource::list_sessions() {
+  if (read_everything_) {
+    if (auto read = read_all(); !read) {
+      return std::unexpected(read.error());
+    }
+  } else {
+    for (const std::string& id : changed_) {
+      read_one(id);
+    }
+  }
+  changed_.clear();
+  std::vector<daemon::Session> sessions;
+  sessions.reserve(known_.size());
+  for (const auto& [id, session] : known_) {
+    sessions.push_back(session);
+  }
+  return sessions;
+}
+
+std::expected<void, std::string> LogindSessionSource::read_all() {
   SessionIds ids;
   int result = sd_get_sessions(ids.out());
   if (result < 0) {
     return std::unexpected(fmt::format("sd_get_sessions: {}", errno_text(-result)));
   }
-  std::vector<daemon::Session> sessions;
+  known_.clear();
   for (const std::string& id : ids.to_vector()) {
-    auto session = read_logind_session(id);
-    if (!session) {
-      // One unreadable record must not hide every other session.
-      log::warning(fmt::format("skipping logind session {}: {}", id, session.error()),
-                   {{"LIAISON_SESSION", id}});
-      continue;
-    }
-    if (auto& found = *session; found) {
-      sessions.push_back(std::move(*found));
-    }
+    read_one(id);
   }
-  return sessions;
+  read_everything_ = false;
+  return {};
 }
 
-int LogindSessionSource::change_fd() const { return sd_login_monitor_get_fd(monitor_.get()); }
-
-void LogindSessionSource::acknowledge_change() { sd_login_monitor_flush(monitor_.get()); }
+// Brings known_ up to date with one record: gone, unreadable (skipped with a warning, so one bad
+// record never hides the others) or read.
+void LogindSessionSource::read_one(const std::string& id) {
+  ++records_read_;
+  auto session = read_logind_session(id);
+  if (!session) {
+    log::warning(fmt::format("skipping logind session {}: {}", id, session.error()),
+                 {{"LIAISON_SESSION", id}});
+    known_.erase(id);
+    return;
+  }
+  if (std::optional<daemon::Session>& found = *session; found.has_value()) {
+    known_.insert_or_assign(id, std::move(*found));
+  } else {
+    known_.erase(id);  // logged out
+  }
+}
 
 std::expected<std::optional<daemon::Session>, std::string> read_logind_session(
     const std::string& id) {

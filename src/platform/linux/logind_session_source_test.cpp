@@ -220,5 +220,41 @@ TEST_F(FakeLogindTest, ChangeFdSignalsLoginAndLogout) {
   EXPECT_TRUE(sessions->empty());
 }
 
+// A terminal server's login storm: each change costs reading the one record it names, not every
+// session's again (issue 13: a full rescan per event made a storm of N logins N^2 reads).
+TEST_F(FakeLogindTest, AChangeReadsOnlyTheRecordItNames) {
+  for (int i = 1; i <= 50; ++i) {
+    write_session(std::to_string(i), graphical_fields());
+  }
+  auto source = LogindSessionSource::create();
+  ASSERT_TRUE(source) << source.error();
+  auto first = (*source)->list_sessions();
+  ASSERT_TRUE(first) << first.error();
+  EXPECT_EQ(first->size(), 50u);
+  EXPECT_EQ((*source)->records_read(), 50u);
+
+  auto online = graphical_fields();
+  online["STATE"] = "online";
+  write_session("17", online);                     // a switch to another user's desktop
+  write_session("51", graphical_fields());         // a login
+  fs::remove(fs::path(kSessionsDirectory) / "3");  // a logout
+  ASSERT_TRUE(is_readable((*source)->change_fd()));
+  (*source)->acknowledge_change();
+  auto now = (*source)->list_sessions();
+  ASSERT_TRUE(now) << now.error();
+  EXPECT_EQ((*source)->records_read(), 53u) << "three changes, three records read";
+
+  std::map<std::string, std::string> states;
+  for (const daemon::Session& session : *now) states[session.id] = session.state;
+  EXPECT_EQ(states.size(), 50u);
+  EXPECT_EQ(states["17"], "online");
+  EXPECT_TRUE(states.contains("51"));
+  EXPECT_FALSE(states.contains("3"));
+
+  // Nothing changed: nothing read.
+  ASSERT_TRUE((*source)->list_sessions().has_value());
+  EXPECT_EQ((*source)->records_read(), 53u);
+}
+
 }  // namespace
 }  // namespace liaison::platform
