@@ -235,6 +235,20 @@ class Container:
         self.exec(["systemctl", "daemon-reload"], timeout=30)
         self._check_runnable("/usr/bin/liaison")
 
+    def install_test_program(self, program, name):
+        """Copies a test program of the build (the storm's notification sink) to
+        /usr/local/bin/NAME in the container."""
+        target = self.path(f"/usr/local/bin/{name}")
+        shutil.copyfile(program, target)
+        target.chmod(0o755)
+
+    def add_users(self, names, first_uid):
+        """Creates users NAME (uids from first_uid on, each with a group of its own and a home),
+        in one `newusers` call however many."""
+        lines = "".join(f"{name}:*:{first_uid + i}:{first_uid + i}::/home/{name}:/bin/sh\n"
+                        for i, name in enumerate(names))
+        self.exec(["newusers"], input=lines, timeout=120)
+
     def _check_runnable(self, binary):
         """Fails with the missing libraries when the binary cannot start in the container."""
         if not self.path(binary).exists():
@@ -260,6 +274,12 @@ class Container:
         returns the logind session id once mako serves notifications and the user's service
         manager has WAYLAND_DISPLAY."""
         return self._login(user, "wayland", ["/usr/local/bin/liaison-test-wayland-session"])
+
+    def login_light(self, user):
+        """Logs `user` in to a session with no display server, only a notification server that
+        logs what it receives (tests/e2e/storm): the login storm's sessions. logind types it
+        x11, so liaison serves it like a desktop."""
+        return self._login(user, "x11", ["/usr/local/lib/liaison-test/desktop.py", "light"])
 
     def logout(self, session_id, timeout=10):
         """Terminates a logind session (a logout) and waits until logind has forgotten it."""

@@ -13,6 +13,8 @@ already runs the user's notification server (they share one session bus). The de
 
   x11      Xvfb on a free display (or the one given as argument, ":N") and dunst.
   wayland  headless sway (Xwayland disabled) and mako; no DISPLAY anywhere.
+  light    no display server, only liaison-test-notification-sink (tests/e2e/storm), which logs
+           each notification with the time it arrived: the login storm's hundreds of sessions.
 """
 
 import contextlib
@@ -178,7 +180,17 @@ def start_wayland(desktop, _args):
     return {"wayland_display": display, "notifications": server}, env
 
 
-STARTERS = {"x11": start_x11, "wayland": start_wayland}
+def start_light(desktop, _args):
+    """Only a notification server: what a login storm needs of each session (the harness logs
+    the session in as type x11, so the daemon serves it like any desktop)."""
+    env = dict(os.environ)
+    log = os.path.join(runtime_subdir(), "notifications.log")
+    server = start_notification_server(
+        desktop, ["/usr/local/bin/liaison-test-notification-sink", log], env)
+    return {"notifications": server, "notification_log": log}, env
+
+
+STARTERS = {"x11": start_x11, "wayland": start_wayland, "light": start_light}
 
 
 def raise_exit(signum, _frame):
