@@ -9,7 +9,7 @@ PYTEST := /usr/bin/python3 -m pytest
 WERROR ?= OFF
 
 .PHONY: all build deps-build deps-unit deps-test deps-bench deps-fuzz configure test unit e2e demo bench fuzz \
-	fresh-check install deb format tidy clean macos-check macos-bundle
+	fresh-check install deb format tidy clean macos-check macos-bundle bench-storm
 
 all: build
 
@@ -77,6 +77,15 @@ macos-check:
 
 macos-bundle: macos-check
 	@scripts/macos-bundle.sh $(MACOS_BUILD_DIR)
+
+# A terminal server's login storm (issue 13): STORM_USERS users at once, the broadcast to all of
+# them STORM_ROUNDS times; its own section of docs/performance.md, which make bench keeps.
+STORM_USERS ?= 200
+STORM_ROUNDS ?= 20
+bench-storm: deps-test configure
+	cmake --build $(BUILD_DIR) --target liaison man_pages liaison-test-notification-sink
+	@/usr/bin/python3 bench/storm.py --build-dir $(BUILD_DIR) --users $(STORM_USERS) \
+	  --rounds $(STORM_ROUNDS) --out docs/performance.md
 
 bench: deps-bench configure
 	cmake --build $(BUILD_DIR)

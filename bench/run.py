@@ -35,17 +35,17 @@ import time
 from pathlib import Path
 
 from common import (BENCH_DIR, REPO_ROOT, BenchError, Container, liaison_sessions, memory,
-                    poll_until, rootfs)
+                    poll_until, raise_rate_limit, rootfs)
 import cold_build
 import idle
 import keys as key_bench
 import login_ready
+import storm
 import strategies
 import notify_latency
 import report
 
 DUNSTRC = "/usr/local/share/liaison-test/dunstrc"
-CONFIG = "/etc/liaison/liaison.toml"
 READY_TIMEOUT_S = 10
 
 
@@ -75,17 +75,7 @@ def prepare(container, build_dir):
     shutil.copy2(hyperfine, container.path("/usr/local/bin/hyperfine"))
 
     container.install_liaison(build_dir)
-    # The default 30 notifications a minute per user would refuse the bench's sends.
-    config = container.path(CONFIG)
-    if config.exists():
-        text, changed = re.subn(r"(?m)^per_user_per_minute\s*=\s*\d+",
-                                "per_user_per_minute = 100000", config.read_text())
-        if not changed:
-            raise BenchError(f"{CONFIG} sets no per_user_per_minute to raise")
-    else:  # defaults for everything else
-        config.parent.mkdir(parents=True, exist_ok=True)
-        text = "[notify]\nper_user_per_minute = 100000\n"
-    config.write_text(text)
+    raise_rate_limit(container)
     container.exec(["mkdir", "-p", BENCH_DIR], timeout=15)
 
     sessions = {"alice": container.login_x11("alice"), "bob": container.login_wayland("bob")}
@@ -247,9 +237,12 @@ def main():
     print(strategies_section)
     build_section = cold_build.markdown(cold_build.load())
     print(build_section)
+    # The storm section is make bench-storm's: kept as the last run of it wrote it.
+    storm_section = storm.existing_section(out.read_text() if out.exists() else "")
     out.write_text(report.markdown(results, derived, meta).rstrip("\n") + "\n\n" +
                    strategies_section.rstrip("\n") + "\n\n" + keys_section.rstrip("\n") +
-                   "\n\n" + build_section)
+                   "\n\n" + build_section.rstrip("\n") + "\n" +
+                   ("\n" + storm_section if storm_section else ""))
     print(f"bench done in {meta['duration']:.0f} s; wrote {out}")
     return 0
 
