@@ -9,9 +9,8 @@ as make macos-check builds them.
 import argparse
 import plistlib
 import xml.parsers.expat
-import shutil
 import stat
-import subprocess
+import struct
 import sys
 import tarfile
 from pathlib import Path
@@ -57,14 +56,33 @@ def check_job(root, relative, label):
     return job
 
 
+# Mach-O's cputype values (<mach/machine.h>) of the two architectures a universal liaison holds.
+CPU_TYPES = {0x0100000C: "arm64", 0x01000007: "x86_64"}
+
+
+def mach_o_architectures(path):
+    """The architectures of a Mach-O file, read from its header (no llvm-lipo needed): a fat
+    file's big-endian fat_arch table, or a thin 64-bit file's cputype; [] for anything else."""
+    with open(path, "rb") as f:
+        header = f.read(8 + 20 * 8)
+    if len(header) < 8:
+        return []
+    magic = struct.unpack(">I", header[:4])[0]
+    if magic == 0xCAFEBABE:  # FAT_MAGIC: nfat_arch entries of 5 big-endian words follow
+        count = struct.unpack(">I", header[4:8])[0]
+        entries = [struct.unpack(">5I", header[8 + 20 * i:28 + 20 * i])
+                   for i in range(min(count, 8)) if len(header) >= 28 + 20 * i]
+        return sorted(CPU_TYPES.get(entry[0], hex(entry[0])) for entry in entries)
+    if struct.unpack("<I", header[:4])[0] == 0xFEEDFACF:  # MH_MAGIC_64, little-endian
+        cputype = struct.unpack("<I", header[4:8])[0]
+        return [CPU_TYPES.get(cputype, hex(cputype))]
+    return []
+
+
 def check_universal(path):
-    lipo = shutil.which("llvm-lipo-16")
-    if not expect(lipo, "llvm-lipo-16 is missing (scripts/install-deps.sh macos-check)"):
-        return
-    archs = subprocess.run([lipo, "-archs", str(path)], capture_output=True, text=True)
-    expect(archs.returncode == 0 and sorted(archs.stdout.split()) == ["arm64", "x86_64"],
-           f"{path}: not a universal arm64 + x86_64 Mach-O ({archs.stdout.strip()}"
-           f"{archs.stderr.strip()})")
+    architectures = mach_o_architectures(path)
+    expect(architectures == ["arm64", "x86_64"],
+           f"{path}: not a universal arm64 + x86_64 Mach-O (found: {architectures or 'no Mach-O'})")
 
 
 def check_tarball(bundle, root):

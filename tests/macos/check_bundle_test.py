@@ -7,6 +7,7 @@ Usage: check_bundle_test.py SOURCE_DIR SCRATCH_DIR
 """
 import plistlib
 import shutil
+import struct
 import subprocess
 import sys
 import unittest
@@ -65,6 +66,22 @@ class BundleTest(unittest.TestCase):
              "--version", "9.9.9", "--layout-only"], capture_output=True, text=True)
         self.assertEqual(checked.returncode, 1)
         self.assertIn("version 0.1.0, project 9.9.9", checked.stderr)
+
+    def test_a_universal_mach_o_header_passes_the_full_check(self):
+        # The header of a fat file of arm64 and x86_64 slices, as llvm-lipo -create writes it.
+        fat = struct.pack(">II", 0xCAFEBABE, 2) + struct.pack(">5I", 0x0100000C, 0, 16384, 1, 14) \
+            + struct.pack(">5I", 0x01000007, 3, 32768, 1, 14)
+        for binary in (APP + "/Contents/MacOS/liaison", "root/usr/local/bin/liaison"):
+            (self.bundle / binary).write_bytes(fat)
+        self.bundle.joinpath(next(self.bundle.glob("*.tar.gz")).name).unlink()
+        subprocess.run(["tar", "--create", "--gzip", "--file",
+                        self.bundle / "liaison-0.1.0-macos.tar.gz", "--owner=root:0",
+                        "--group=wheel:0", "--directory", self.bundle, "root", "signing"],
+                       check=True)
+        checked = subprocess.run(
+            [sys.executable, SOURCE / "tests/macos/check_bundle.py", "--bundle", self.bundle,
+             "--version", "0.1.0"], capture_output=True, text=True)
+        self.assertEqual(checked.returncode, 0, checked.stderr)
 
     def test_without_layout_only_a_non_mach_o_binary_fails(self):
         checked = subprocess.run(
