@@ -5,6 +5,7 @@ changes the host. Times are CLOCK_REALTIME microseconds or seconds: the containe
 host's clock, so logind's timestamps, the journal's and a process's time.time() compare directly.
 """
 
+import argparse
 import json
 import math
 import re
@@ -24,11 +25,24 @@ __all__ = [  # the harness's names the bench uses come from here, with the bench
     "BENCH_DIR", "REPO_ROOT", "BenchError", "CommandError", "Container", "ContainerError",
     "bus_path_escape", "context_switches", "entry_time", "journal_entries", "liaison_sessions",
     "main_pid", "mb", "memory", "ms", "percentile", "poll_until", "process_ids_by_name",
-    "raise_rate_limit", "resident_by_file", "rootfs", "session_start", "start_ticks",
+    "bench_parser", "interrupt", "raise_rate_limit", "resident_by_file", "rootfs", "session_start", "start_ticks",
     "start_unit", "summary",
 ]
 
 CONFIG = "/etc/liaison/liaison.toml"
+
+
+def bench_parser(doc):
+    """The arguments every bench script takes: the build to measure and the report to write."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--out", default="docs/performance.md")
+    return parser
+
+
+def interrupt(signum, _frame):
+    """A SIGTERM handler: ends the bench the way Ctrl-C does, so the container is torn down."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 class BenchError(Exception):

@@ -21,7 +21,6 @@ It prints a table and writes the report (a generated file) to --out. About 5-7 m
 The container is always torn down; exit status 1 when a measurement fails.
 """
 
-import argparse
 import datetime
 import os
 import platform
@@ -34,8 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import (BENCH_DIR, REPO_ROOT, BenchError, Container, liaison_sessions, memory,
-                    poll_until, raise_rate_limit, rootfs)
+from common import (BENCH_DIR, REPO_ROOT, BenchError, Container, bench_parser, interrupt,
+                    liaison_sessions, memory, poll_until, raise_rate_limit, rootfs)
 import cold_build
 import idle
 import keys as key_bench
@@ -136,14 +135,8 @@ def machine_facts(container, build_dir):
 
 # ---- main ----------------------------------------------------------------------------------------
 
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build-dir", default="build")
-    parser.add_argument("--out", default="docs/performance.md")
+    parser = bench_parser(__doc__)
     parser.add_argument("--logins", type=int, default=20, help="warm logins (default 20)")
     parser.add_argument("--first-logins", type=int, default=3,
                         help="first-of-the-day logins (default 3)")
