@@ -209,11 +209,11 @@ def notes(r, per_session):
                     "first notification, so the first broadcast opens all of those connections "
                     "at once.")
     if per_session > 50:
-        said.append(f"- Missed: the daemon grows {per_session:.0f} KB a session (aim 50 KB). Not "
-                    "broken down yet; the candidates are glibc's per-thread malloc arenas (each "
-                    "launch runs on a thread of its own, OffLoop) and each agent connection's "
-                    "buffers. A breakdown of the daemon's smaps before and after is the next "
-                    "step.")
+        said.append(f"- Missed: the daemon grows {per_session:.0f} KB a session (aim 50 KB). Each "
+                    "connection's read buffer was 64 KB of it until it became a page; what is "
+                    "left is not broken down yet (the likely part: glibc's per-thread malloc "
+                    "arenas, as each launch runs on a thread of its own, OffLoop). A breakdown "
+                    "of the daemon's smaps before and after is the next step.")
     if r["wakeups"] > 0:
         timer_wakes = math.ceil(r["window"] / 300)
         why = (f"asio re-arms its timer fd at most 5 minutes ahead (\"Idle\" above), so any "
