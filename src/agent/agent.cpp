@@ -173,6 +173,13 @@ asio::awaitable<bool> Agent::connect_and_hello() {
   connection_ = connection;
   log::info("connected to the daemon",
             {{"LIAISON_SESSION", options_.session_id}, {"LIAISON_EVENT", "agent-ready"}});
+  // Connected to the session bus now, not at the first notification: a broadcast to a terminal
+  // server's agents would otherwise open hundreds of bus connections at once (make bench-storm's
+  // cold first round). Failing here is no error: the bus may come up later, and show() retries.
+  if (auto ready = ensure_notifier(); !ready) {
+    log::debug(fmt::format("no notification server yet: {}", ready.error()),
+               {{"LIAISON_SESSION", options_.session_id}});
+  }
   co_return true;
 }
 
@@ -203,23 +210,31 @@ asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 
+std::expected<void, std::string> Agent::ensure_notifier() {
+  if (notifier_) {
+    return {};
+  }
+  NotifierEvents events{
+      .on_action =
+          [this](uint32_t id, const std::string& action) {
+            report("notification.action", {{"notification_id", id}, {"action", action}});
+          },
+      .on_closed =
+          [this](uint32_t id, CloseReason reason) {
+            report("notification.closed",
+                   {{"notification_id", id}, {"reason", close_reason_name(reason)}});
+          }};
+  auto made = make_notifier_(std::move(events));
+  if (!made) {
+    return std::unexpected(made.error());
+  }
+  notifier_ = std::move(*made);
+  return {};
+}
+
 Result<Json> Agent::show(const Json& params) {
-  if (!notifier_) {
-    NotifierEvents events{
-        .on_action =
-            [this](uint32_t id, const std::string& action) {
-              report("notification.action", {{"notification_id", id}, {"action", action}});
-            },
-        .on_closed =
-            [this](uint32_t id, CloseReason reason) {
-              report("notification.closed",
-                     {{"notification_id", id}, {"reason", close_reason_name(reason)}});
-            }};
-    auto made = make_notifier_(std::move(events));
-    if (!made) {
-      return std::unexpected(Error::application(protocol::codes::kUnavailable, made.error()));
-    }
-    notifier_ = std::move(*made);
+  if (auto ready = ensure_notifier(); !ready) {
+    return std::unexpected(Error::application(protocol::codes::kUnavailable, ready.error()));
   }
   auto shown = notifier_->show(notification_from(params));
   if (!shown) {

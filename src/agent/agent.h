@@ -29,8 +29,8 @@ struct AgentOptions {
   std::chrono::milliseconds max_retry{5'000};
 };
 
-// Makes the notifier on first use (and again after a failure), since the session bus can come up
-// a moment after the agent does.
+// Makes the notifier once the agent is connected to the daemon, and again at the next notification
+// while there is none (the session bus can come up a moment after the agent does).
 using NotifierFactory =
     std::function<std::expected<std::unique_ptr<Notifier>, std::string>(NotifierEvents events)>;
 
@@ -57,6 +57,8 @@ class Agent {
   protocol::Result<protocol::Json> show(const protocol::Json& params);
   protocol::Json examine(const protocol::Json& params);
   void report(std::string method, protocol::Json params);
+  // The notifier, made now if there is none yet.
+  std::expected<void, std::string> ensure_notifier();
   void leave(int exit_code);
 
   asio::io_context& io_;

@@ -80,6 +80,12 @@ class AgentTest : public testing::Test {
     auto agent = std::make_unique<Agent>(
         io_, options,
         [this](NotifierEvents events) {
+          ++notifiers_asked_;
+          if (notifier_failures_ > 0) {
+            --notifier_failures_;
+            return std::expected<std::unique_ptr<Notifier>, std::string>(
+                std::unexpected("no session bus yet"));
+          }
           auto notifier = std::make_unique<FakeNotifier>(std::move(events));
           notifier_ = notifier.get();
           return std::expected<std::unique_ptr<Notifier>, std::string>(std::move(notifier));
@@ -126,6 +132,8 @@ class AgentTest : public testing::Test {
   std::vector<std::string> hello_tokens_;
   bool refuse_hello_ = false;
   FakeNotifier* notifier_ = nullptr;
+  int notifiers_asked_ = 0;
+  int notifier_failures_ = 0;  // how many of the next notifiers cannot be made
   std::optional<int> exit_code_;
 };
 
@@ -137,6 +145,30 @@ TEST_F(AgentTest, SaysHelloWithItsSessionAndToken) {
   EXPECT_EQ(seen_[0].method, "agent.hello");
   EXPECT_EQ(seen_[0].params["session"], "3");
   EXPECT_EQ(seen_[0].params["token"], "t1");
+}
+
+// Its session-bus connection is made once it is connected to the daemon, not by the first
+// notification: a broadcast to hundreds of agents must not open hundreds of connections at once.
+TEST_F(AgentTest, ConnectsItsNotifierOnceReadyNotAtTheFirstNotification) {
+  listen();
+  auto agent = make_agent();
+  run_until([&] { return notifier_ != nullptr; });
+  ASSERT_NE(notifier_, nullptr) << "no notifier made after the hello";
+  EXPECT_TRUE(notifier_->shown().empty());
+  EXPECT_EQ(notifiers_asked_, 1);
+}
+
+TEST_F(AgentTest, ANotifierThatCannotBeMadeYetIsMadeAtTheFirstNotification) {
+  listen();
+  notifier_failures_ = 1;  // the session bus is not up when the agent connects
+  auto agent = make_agent();
+  run_until([&] { return daemon_side_ != nullptr && notifiers_asked_ == 1; });
+  EXPECT_EQ(notifier_, nullptr);
+  auto shown = daemon_calls("notify", {{"title", "later"}});
+  ASSERT_TRUE(shown.has_value()) << shown.error().message;
+  ASSERT_NE(notifier_, nullptr);
+  EXPECT_EQ(notifier_->last_shown().notification.title, "later");
+  EXPECT_EQ(notifiers_asked_, 2);
 }
 
 TEST_F(AgentTest, ShowsWhatTheDaemonSendsAndReportsWhatTheUserDoes) {
