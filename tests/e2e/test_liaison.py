@@ -216,6 +216,27 @@ def test_an_idle_agent_sleeps_through_other_users_logins(container, desktops, da
     assert woke == 0, f"alice's idle agent woke {woke} times while carol came and went"
 
 
+def test_an_agent_leaves_when_its_session_ends_even_with_the_daemon_frozen(container, daemon):
+    """The agent's own watch on its session's record (not the daemon) ends it at logout: with the
+    daemon stopped (SIGSTOP) so it cannot stop the agent, carol logs out; her agent must see its
+    record go, say so in the journal, and leave while the daemon is still frozen."""
+    session = container.login_x11("carol")
+    pid = wait_for_ready_agents(container, [session])[session]["agent"]["pid"]
+    daemon_pid = container.exec(["systemctl", "show", "-p", "MainPID", "--value",
+                                 "liaison.service"], timeout=15).stdout.strip()
+    container.exec(["kill", "-STOP", daemon_pid], timeout=15)
+    try:
+        container.logout(session)
+        alive = observe_until(lambda: container.process_running(pid), until=lambda a: not a,
+                              timeout=AGENT_EXIT_TIMEOUT_S)
+        said = container.exec(["journalctl", "--no-pager", "-o", "cat", "LIAISON_EVENT=session-ended",
+                               f"LIAISON_SESSION={session}"], timeout=15).stdout
+    finally:
+        container.exec(["kill", "-CONT", daemon_pid], timeout=15)
+    assert not alive, f"carol's agent {pid} outlived her session {session}"
+    assert "this agent's session ended" in said, said
+
+
 def test_no_token_reaches_the_journal(container, daemon):
     """Agent tokens are 64 hex digits; after every launch, hello and refusal above, none of the
     daemon's or the agents' log lines (they share liaison.service's journal) may hold one."""
