@@ -1,5 +1,7 @@
-"""Runs inside the bench container, as root: sends notifications to one user, alternately with
-`liaison notify` and with `runuser -u USER -- env XDG_RUNTIME_DIR=... notify-send`, and prints
+"""Runs inside the bench container, as root: sends notifications to one user, in turn with
+`liaison notify`, with `runuser -u USER -- env XDG_RUNTIME_DIR=... notify-send`, and as one
+JSON-RPC line on a control.sock connection it keeps open (kind "raw": liaison's own cost, with no
+CLI start-up), and prints
 one JSON record per send: {kind, title, spawned, exited, status, error, warmup}. Between them it
 spawns /bin/true the same way (kind "floor"): what spawning and reaping a command costs the
 driver itself, a part of every time it takes.
@@ -13,10 +15,44 @@ harness finds each send's Notify call in dbus-monitor's output.
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
 import time
 import uuid
+
+
+CONTROL_SOCKET = "/run/liaison/control.sock"
+
+
+class RawClient:
+    """One control.sock connection, kept open: a `notify` request line, then its answer line."""
+
+    def __init__(self, user):
+        self.user = user
+        self.ids = 0
+        self.sock = None
+        self.buffer = b""
+
+    def __call__(self, title):
+        """Sends one notify; returns (status, error) like a command's."""
+        if self.sock is None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(CONTROL_SOCKET)
+            self.buffer = b""
+        self.ids += 1
+        request = {"jsonrpc": "2.0", "id": self.ids, "method": "notify",
+                   "params": {"user": [self.user], "title": title, "body": "bench"}}
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                self.sock = None
+                return 1, "the daemon closed the connection"
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        answer = json.loads(line)
+        return (0, "") if "result" in answer else (1, json.dumps(answer.get("error"))[-300:])
 
 
 def main():
@@ -35,21 +71,28 @@ def main():
                                       f"XDG_RUNTIME_DIR={runtime_dir}", "notify-send", title,
                                       "bench"],
         "floor": lambda title: ["/bin/true", title],
+        "raw": None,  # not a command: RawClient below
     }
+    raw = RawClient(args.user)
     close_all = ["runuser", "-u", args.user, "--", "env", f"XDG_RUNTIME_DIR={runtime_dir}",
                  f"DBUS_SESSION_BUS_ADDRESS=unix:path={runtime_dir}/bus", "dunstctl", "close-all"]
     records = []
 
     def send(kind, index, warmup=False):
         title = f"bench {kind} {index} {tag}"
-        argv = commands[kind](title)
-        spawned = time.time()
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, timeout=30)
-        exited = time.time()
+        if kind == "raw":
+            spawned = time.time()
+            status, error = raw(title)
+            exited = time.time()
+        else:
+            argv = commands[kind](title)
+            spawned = time.time()
+            result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True, timeout=30)
+            exited = time.time()
+            status, error = result.returncode, result.stderr.strip()[-300:]
         records.append({"kind": kind, "title": title, "spawned": spawned, "exited": exited,
-                        "status": result.returncode, "error": result.stderr.strip()[-300:],
-                        "warmup": warmup})
+                        "status": status, "error": error, "warmup": warmup})
         time.sleep(args.gap)
 
     # The first send of each kind warms caches (and the agent asks GetCapabilities once).

@@ -3,8 +3,9 @@ docs/performance.md. Only what was measured in this run is written; nothing is h
 
 from common import mb, ms, summary
 
-AIMS = {  # issue 2, "Numbers": shown for context, never checked
+AIMS = {  # issue 2, "Numbers" (raw: issue 13's): shown for context, never checked
     "warm": "≤ 100 ms", "received": "p50 ≤ 5 ms", "rss": "≤ 8 MB", "wakeups": "0",
+    "raw": "p50 ≤ 1 ms",
 }
 
 
@@ -15,7 +16,7 @@ def derive(results):
     warm, cold = results["warm"], results["cold"]
     notify, idle = results["notify"], results["idle"]
     by_kind = {kind: [r for r in notify if r["kind"] == kind]
-               for kind in ("liaison", "notify-send")}
+               for kind in ("liaison", "notify-send", "raw")}
     derived = {
         "warm_ready": summary(s["ready"] - s["start"] for s in warm),
         "warm_spawned": summary(s["spawned"] - s["start"] for s in warm if s["spawned"]),
@@ -75,6 +76,9 @@ def rows(results, derived):
          f"runuser + notify-send: {_p50_p95(derived['notify-send_received'])}", AIMS["received"]),
         ("… → server replied (Notify returned)", _p50_p95(derived["liaison_replied"]),
          f"runuser + notify-send: {_p50_p95(derived['notify-send_replied'])}", ""),
+        (f"one JSON-RPC line on control.sock → server received (n={derived['raw_received']['n']})",
+         _p50_p95(derived["raw_received"]), "(liaison's own cost: no CLI start-up)",
+         AIMS["raw"]),
         (f"command wall time (hyperfine, {len(hf['liaison']['times'])} runs)",
          _hyperfine(hf["liaison"]), f"runuser + notify-send: {_hyperfine(hf['notify-send'])}", ""),
         ("agent RSS, idle (VmRSS)", f"{agent_rss} (fresh: {fresh_rss})",
@@ -196,13 +200,17 @@ def markdown(results, derived, meta):
         f"{derived['liaison_received']['n']} × `liaison notify --user alice --title T --body B` "
         f"with {derived['notify-send_received']['n']} × `runuser -u alice -- env "
         "XDG_RUNTIME_DIR=/run/user/1001 notify-send T B`, "
+        "and with as many `notify` requests written as one JSON-RPC line each on a control.sock "
+        "connection the driver keeps open (liaison's own cost, without the CLI's start-up; its "
+        "wall time is request written → answer read), "
         f"{meta['gap']:.2f} s apart, after one untimed warm-up of each (the agent asks the "
         "server's capabilities once, on its first notification). Received = the `Notify` call "
         "stamped − spawn; replied = the server's return stamped − spawn; wall = exit − spawn.")
     add("")
     add("| | n | min | p50 | p95 | max | mean |")
     add("|---|---|---|---|---|---|---|")
-    for kind, label in (("liaison", "`liaison notify`"), ("notify-send", "runuser + notify-send")):
+    for kind, label in (("liaison", "`liaison notify`"), ("notify-send", "runuser + notify-send"),
+                        ("raw", "one line on control.sock")):
         add(_distribution(f"{label}: received", derived[f"{kind}_received"]))
         add(_distribution(f"{label}: replied", derived[f"{kind}_replied"]))
         add(_distribution(f"{label}: command wall time", derived[f"{kind}_wall"]))
