@@ -11,12 +11,11 @@
 #include <system_error>
 
 #include "common/log.h"
+#include "platform/linux/logind_records.h"
 #include "platform/linux/passwd.h"
 
 namespace liaison::platform {
 namespace {
-
-constexpr char kSessionsDirectory[] = "/run/systemd/sessions";
 
 struct FreeDeleter {
   void operator()(void* pointer) const {
@@ -77,24 +76,10 @@ std::expected<std::string, int> read_optional_field(StringGetter getter, const s
   return std::string(value ? value.get() : "");
 }
 
-// Session ids are short alphanumerics ("3", "c12"); anything else is not a file name we build.
-bool is_valid_session_id(const std::string& id) {
-  if (id.empty() || id.size() > 64) {
-    return false;
-  }
-  for (char c : id) {
-    bool alphanumeric = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alphanumeric) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // sd_session_get_leader() only arrived in libsystemd 254; until then the leader pid is read from
 // the same record file sd-login parses for every other field. 0 when absent.
 pid_t read_session_leader(const std::string& id) {
-  std::ifstream record(fmt::format("{}/{}", kSessionsDirectory, id));
+  std::ifstream record(fmt::format("{}/{}", kLogindSessionRecords, id));
   std::string line;
   while (std::getline(record, line)) {
     if (!line.starts_with("LEADER=")) {
@@ -131,13 +116,13 @@ std::expected<std::unique_ptr<LogindSessionSource>, std::string> LogindSessionSo
   // and IN_MOVED_FROM cover a writer that does it differently.
   constexpr uint32_t kEvents =
       IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_ONLYDIR;
-  if (::inotify_add_watch(inotify.get(), kSessionsDirectory, kEvents) < 0) {
+  if (::inotify_add_watch(inotify.get(), kLogindSessionRecords, kEvents) < 0) {
     const int error = errno;
     std::string hint = error == ENOENT ? fmt::format(" ({} is missing: is systemd-logind running?)",
-                                                     kSessionsDirectory)
+                                                     kLogindSessionRecords)
                                        : "";
     return std::unexpected(
-        fmt::format("cannot watch {}: {}{}", kSessionsDirectory, errno_text(error), hint));
+        fmt::format("cannot watch {}: {}{}", kLogindSessionRecords, errno_text(error), hint));
   }
   return std::make_unique<LogindSessionSource>(Passkey(), std::move(inotify));
 }
@@ -154,7 +139,7 @@ void LogindSessionSource::acknowledge_change() {
       offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       if ((event->mask & IN_Q_OVERFLOW) != 0) {
         read_everything_ = true;  // events were lost: which records changed is unknown
-      } else if (event->len > 0 && is_valid_session_id(event->name)) {
+      } else if (event->len > 0 && is_logind_session_id(event->name)) {
         changed_.insert(event->name);  // temporaries (".#3abc") are not session ids
       }
     }
@@ -214,7 +199,7 @@ void LogindSessionSource::read_one(const std::string& id) {
 
 std::expected<std::optional<daemon::Session>, std::string> read_logind_session(
     const std::string& id) {
-  if (!is_valid_session_id(id)) {
+  if (!is_logind_session_id(id)) {
     return std::unexpected(fmt::format("invalid session id {:?}", id));
   }
   daemon::Session session;

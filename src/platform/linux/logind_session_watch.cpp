@@ -3,20 +3,17 @@
 #include <fmt/format.h>
 #include <systemd/sd-login.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <string_view>
+
+#include "platform/linux/logind_records.h"
 
 namespace liaison::platform {
 
 std::expected<std::unique_ptr<LogindSessionWatch>, std::string> LogindSessionWatch::create(
     std::string session_id, const std::filesystem::path& records) {
-  // logind's session ids are letters and digits; anything else would name another file.
-  if (session_id.empty() || !std::all_of(session_id.begin(), session_id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0;
-      })) {
+  if (!is_logind_session_id(session_id)) {  // anything else would name another file
     return std::unexpected(fmt::format("\"{}\" is not a logind session id", session_id));
   }
   auto record = ReplacedFileWatch::create(records / session_id);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agent/session_watch.h"
+#include "platform/linux/logind_records.h"
 #include "platform/linux/replaced_file_watch.h"
 
 namespace liaison::platform {
@@ -18,7 +19,7 @@ class LogindSessionWatch final : public agent::SessionWatch {
  public:
   // `records` is where logind keeps its session records; tests give a directory of their own.
   static std::expected<std::unique_ptr<LogindSessionWatch>, std::string> create(
-      std::string session_id, const std::filesystem::path& records = "/run/systemd/sessions");
+      std::string session_id, const std::filesystem::path& records = kLogindSessionRecords);
 
   int change_fd() const override { return record_.fd(); }
   void acknowledge_change() override { record_.rearm(); }
