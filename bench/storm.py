@@ -175,9 +175,10 @@ def measure(container, build_dir, users, rounds, parallel):
     grown = {name: kb - daemon_files_before.get(name, 0)
              for name, kb in daemon_files_after.items()}
     agents = [listed[s]["agent"]["pid"] for s in storm]
-    pss = [memory(container, pid)["Pss"] for pid in agents]
+    agent_memory = [memory(container, pid) for pid in agents]
+    pss = [m["Pss"] for m in agent_memory]
+    rss = [m["VmRSS"] for m in agent_memory]
     uss = [uss_kb(container, pid) for pid in agents]
-    rss = [memory(container, pid)["VmRSS"] for pid in agents]
 
     sinks = [container.login(s).status["notification_log"] for s in storm]
     storm_users = [(name, FIRST_UID + i) for i, name in enumerate(names)]
