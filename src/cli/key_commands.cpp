@@ -6,12 +6,13 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "cli/output.h"
-#include "keys/public_key_formats.h"
-#include "keys/unexportable_key.h"
+#include "cli/sha256_on_demand.h"
+#include "keys/base64.h"
 
 namespace liaison::cli {
 namespace {
@@ -145,8 +146,15 @@ int run_key_sign(const ClientFlags& flags, const KeyFlags& key) {
     return kExitUsage;
   }
   // Hashed here, so a large file costs one digest on the wire, not the file.
-  const keys::Bytes digest =
-      key.digest ? keys::Bytes(bytes.begin(), bytes.end()) : keys::sha256(bytes);
+  std::vector<uint8_t> digest(bytes.begin(), bytes.end());
+  if (!key.digest) {
+    auto hashed = sha256_on_demand(bytes);
+    if (!hashed) {
+      print_error(hashed.error());
+      return kExitFailed;
+    }
+    digest = std::move(*hashed);
+  }
   auto signed_ = call_daemon(
       flags.runtime_dir, "key.sign",
       {{"user", key.user}, {"label", key.label}, {"digest", keys::base64_encode(digest)}},

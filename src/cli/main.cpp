@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "cli/service_module.h"
 #include "cli/unknown_command.h"
 #include "common/default_paths.h"
 
@@ -160,11 +161,13 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (daemon->parsed()) {
-    return run_daemon(daemon_flags);
-  }
-  if (agent->parsed()) {
-    return run_agent();
+  if (daemon->parsed() || agent->parsed()) {
+    auto service = load_service();
+    if (!service) {
+      fmt::print(stderr, "liaison: {}\n", service.error());
+      return kExitFailed;
+    }
+    return daemon->parsed() ? service->run_daemon(daemon_flags) : service->run_agent();
   }
   if (sessions->parsed()) {
     return run_sessions(sessions_flags);

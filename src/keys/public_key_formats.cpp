@@ -21,34 +21,6 @@ constexpr std::array<uint8_t, 27> kP256SpkiPrefix = {
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
     0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
 
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view kBase64UrlAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string encode_with(std::string_view alphabet, std::span<const uint8_t> data, bool pad) {
-  std::string text;
-  text.reserve((data.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < data.size(); i += 3) {
-    std::size_t chunk = std::min<std::size_t>(3, data.size() - i);
-    uint32_t bits = uint32_t{data[i]} << 16;
-    if (chunk > 1) {
-      bits |= uint32_t{data[i + 1]} << 8;
-    }
-    if (chunk > 2) {
-      bits |= uint32_t{data[i + 2]};
-    }
-    for (std::size_t k = 0; k < 4; ++k) {
-      if (k <= chunk) {
-        text += alphabet[(bits >> (18 - 6 * k)) & 0x3f];
-      } else if (pad) {
-        text += '=';
-      }
-    }
-  }
-  return text;
-}
-
 KeyResult<Bytes> coordinate(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
@@ -193,41 +165,6 @@ KeyResult<Bytes> format_public_key(std::span<const uint8_t> spki, PublicKeyForma
     }
   }
   return std::unexpected(KeyError{"invalid_params", "unknown public key format"});
-}
-
-std::string base64_encode(std::span<const uint8_t> data) {
-  return encode_with(kBase64Alphabet, data, /*pad=*/true);
-}
-
-std::string base64url_encode(std::span<const uint8_t> data) {
-  return encode_with(kBase64UrlAlphabet, data, /*pad=*/false);
-}
-
-std::optional<Bytes> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::size_t padding = 0;
-  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') {
-    ++padding;
-  }
-  Bytes data;
-  data.reserve(text.size() / 4 * 3);
-  uint32_t bits = 0;
-  int bit_count = 0;
-  for (std::size_t i = 0; i < text.size() - padding; ++i) {
-    std::size_t value = kBase64Alphabet.find(text[i]);
-    if (value == std::string_view::npos) {
-      return std::nullopt;
-    }
-    bits = (bits << 6) | static_cast<uint32_t>(value);
-    bit_count += 6;
-    if (bit_count >= 8) {
-      bit_count -= 8;
-      data.push_back(static_cast<uint8_t>((bits >> bit_count) & 0xff));
-    }
-  }
-  return data;
 }
 
 }  // namespace liaison::keys

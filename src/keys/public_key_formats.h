@@ -1,6 +1,5 @@
 // A P-256 public key in the forms people and tools ask for: PEM and DER SubjectPublicKeyInfo
-// (what `openssl` reads) and JWK (RFC 7517) with an RFC 7638 thumbprint as its `kid`. Also the
-// base64 codecs the key store and the formats share.
+// (what `openssl` reads) and JWK (RFC 7517) with an RFC 7638 thumbprint as its `kid`.
 #pragma once
 
 #include <expected>
@@ -10,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "keys/base64.h"
 #include "keys/unexportable_key.h"
 
 namespace liaison::keys {
@@ -46,12 +46,5 @@ KeyResult<std::string> jwk_thumbprint(std::span<const uint8_t> spki);
 // Exactly what `liaison key public --format F` writes: PEM text, the DER bytes as they are, or
 // the JWK as one line of compact JSON. PEM and JWK end in a newline; DER does not.
 KeyResult<Bytes> format_public_key(std::span<const uint8_t> spki, PublicKeyFormat format);
-
-// RFC 4648 base64 with padding.
-std::string base64_encode(std::span<const uint8_t> data);
-// RFC 4648 base64url without padding (as JOSE uses it).
-std::string base64url_encode(std::span<const uint8_t> data);
-// Strict RFC 4648 base64 with padding: no whitespace, no missing padding, no other alphabet.
-std::optional<Bytes> base64_decode(std::string_view text);
 
 }  // namespace liaison::keys

@@ -555,9 +555,20 @@ def check_install(args):
         expect(completion.exists() and completion.read_bytes() ==
                (args.source_dir / "packaging/completion/liaison.bash").read_bytes(),
                f"{completion} was not installed from packaging/completion/liaison.bash")
-        for path in ("usr/bin/liaison", "usr/lib/systemd/system/liaison.service",
-                     "etc/liaison/liaison.toml"):
+        for path in ("usr/bin/liaison", "usr/lib/liaison/liaison-service.so",
+                     "usr/lib/systemd/system/liaison.service", "etc/liaison/liaison.toml"):
             expect((root / path).exists(), f"{path} was not installed")
+        # The installed binary finds its installed service module: `liaison agent` by hand gets
+        # as far as the agent's own refusal ("not by hand"; from a desktop's terminal, which
+        # runs in a user unit, it tries the daemon's socket instead), never a loader error.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LIAISON_", "XDG_"))}
+        env["LIAISON_AGENT_SOCKET"] = str(root / "no-daemon.sock")
+        done = subprocess.run([str(root / "usr/bin/liaison"), "agent"], capture_output=True,
+                              text=True, env=env, timeout=30)
+        loader_errors = ("cannot load", "service module", "reinstall liaison")
+        expect(done.returncode != 0 and not any(e in done.stderr for e in loader_errors),
+               f"the installed liaison agent did not run its module: {done.returncode} "
+               f"{done.stderr}")
 
 
 CHECKS = {"man-render": check_man_render, "man-help": check_man_help,

@@ -34,7 +34,7 @@ STATE_DIR = "/var/lib/liaison"
 LAUNCH_AGENT_FILES = ("/etc/systemd/user/liaison-agent.service.d",
                       "/etc/systemd/user/graphical-session.target.wants/liaison-agent.service")
 # Every path the package or its use could leave behind, checked before the first install.
-LIAISON_PATHS = ("/usr/bin/liaison", "/usr/lib/systemd/system/liaison.service",
+LIAISON_PATHS = ("/usr/bin/liaison", "/usr/lib/liaison", "/usr/lib/systemd/system/liaison.service",
                  "/usr/lib/systemd/user/liaison-agent.service", "/usr/lib/sysusers.d/liaison.conf",
                  "/etc/liaison", STATE_DIR, "/run/liaison", "/usr/share/doc/liaison",
                  "/etc/systemd/system/multi-user.target.wants/liaison.service",
