@@ -53,7 +53,8 @@ DESTDIR="$stage" cmake --install "$build_dir" --prefix /usr >"$work/install.log"
     { cat "$work/install.log" >&2; die "cmake --install failed (is $build_dir built?)"; }
 
 # The layout DESIGN.md promises; a build configured with another prefix puts files elsewhere.
-for expected in usr/bin/liaison usr/lib/liaison/liaison-service.so \
+for expected in usr/bin/liaison usr/lib/liaison/liaison-daemon.so usr/lib/liaison/liaison-agent.so \
+                usr/lib/liaison/liaison-agent-keys.so \
                 usr/lib/systemd/system/liaison.service \
                 usr/lib/systemd/user/liaison-agent.service usr/lib/sysusers.d/liaison.conf \
                 etc/liaison/liaison.toml; do

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "agent/agent_keys.h"
+#include "agent/key_service.h"
 #include "agent/notifier.h"
 #include "agent/session_probe.h"
 #include "agent/session_watch.h"
@@ -41,7 +41,7 @@ class Agent {
         std::unique_ptr<SessionWatch> session_watch = nullptr);
 
   // Serves key.* for the user's session keys; without it those calls fail as unavailable.
-  void set_keys(std::unique_ptr<AgentKeys> keys) { keys_ = std::move(keys); }
+  void set_keys(std::unique_ptr<KeyService> keys) { keys_ = std::move(keys); }
 
   // Examines the session for `liaison doctor`; without it the agent reports only its keys.
   void set_probe(std::unique_ptr<SessionProbe> probe) { probe_ = std::move(probe); }
@@ -66,7 +66,7 @@ class Agent {
   NotifierFactory make_notifier_;
   std::unique_ptr<SessionWatch> session_watch_;
   std::unique_ptr<Notifier> notifier_;
-  std::unique_ptr<AgentKeys> keys_;
+  std::unique_ptr<KeyService> keys_;
   std::unique_ptr<SessionProbe> probe_;
   std::shared_ptr<protocol::Connection> connection_;
   std::function<void(int)> on_exit_;

@@ -8,13 +8,14 @@
 #include <memory>
 #include <string>
 
+#include "agent/key_service.h"
 #include "keys/key_manager.h"
 #include "protocol/finding.h"
 #include "protocol/json_rpc.h"
 
 namespace liaison::agent {
 
-class AgentKeys {
+class AgentKeys : public KeyService {
  public:
   // The provider called `name` in this process (owned by the caller); `tpm_tcti` is the daemon's
   // [keys] tpm_tcti, forwarded with every call.
@@ -25,10 +26,11 @@ class AgentKeys {
       : store_directory_(std::move(store_directory)), providers_(std::move(providers)) {}
 
   // key.create | key.list | key.public | key.sign | key.delete from the daemon.
-  protocol::Result<protocol::Json> handle(const std::string& method, protocol::Json params);
+  protocol::Result<protocol::Json> handle(const std::string& method,
+                                          protocol::Json params) override;
 
   // For `liaison doctor`: the provider `name` as this user's session reaches it (describe()).
-  protocol::Finding check_provider(std::string_view name, const std::string& tpm_tcti);
+  protocol::Finding check_provider(std::string_view name, const std::string& tpm_tcti) override;
 
  private:
   protocol::Result<keys::KeyManager*> manager();

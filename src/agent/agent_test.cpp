@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "agent/agent_keys.h"
 #include "agent/fake_notifier.h"
 #include "agent/fake_session_probe.h"
 #include "agent/fake_session_watch.h"

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "cli/agent_keys_on_demand.h"
 #include "cli/agent_startup.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
-#include "cli/key_providers.h"
 #include "common/default_paths.h"
 #include "common/log.h"
 #include "keys/key_store.h"
@@ -84,12 +84,8 @@ int run_agent() {
       },
       session_watch ? std::move(*session_watch) : nullptr);
   agent.set_probe(std::make_unique<platform::SessionBusProbe>());
-  KeyProviders key_providers(io, keys::KeyContext::kUserSession, /*tpm_here=*/true);
   if (auto store = keys::agent_key_directory(std::getenv("XDG_DATA_HOME"), std::getenv("HOME"))) {
-    agent.set_keys(std::make_unique<agent::AgentKeys>(
-        *store, [&key_providers](std::string_view name, const std::string& tcti) {
-          return key_providers.lookup(name, tcti);
-        }));
+    agent.set_keys(std::make_unique<AgentKeysOnDemand>(io, *store, &load_agent_keys_module));
   }
   int exit_code = kExitOk;
   agent.start([&](int code) {

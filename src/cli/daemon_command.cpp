@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "cli/idle_flush_timer.h"
 #include "cli/key_providers.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -125,7 +126,10 @@ int run_daemon(const DaemonFlags& flags) {
   platform::LinuxUserContextProbe user_context;
 
   asio::io_context io;
-  KeyProviders key_providers(io, keys::KeyContext::kDaemon, config->keys.tpm_context == "daemon");
+  KeyProviders key_providers(keys::KeyContext::kDaemon, config->keys.tpm_context == "daemon");
+  IdleFlushTimer idle_flush(io, keys::tpm::TpmProvider::kIdleFlushAfter,
+                            [&key_providers] { return key_providers.flush_idle(); });
+  key_providers.on_tpm_used([&idle_flush] { idle_flush.arm(); });
   daemon::Daemon daemon(
       io, *config, paths,
       {.sessions = **sessions,

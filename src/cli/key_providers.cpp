@@ -40,21 +40,18 @@ keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(
     }
     tpm_ = std::move(*opened);
   }
-  schedule_idle_flush();
+  if (tpm_used_) {
+    tpm_used_();
+  }
   return tpm_.get();
 }
 
-void KeyProviders::schedule_idle_flush() {
-  idle_flush_.expires_after(keys::tpm::TpmProvider::kIdleFlushAfter + std::chrono::seconds(1));
-  idle_flush_.async_wait([this](const std::error_code& error) {
-    if (error || !tpm_) {
-      return;
-    }
-    tpm_->flush_idle();
-    if (tpm_->loaded_key_count() > 0) {
-      schedule_idle_flush();
-    }
-  });
+bool KeyProviders::flush_idle() {
+  if (!tpm_) {
+    return false;
+  }
+  tpm_->flush_idle();
+  return tpm_->loaded_key_count() > 0;
 }
 
 }  // namespace liaison::cli

@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
-#include "cli/service_module.h"
+#include "cli/modules.h"
 #include "cli/unknown_command.h"
 #include "common/default_paths.h"
 
@@ -161,13 +161,21 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (daemon->parsed() || agent->parsed()) {
-    auto service = load_service();
-    if (!service) {
-      fmt::print(stderr, "liaison: {}\n", service.error());
+  if (daemon->parsed()) {
+    auto module = load_daemon_module();
+    if (!module) {
+      fmt::print(stderr, "liaison: {}\n", module.error());
       return kExitFailed;
     }
-    return daemon->parsed() ? service->run_daemon(daemon_flags) : service->run_agent();
+    return (*module)->run_daemon(daemon_flags);
+  }
+  if (agent->parsed()) {
+    auto module = load_agent_module();
+    if (!module) {
+      fmt::print(stderr, "liaison: {}\n", module.error());
+      return kExitFailed;
+    }
+    return (*module)->run_agent();
   }
   if (sessions->parsed()) {
     return run_sessions(sessions_flags);

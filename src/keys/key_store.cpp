@@ -368,25 +368,6 @@ KeyRecord make_key_record(std::string label, const UnexportableKeyProvider& prov
                    key.public_key_spki(), key.wrapped_key()};
 }
 
-std::filesystem::path daemon_key_directory(const std::filesystem::path& state_directory,
-                                           uid_t uid) {
-  return state_directory / "keys" / std::to_string(uid);
-}
-
-KeyResult<std::filesystem::path> agent_key_directory(const char* xdg_data_home, const char* home) {
-  std::filesystem::path data_home;
-  if (xdg_data_home != nullptr && xdg_data_home[0] == '/') {
-    data_home = xdg_data_home;
-  } else if (home != nullptr && home[0] == '/') {
-    data_home = std::filesystem::path(home) / ".local" / "share";
-  } else {
-    return fail("unavailable",
-                "cannot place the user's key store: neither XDG_DATA_HOME nor HOME is an absolute "
-                "path");
-  }
-  return data_home / "liaison" / "keys";
-}
-
 KeyResult<KeyStore> KeyStore::open(const std::filesystem::path& directory, uid_t owner) {
   std::filesystem::path normal = directory.lexically_normal();
   if (!normal.has_filename()) {

@@ -33,13 +33,6 @@ std::string fix_for(std::string_view provider, const KeyError& error, std::strin
 
 }  // namespace
 
-std::string provider_check_name(std::string_view provider) {
-  if (provider == "software") {
-    return "software-keys";
-  }
-  return std::string(provider);
-}
-
 Finding check_provider(std::string_view name, KeyResult<UnexportableKeyProvider*> opened,
                        std::string_view where) {
   const std::string check = provider_check_name(name);

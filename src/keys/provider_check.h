@@ -16,7 +16,10 @@ namespace liaison::keys {
 protocol::Finding check_provider(std::string_view name, KeyResult<UnexportableKeyProvider*> opened,
                                  std::string_view where);
 
-// The check's stable name for a provider: "tpm", "secure-enclave", "software-keys".
-std::string provider_check_name(std::string_view provider);
+// The check's stable name for a provider: "tpm", "secure-enclave", "software-keys". Inline: the
+// agent names checks without linking the key code (src/agent/key_service.h).
+inline std::string provider_check_name(std::string_view provider) {
+  return provider == "software" ? "software-keys" : std::string(provider);
+}
 
 }  // namespace liaison::keys

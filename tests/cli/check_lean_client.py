@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The command line starts without the daemon's libraries, and refuses a module it cannot trust.
 
-`liaison` links only what the client commands use; the daemon and the agent are in
-liaison-service.so, which only `liaison daemon` and `liaison agent` load (src/cli/service_module.h).
-Checked here: the binary's and the module's DT_NEEDED entries (readelf), the one symbol the module
-exports, and what a copy of the binary does with no module, with one of another release and with
-a library that is not liaison's.
+`liaison` links only what the client commands use; the daemon is in liaison-daemon.so, the agent
+in liaison-agent.so, the agent's key code in liaison-agent-keys.so, each loaded only by what needs
+it (src/cli/modules.h). Checked here: each one's DT_NEEDED entries (readelf), the one symbol each
+module exports, and what a copy of the binary does with no module, with one of another release
+and with a library that is not liaison's.
 """
 import argparse
 import shutil
@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Libraries only the daemon and the agent need: the binary must not load them (`key sign` loads
-# libcrypto when it hashes: src/cli/sha256_on_demand.h).
-SERVICE_ONLY = ("libcrypto.so", "libsystemd.so", "libtss2-esys.so", "libtss2-tctildr.so",
-                "libtss2-mu.so", "libtss2-rc.so")
-ENTRY_SYMBOL = "liaison_service_entry_points"
+TSS2 = ("libtss2-esys.so", "libtss2-tctildr.so", "libtss2-mu.so", "libtss2-rc.so")
+# Libraries the binary must not load (`key sign` loads libcrypto when it hashes:
+# src/cli/sha256_on_demand.h), and those the agent loads only with its key code.
+NOT_IN_BINARY = ("libcrypto.so", "libsystemd.so", *TSS2)
+NOT_IN_AGENT = ("libcrypto.so", *TSS2)
 
 failures = []
 
@@ -55,18 +55,29 @@ def run(binary, *args):
 
 
 def check_libraries(args):
-    binary_needs = needed(args.liaison)
-    for library in SERVICE_ONLY:
-        expect(not any(n.startswith(library) for n in binary_needs),
-               f"liaison needs {library}: the client commands would load it ({binary_needs})")
-    module_needs = needed(args.module)
-    for library in ("libsystemd.so", "libtss2-esys.so"):
-        expect(any(n.startswith(library) for n in module_needs),
-               f"liaison-service.so does not need {library}: is the daemon still in it? "
-               f"({module_needs})")
-    exported = exported_symbols(args.module)
-    expect(exported == [ENTRY_SYMBOL],
-           f"liaison-service.so should export only {ENTRY_SYMBOL}, exports {exported[:20]}")
+    def lacks(path, forbidden, why):
+        present = [n for n in needed(path) if n.startswith(forbidden)]
+        expect(not present, f"{path.name} needs {present}: {why}")
+
+    def has(path, required):
+        expect(any(n.startswith(required) for n in needed(path)),
+               f"{path.name} does not need {required}: is the code still in it? "
+               f"({needed(path)})")
+
+    lacks(args.liaison, NOT_IN_BINARY, "the client commands would load them")
+    lacks(args.agent_module, NOT_IN_AGENT, "every agent would load them, keys or not")
+    for module, required in ((args.daemon_module, "libtss2-esys.so"),
+                             (args.daemon_module, "libsystemd.so"),
+                             (args.agent_module, "libsystemd.so"),
+                             (args.agent_keys_module, "libtss2-esys.so"),
+                             (args.agent_keys_module, "libcrypto.so")):
+        has(module, required)
+    for module, symbol in ((args.daemon_module, "liaison_daemon_module"),
+                           (args.agent_module, "liaison_agent_module"),
+                           (args.agent_keys_module, "liaison_agent_keys_module")):
+        exported = exported_symbols(module)
+        expect(exported == [symbol],
+               f"{module.name} should export only {symbol}, exports {exported[:20]}")
 
 
 def check_refusals(args):
@@ -75,7 +86,8 @@ def check_refusals(args):
     (work / "bin").mkdir(parents=True)
     binary = work / "bin" / "liaison"
     shutil.copy2(args.liaison, binary)
-    module = work / "lib" / "liaison" / "liaison-service.so"
+    module = work / "lib" / "liaison" / "liaison-agent.so"
+    daemon_module = module.with_name("liaison-daemon.so")
 
     done = run(binary, "--help")
     expect(done.returncode == 0 and "notify" in done.stdout,
@@ -86,7 +98,7 @@ def check_refusals(args):
            f"no module: expected 'cannot load {module}', got {done.returncode} {done.stderr!r}")
 
     module.parent.mkdir(parents=True)
-    shutil.copy2(args.another_release, module)
+    shutil.copy2(args.another_release, daemon_module)
     done = run(binary, "daemon")
     expect(done.returncode == 1 and "is of liaison 0.0.0-another-release" in done.stderr
            and "reinstall liaison" in done.stderr,
@@ -95,12 +107,13 @@ def check_refusals(args):
 
     shutil.copy2(args.not_ours, module)
     done = run(binary, "agent")
-    expect(done.returncode == 1 and "is not liaison's service module" in done.stderr,
+    expect(done.returncode == 1 and "is not liaison's module (no liaison_agent_module)"
+           in done.stderr,
            f"a library that is not the module: {done.returncode} {done.stderr!r}")
 
-    shutil.copy2(args.module, module)
+    shutil.copy2(args.agent_module, module)
     done = run(binary, "agent")
-    loader_errors = ("cannot load", "service module", "reinstall liaison")
+    loader_errors = ("cannot load", "liaison's module", "reinstall liaison")
     expect(not any(error in done.stderr for error in loader_errors),
            f"the real module, copied beside the copy, did not run: {done.stderr!r}")
 
@@ -108,7 +121,9 @@ def check_refusals(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--liaison", type=Path, required=True)
-    parser.add_argument("--module", type=Path, required=True)
+    parser.add_argument("--daemon-module", type=Path, required=True)
+    parser.add_argument("--agent-module", type=Path, required=True)
+    parser.add_argument("--agent-keys-module", type=Path, required=True)
     parser.add_argument("--another-release", type=Path, required=True)
     parser.add_argument("--not-ours", type=Path, required=True)
     parser.add_argument("--work-dir", type=Path, required=True)
@@ -118,8 +133,9 @@ def main():
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)
     if not failures:
-        print("the binary needs none of the service's libraries; the module exports one symbol; "
-              "a missing, foreign or other-release module is refused by name")
+        print("the binary needs none of the daemon's libraries, the agent none of its keys'; each "
+              "module exports one symbol; a missing, foreign or other-release module is refused "
+              "by name")
     return 1 if failures else 0
 
 

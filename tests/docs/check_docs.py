@@ -555,7 +555,8 @@ def check_install(args):
         expect(completion.exists() and completion.read_bytes() ==
                (args.source_dir / "packaging/completion/liaison.bash").read_bytes(),
                f"{completion} was not installed from packaging/completion/liaison.bash")
-        for path in ("usr/bin/liaison", "usr/lib/liaison/liaison-service.so",
+        for path in ("usr/bin/liaison", "usr/lib/liaison/liaison-daemon.so",
+                     "usr/lib/liaison/liaison-agent.so", "usr/lib/liaison/liaison-agent-keys.so",
                      "usr/lib/systemd/system/liaison.service", "etc/liaison/liaison.toml"):
             expect((root / path).exists(), f"{path} was not installed")
         # The installed binary finds its installed service module: `liaison agent` by hand gets
@@ -565,7 +566,7 @@ def check_install(args):
         env["LIAISON_AGENT_SOCKET"] = str(root / "no-daemon.sock")
         done = subprocess.run([str(root / "usr/bin/liaison"), "agent"], capture_output=True,
                               text=True, env=env, timeout=30)
-        loader_errors = ("cannot load", "service module", "reinstall liaison")
+        loader_errors = ("cannot load", "liaison's module", "reinstall liaison")
         expect(done.returncode != 0 and not any(e in done.stderr for e in loader_errors),
                f"the installed liaison agent did not run its module: {done.returncode} "
                f"{done.stderr}")

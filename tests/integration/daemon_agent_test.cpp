@@ -23,6 +23,7 @@
 #include <set>
 
 #include "agent/agent.h"
+#include "agent/agent_keys.h"
 #include "agent/fake_notifier.h"
 #include "agent/fake_session_probe.h"
 #include "common/pipe_signal.h"
@@ -69,7 +70,7 @@ class InProcessLauncher final : public daemon::AgentLauncher {
   std::string strategy() const override { return "in-process"; }
 
   // What each launched agent uses for the user's session keys; none when unset.
-  std::function<std::unique_ptr<agent::AgentKeys>(const Session&)> make_keys;
+  std::function<std::unique_ptr<agent::KeyService>(const Session&)> make_keys;
   // What each launched agent finds in its session for `doctor`; nothing when unset.
   std::function<std::vector<protocol::Finding>(const Session&)> session_findings;
   // Sessions whose agent the test plays itself (TestAgent): launched, but nothing started.

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/agent_keys.h"
 #include "cli/agent_startup.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
