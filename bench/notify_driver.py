@@ -1,10 +1,12 @@
 """Runs inside the bench container, as root: sends notifications to one user, in turn with
-`liaison notify`, with `runuser -u USER -- env XDG_RUNTIME_DIR=... notify-send`, and as one
+`liaison notify`, with `runuser -u USER -- env XDG_RUNTIME_DIR=... notify-send`, as one
 JSON-RPC line on a control.sock connection it keeps open (kind "raw": liaison's own cost, with no
-CLI start-up), and prints
-one JSON record per send: {kind, title, spawned, exited, status, error, warmup}. Between them it
-spawns /bin/true the same way (kind "floor"): what spawning and reaping a command costs the
-driver itself, a part of every time it takes.
+CLI start-up), and as one sd-bus Notify call by a process of the user's that keeps its session-bus
+connection open (kind "direct", liaison-bench-notify-direct: the agent's last hop alone), and
+prints one JSON record per send: {kind, title, spawned, exited, status, error, warmup}. Between
+them it spawns /bin/true the same way (kind "floor"): what spawning and reaping a command costs
+the driver itself, a part of every time it takes; and sends a `version` request on the kept
+control.sock connection (kind "version"): a round trip to the daemon and back, no agent.
 
 `spawned` is time.time() taken just before the command is spawned and `exited` just after it
 exits: the same CLOCK_REALTIME dbus-monitor stamps messages with. Every title is unique, so the
@@ -23,10 +25,11 @@ import uuid
 
 
 CONTROL_SOCKET = "/run/liaison/control.sock"
+DIRECT_PROGRAM = "/usr/local/bin/liaison-bench-notify-direct"
 
 
 class RawClient:
-    """One control.sock connection, kept open: a `notify` request line, then its answer line."""
+    """One control.sock connection, kept open: a request line, then its answer line."""
 
     def __init__(self, user):
         self.user = user
@@ -36,13 +39,15 @@ class RawClient:
 
     def __call__(self, title):
         """Sends one notify; returns (status, error) like a command's."""
+        return self.call("notify", {"user": [self.user], "title": title, "body": "bench"})
+
+    def call(self, method, params):
         if self.sock is None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(CONTROL_SOCKET)
             self.buffer = b""
         self.ids += 1
-        request = {"jsonrpc": "2.0", "id": self.ids, "method": "notify",
-                   "params": {"user": [self.user], "title": title, "body": "bench"}}
+        request = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params}
         self.sock.sendall(json.dumps(request).encode() + b"\n")
         while b"\n" not in self.buffer:
             chunk = self.sock.recv(65536)
@@ -53,6 +58,28 @@ class RawClient:
         line, self.buffer = self.buffer.split(b"\n", 1)
         answer = json.loads(line)
         return (0, "") if "result" in answer else (1, json.dumps(answer.get("error"))[-300:])
+
+
+class DirectClient:
+    """liaison-bench-notify-direct running as the user in their session, kept open: a title
+    line in, "ok" (after Notify returned) or "error: ..." out."""
+
+    def __init__(self, user, runtime_dir):
+        self.process = subprocess.Popen(
+            ["runuser", "-u", user, "--", "env", f"XDG_RUNTIME_DIR={runtime_dir}",
+             f"DBUS_SESSION_BUS_ADDRESS=unix:path={runtime_dir}/bus", DIRECT_PROGRAM,
+             "liaison-bench"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def __call__(self, title):
+        self.process.stdin.write(title + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline().strip()
+        return (0, "") if answer == "ok" else (1, answer or "the program exited")
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
 
 
 def main():
@@ -71,18 +98,22 @@ def main():
                                       f"XDG_RUNTIME_DIR={runtime_dir}", "notify-send", title,
                                       "bench"],
         "floor": lambda title: ["/bin/true", title],
-        "raw": None,  # not a command: RawClient below
+        "raw": None,  # not commands: the kept connections below
+        "version": None,
+        "direct": None,
     }
     raw = RawClient(args.user)
+    direct = DirectClient(args.user, runtime_dir)
+    kept = {"raw": raw, "version": lambda _title: raw.call("version", {}), "direct": direct}
     close_all = ["runuser", "-u", args.user, "--", "env", f"XDG_RUNTIME_DIR={runtime_dir}",
                  f"DBUS_SESSION_BUS_ADDRESS=unix:path={runtime_dir}/bus", "dunstctl", "close-all"]
     records = []
 
     def send(kind, index, warmup=False):
         title = f"bench {kind} {index} {tag}"
-        if kind == "raw":
+        if kind in kept:
             spawned = time.time()
-            status, error = raw(title)
+            status, error = kept[kind](title)
             exited = time.time()
         else:
             argv = commands[kind](title)
@@ -107,6 +138,7 @@ def main():
             subprocess.run(close_all, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=30)
             time.sleep(args.gap)
+    direct.close()
     json.dump(records, sys.stdout)
 
 

@@ -17,6 +17,9 @@ from pathlib import Path
 from common import BENCH_DIR, BenchError, poll_until
 
 DRIVER = Path(__file__).resolve().parent / "notify_driver.py"
+# The raw library call the driver's "direct" kind runs (bench/notify_direct.cpp), and where.
+DIRECT = "liaison-bench-notify-direct"
+WALL_ONLY = ("floor", "version")  # kinds that send no notification
 NOTIFICATIONS = "org.freedesktop.Notifications"
 HEADER = re.compile(r"^(?P<type>method call|method return|signal|error) time=(?P<time>[\d.]+) "
                     r"sender=(?P<sender>\S+) -> destination=(?P<destination>\S+) "
@@ -56,7 +59,8 @@ def parse_monitor(text, titles):
 
 def measure(container, user, sends, gap, progress):
     """Runs the driver under dbus-monitor; returns one record per timed send:
-    {kind, received, replied, wall} in seconds (kind "floor": /bin/true, wall only)."""
+    {kind, received, replied, wall} in seconds (kinds "floor", /bin/true, and "version", a
+    control.sock round trip: wall only)."""
     account = container.account(user)
     owner = notification_server_owner(container, user)
     monitor_file = f"{account.runtime_dir}/liaison-bench-monitor.txt"
@@ -69,11 +73,11 @@ def measure(container, user, sends, gap, progress):
         poll_until(lambda: "NameLost" in _read(container, monitor_file), timeout=10,
                    what="dbus-monitor to start monitoring")
         shutil.copy(DRIVER, container.path(f"{BENCH_DIR}/notify_driver.py"))
-        progress(f"{sends} sends each of `liaison notify` and `notify-send`, "
-                 f"{gap:.2f} s apart, under dbus-monitor")
+        progress(f"{sends} sends each of `liaison notify`, `notify-send`, a control.sock line "
+                 f"and a direct sd-bus call, {gap:.2f} s apart, under dbus-monitor")
         result = container.exec(["python3", f"{BENCH_DIR}/notify_driver.py", "--user", user,
                                  "--uid", str(account.uid), "--sends", str(sends),
-                                 "--gap", str(gap)], timeout=sends * 2 * (gap + 5) + 60)
+                                 "--gap", str(gap)], timeout=sends * 4 * (gap + 5) + 60)
         time.sleep(0.2)  # the last messages reach the monitor's file
     finally:
         monitor.kill()
@@ -81,7 +85,7 @@ def measure(container, user, sends, gap, progress):
     failed = [r for r in records if r["status"] != 0]
     if failed:
         raise BenchError(f"{len(failed)} sends failed, e.g. {failed[0]}")
-    notifying = [r for r in records if r["kind"] != "floor"]
+    notifying = [r for r in records if r["kind"] not in WALL_ONLY]
     seen = parse_monitor(_read(container, monitor_file), {r["title"] for r in notifying})
     missing = [r["title"] for r in notifying if r["title"] not in seen]
     if missing:
@@ -91,8 +95,8 @@ def measure(container, user, sends, gap, progress):
     for record in records:
         if record["warmup"]:
             continue
-        if record["kind"] == "floor":
-            timed.append({"kind": "floor", "received": None, "replied": None,
+        if record["kind"] in WALL_ONLY:
+            timed.append({"kind": record["kind"], "received": None, "replied": None,
                           "wall": record["exited"] - record["spawned"]})
             continue
         times = seen[record["title"]]

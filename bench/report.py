@@ -16,7 +16,7 @@ def derive(results):
     warm, cold = results["warm"], results["cold"]
     notify, idle = results["notify"], results["idle"]
     by_kind = {kind: [r for r in notify if r["kind"] == kind]
-               for kind in ("liaison", "notify-send", "raw")}
+               for kind in ("liaison", "notify-send", "raw", "direct")}
     derived = {
         "warm_ready": summary(s["ready"] - s["start"] for s in warm),
         "warm_spawned": summary(s["spawned"] - s["start"] for s in warm if s["spawned"]),
@@ -35,10 +35,27 @@ def derive(results):
                                              if r["replied"] is not None)
         derived[f"{kind}_wall"] = summary(r["wall"] for r in records)
     derived["floor_wall"] = summary(r["wall"] for r in notify if r["kind"] == "floor")
+    derived["version_wall"] = summary(r["wall"] for r in notify if r["kind"] == "version")
+    derived["hops"] = _hops(derived)
     derived["hyperfine"] = {_hyperfine_kind(r["command"]): r for r in results["hyperfine"]}
     derived["agents"] = sorted(name for name in idle["memory"] if name.startswith("agent"))
     derived["minute_scale"] = 60 / idle["seconds"]
     return derived
+
+
+def _hops(derived):
+    """The raw line's time to the server, split by hop from the medians of three measurements
+    of the same run: a `version` round trip on control.sock (the client-daemon hop, there and
+    back: half of it counts), and an sd-bus Notify by a process already in the session (the
+    agent's last hop alone). What is left is liaison's routing: the daemon's work, agent.sock
+    and the agent's work. Derived, not measured on its own; None where a part is missing."""
+    raw = derived["raw_received"].get("p50")
+    round_trip = derived["version_wall"].get("p50")
+    bus = derived["direct_received"].get("p50")
+    if None in (raw, round_trip, bus):
+        return None
+    return {"raw": raw, "control": round_trip / 2, "bus": bus,
+            "routing": raw - round_trip / 2 - bus}
 
 
 def _hyperfine_kind(command):
@@ -77,7 +94,8 @@ def rows(results, derived):
         ("… → server replied (Notify returned)", _p50_p95(derived["liaison_replied"]),
          f"runuser + notify-send: {_p50_p95(derived['notify-send_replied'])}", ""),
         (f"one JSON-RPC line on control.sock → server received (n={derived['raw_received']['n']})",
-         _p50_p95(derived["raw_received"]), "(liaison's own cost: no CLI start-up)",
+         _p50_p95(derived["raw_received"]),
+         f"sd-bus Notify from in the session: {_p50_p95(derived['direct_received'])}",
          AIMS["raw"]),
         (f"command wall time (hyperfine, {len(hf['liaison']['times'])} runs)",
          _hyperfine(hf["liaison"]), f"runuser + notify-send: {_hyperfine(hf['notify-send'])}", ""),
@@ -210,11 +228,30 @@ def markdown(results, derived, meta):
     add("| | n | min | p50 | p95 | max | mean |")
     add("|---|---|---|---|---|---|---|")
     for kind, label in (("liaison", "`liaison notify`"), ("notify-send", "runuser + notify-send"),
-                        ("raw", "one line on control.sock")):
+                        ("raw", "one line on control.sock"),
+                        ("direct", "sd-bus Notify from in the session")):
         add(_distribution(f"{label}: received", derived[f"{kind}_received"]))
         add(_distribution(f"{label}: replied", derived[f"{kind}_replied"]))
         add(_distribution(f"{label}: command wall time", derived[f"{kind}_wall"]))
+    add(_distribution("`version` on control.sock: round trip", derived["version_wall"]))
     add(_distribution("driver spawning `/bin/true`: wall time", derived["floor_wall"]))
+    hops = derived["hops"]
+    if hops:
+        add("")
+        add("*By hop* (from the p50s above; the routing row is what is left, not a measurement "
+            "of its own): \"sd-bus Notify from in the session\" is "
+            "`liaison-bench-notify-direct` (`bench/notify_direct.cpp`), a process of alice's that "
+            "keeps its session-bus connection open and calls `Notify`, what the agent does per "
+            "notification, with nothing in front; `version` is a request on the same kept "
+            "control.sock connection the raw line uses, answered by the daemon alone.")
+        add("")
+        add("| hop | p50 | share |")
+        add("|---|---|---|")
+        for key, label in (("control", "client → daemon (half the `version` round trip)"),
+                           ("routing", "daemon → agent.sock → agent (the rest)"),
+                           ("bus", "agent → session bus → server (sd-bus Notify)")):
+            add(f"| {label} | {ms(hops[key])} | {hops[key] / hops['raw']:.0%} |")
+        add(f"| one line on control.sock → server received | {ms(hops['raw'])} | |")
     add("")
     add("The last row is the driver's own cost of spawning a command and waiting for it (a "
         "fork of its Python process, an exec, a wait), measured the same way between the "

@@ -74,6 +74,10 @@ def prepare(container, build_dir):
     shutil.copy2(hyperfine, container.path("/usr/local/bin/hyperfine"))
 
     container.install_liaison(build_dir)
+    direct = build_dir / "tests/integration" / notify_latency.DIRECT
+    if not direct.exists():
+        raise BenchError(f"{direct} is not built (cmake --build {build_dir})")
+    container.install_test_program(direct, notify_latency.DIRECT)
     raise_rate_limit(container)
     container.exec(["mkdir", "-p", BENCH_DIR], timeout=15)
 
