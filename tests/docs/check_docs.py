@@ -280,11 +280,14 @@ def load_config_with_binary(binary, text, work):
                               preexec_fn=drop_privileges,
                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     except PermissionError:
-        # The build directory is not open to nobody (a build under /root): use a copy.
-        copy = work / "liaison"
+        # The build directory is not open to nobody (a build under /root): use a copy, with
+        # the modules where the binary looks for them (../lib/liaison: src/cli/modules.h).
+        copy = work / "bin" / "liaison"
         if Path(binary) == copy:
             raise
+        copy.parent.mkdir(mode=0o755)
         shutil.copy(binary, copy)
+        shutil.copytree(Path(binary).parent.parent / "lib" / "liaison", work / "lib" / "liaison")
         PRIVATE_COPIES[binary] = str(copy)
         return load_config_with_binary(str(copy), text, work)
     if done.returncode != 1:
