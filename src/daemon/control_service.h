@@ -4,6 +4,7 @@
 
 #include <asio/awaitable.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "daemon/key_router.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/rate_limiter.h"
+#include "daemon/users.h"
 #include "protocol/json_rpc.h"
 
 namespace liaison::daemon {
@@ -23,13 +25,16 @@ class ControlService {
   static constexpr std::chrono::milliseconds kAgentReadyWait{5000};
   static constexpr std::chrono::milliseconds kAgentCallTimeout{5000};
 
+  // `users` resolves a --user the sessions do not name; it may wait on the user database (NSS:
+  // LDAP, sssd), so it runs off the loop.
   ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, KeyRouter& keys,
-                 Doctor& doctor, const Config& config)
+                 Doctor& doctor, const Config& config, UserLookup users)
       : agents_(agents),
         outcomes_(outcomes),
         keys_(keys),
         doctor_(doctor),
         config_(config),
+        users_(std::move(users)),
         rate_limiter_(config.notify.per_user_per_minute) {}
 
   // By value: a coroutine must own what it reads after its first suspension.
@@ -41,6 +46,10 @@ class ControlService {
   protocol::Json version() const;
   protocol::Json list_sessions() const;
   asio::awaitable<protocol::Result<protocol::Json>> notify(const protocol::Json& params);
+  // A user by name or uid: from the sessions when one of theirs is known (no lookup at all),
+  // else from the user database, off the loop.
+  asio::awaitable<std::optional<ResolvedUser>> find_user(std::string name_or_uid,
+                                                         const std::vector<AgentView>& agents);
   asio::awaitable<void> deliver(Target& target, const protocol::Json& agent_params);
   asio::awaitable<void> wait_for_outcomes(std::vector<Target>& targets,
                                           std::chrono::milliseconds timeout);
@@ -50,6 +59,7 @@ class ControlService {
   KeyRouter& keys_;
   Doctor& doctor_;
   const Config& config_;
+  UserLookup users_;
   RateLimiter rate_limiter_;
 };
 

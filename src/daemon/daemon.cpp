@@ -111,7 +111,7 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
                .auto_keys = auto_keys_of(parts_, config_),
                .user_context = parts_.user_context,
                .control_socket = paths_.control_socket()}),
-      control_(supervisor_, outcomes_, keys_, doctor_, config_),
+      control_(supervisor_, outcomes_, keys_, doctor_, config_, parts_.users),
       agent_acceptor_(io),
       control_acceptor_(io) {}
 

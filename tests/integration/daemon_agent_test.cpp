@@ -16,8 +16,10 @@
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/write.hpp>
+#include <atomic>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -310,6 +312,75 @@ TEST_F(DaemonAgentTest, NotifyReachesOnlyTheTargetedUser) {
   // Every agent connects its notifier once ready; bob's showed nothing on it.
   ASSERT_NE(launcher_->notifier_of("4"), nullptr);
   EXPECT_TRUE(launcher_->notifier_of("4")->shown().empty()) << "bob's agent showed something";
+}
+
+// A user with a session is named by the sessions: the user database (NSS, which may be LDAP) is
+// not asked at all; only a name no session has is looked up.
+TEST_F(DaemonAgentTest, NotifyFindsLoggedInUsersWithoutTheUserDatabase) {
+  auto lookups = std::make_shared<std::atomic<int>>(0);
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon(nullptr, [lookups](daemon::DaemonParts& parts) {
+    parts.users = [lookups](const std::string& name) {
+      ++*lookups;
+      return test_users(name);
+    };
+  });
+  wait_for_state("3", "ready");
+  for (const char* user : {"alice", "1001"}) {
+    auto sent = control("notify", {{"user", user}, {"title", "by session"}});
+    ASSERT_TRUE(sent.has_value()) << sent.error().message;
+    EXPECT_EQ((*sent)["results"][0]["delivered"], true) << user;
+  }
+  EXPECT_EQ(*lookups, 0);
+
+  auto bob = control("notify", {{"user", "bob"}, {"title", "no session"}});
+  ASSERT_FALSE(bob.has_value());
+  EXPECT_EQ(bob.error().data_code, "no_session") << bob.error().message;
+  EXPECT_EQ(*lookups, 1);
+}
+
+// A user database that hangs (an LDAP server gone) holds up only the request that asked it: the
+// daemon keeps answering everyone else meanwhile.
+TEST_F(DaemonAgentTest, AHangingUserDatabaseDoesNotStopTheDaemon) {
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  sessions_.set_sessions({session("3", kAlice, "alice")});
+  start_daemon(nullptr, [released](daemon::DaemonParts& parts) {
+    parts.users = [released](const std::string& name) {
+      released.wait();
+      return test_users(name);
+    };
+  });
+  wait_for_state("3", "ready");
+
+  asio::local::stream_protocol::socket socket(io_);
+  socket.connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
+  auto connection = protocol::Connection::create(std::move(socket));
+  connection->start(nullptr);
+  std::optional<protocol::Result<Json>> stuck;
+  const Json params = {{"user", "ldap-user"}, {"title", "t"}};
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        stuck = co_await connection->call("notify", params, std::chrono::seconds(20));
+      },
+      asio::detached);
+  io_.run_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(stuck.has_value()) << "the lookup did not hang";
+
+  auto listed = control("sessions.list", Json::object());
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  auto shown = control("notify", {{"user", "alice"}, {"title", "meanwhile"}});
+  ASSERT_TRUE(shown.has_value()) << shown.error().message;
+  EXPECT_EQ((*shown)["results"][0]["delivered"], true);
+  EXPECT_FALSE(stuck.has_value());
+
+  release->set_value();
+  run_until([&] { return stuck.has_value(); });
+  ASSERT_TRUE(stuck.has_value());
+  ASSERT_FALSE(stuck->has_value());
+  EXPECT_EQ(stuck->error().data_code, "not_found") << stuck->error().message;
+  connection->close();
 }
 
 TEST_F(DaemonAgentTest, AUserWithTwoSessionsSeesANotificationOnce) {
