@@ -15,7 +15,7 @@
 #include "daemon/agent_view_json.h"
 #include "daemon/concurrently.h"
 #include "daemon/notify_request.h"
-#include "daemon/off_loop.h"
+#include "daemon/user_finder.h"
 #include "daemon/users.h"
 
 namespace liaison::daemon {
@@ -110,19 +110,6 @@ Json ControlService::list_sessions() const {
   return sessions;
 }
 
-asio::awaitable<std::optional<ResolvedUser>> ControlService::find_user(
-    std::string name_or_uid, const std::vector<AgentView>& agents) {
-  for (const AgentView& agent : agents) {
-    if (agent.session.user == name_or_uid || std::to_string(agent.session.uid) == name_or_uid) {
-      co_return ResolvedUser{agent.session.uid, agent.session.user, true};
-    }
-  }
-  // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
-  std::function<std::optional<ResolvedUser>()> look_up =
-      [users = users_, name = std::move(name_or_uid)] { return users(name); };
-  co_return co_await run_off_loop<std::optional<ResolvedUser>>(std::move(look_up));
-}
-
 asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
   auto request = parse_notify_request(params);
   if (!request) {
@@ -141,7 +128,7 @@ asio::awaitable<Result<Json>> ControlService::notify(const Json& params) {
     targets.back().agent = a.agent_id;
   };
   for (const std::string& name : request->users) {
-    const std::optional<ResolvedUser> user = co_await find_user(name, agents);
+    const std::optional<ResolvedUser> user = co_await find_user(name, agents, users_);
     if (!user) {
       co_return std::unexpected(
           Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));

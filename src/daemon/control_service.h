@@ -25,8 +25,7 @@ class ControlService {
   static constexpr std::chrono::milliseconds kAgentReadyWait{5000};
   static constexpr std::chrono::milliseconds kAgentCallTimeout{5000};
 
-  // `users` resolves a --user the sessions do not name; it may wait on the user database (NSS:
-  // LDAP, sssd), so it runs off the loop.
+  // `users` resolves a --user the sessions do not name, off the loop (user_finder.h).
   ControlService(AgentSupervisor& agents, NotificationOutcomes& outcomes, KeyRouter& keys,
                  Doctor& doctor, const Config& config, UserLookup users)
       : agents_(agents),
@@ -46,10 +45,6 @@ class ControlService {
   protocol::Json version() const;
   protocol::Json list_sessions() const;
   asio::awaitable<protocol::Result<protocol::Json>> notify(const protocol::Json& params);
-  // A user by name or uid: from the sessions when one of theirs is known (no lookup at all),
-  // else from the user database, off the loop.
-  asio::awaitable<std::optional<ResolvedUser>> find_user(std::string name_or_uid,
-                                                         const std::vector<AgentView>& agents);
   asio::awaitable<void> deliver(Target& target, const protocol::Json& agent_params);
   asio::awaitable<void> wait_for_outcomes(std::vector<Target>& targets,
                                           std::chrono::milliseconds timeout);

@@ -12,6 +12,7 @@
 #include "daemon/agent_view_json.h"
 #include "daemon/concurrently.h"
 #include "daemon/off_loop.h"
+#include "daemon/user_finder.h"
 #include "daemon/users.h"
 #include "keys/provider_check.h"
 
@@ -258,7 +259,7 @@ asio::awaitable<Result<Json>> Doctor::examine(Json params) {
     if (!user->is_string()) {
       co_return std::unexpected(Error::invalid_params("user: a string"));
     }
-    only = resolve_user(user->get<std::string>());
+    only = co_await find_user(user->get<std::string>(), parts_.agents.agents(), resolve_user);
     if (!only) {
       co_return std::unexpected(
           Error::invalid_params(fmt::format("no user \"{}\"", user->get<std::string>())));

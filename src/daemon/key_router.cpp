@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "daemon/user_finder.h"
 #include "daemon/users.h"
 #include "keys/key_methods.h"
 #include "keys/software_provider.h"
@@ -184,26 +185,27 @@ asio::awaitable<Result<Json>> KeyRouter::create_in_session_or_software(uid_t uid
 // The user a key call names, who must be able to own keys: an account the user database knows,
 // never root. "--user 0" once made "a key of root" and a uid without an account a key of nobody;
 // a machine-wide key, if one is ever wanted, gets a flag of its own, not root's user keys.
-Result<ResolvedUser> KeyRouter::key_owner(const Json& params) const {
+// Found without blocking the loop (user_finder.h).
+asio::awaitable<Result<ResolvedUser>> KeyRouter::key_owner(const Json& params) const {
   const std::string named = user_param(params);
   if (named.empty()) {
-    return std::unexpected(Error::invalid_params("user is required"));
+    co_return std::unexpected(Error::invalid_params("user is required"));
   }
-  auto user = users_(named);
+  const std::optional<ResolvedUser> user = co_await find_user(named, agents_.agents(), users_);
   if (!user || !user->has_account) {
-    return std::unexpected(Error::application(
+    co_return std::unexpected(Error::application(
         codes::kNoUser, fmt::format("no user \"{}\": a key belongs to a user account",
                                     protocol::bounded_for_error(named, 64))));
   }
   if (user->uid == 0) {
-    return std::unexpected(Error::application(
+    co_return std::unexpected(Error::application(
         codes::kNoUser, "root owns no keys: keys belong to the users who log in"));
   }
-  return *user;
+  co_return *user;
 }
 
 asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
-  auto user = key_owner(params);
+  auto user = co_await key_owner(params);
   if (!user) {
     co_return std::unexpected(user.error());
   }
@@ -254,7 +256,7 @@ asio::awaitable<Result<Json>> KeyRouter::create(const Json& params) {
 
 asio::awaitable<Result<Json>> KeyRouter::on_existing_key(const std::string& method,
                                                          const Json& params) {
-  auto user = key_owner(params);
+  auto user = co_await key_owner(params);
   if (!user) {
     co_return std::unexpected(user.error());
   }
@@ -287,7 +289,7 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
   std::set<uid_t> uids;
   std::map<uid_t, std::string> names;
   if (params.contains("user") && !params["user"].is_null()) {
-    auto user = key_owner(params);
+    auto user = co_await key_owner(params);
     if (!user) {
       co_return std::unexpected(user.error());
     }
@@ -295,9 +297,15 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
     names[user->uid] = user->name;
   } else {
     std::error_code ignored;
+    std::vector<std::string> owners;  // the key directories, named by uid
     for (const auto& entry :
          std::filesystem::directory_iterator(std::filesystem::path(state_dir_) / "keys", ignored)) {
-      if (auto user = users_(entry.path().filename().string())) {
+      owners.push_back(entry.path().filename().string());
+    }
+    const std::vector<std::optional<ResolvedUser>> found =
+        co_await find_users(std::move(owners), agents_.agents(), users_);
+    for (const std::optional<ResolvedUser>& user : found) {
+      if (user) {
         uids.insert(user->uid);
         names[user->uid] = user->name;
       }

@@ -59,7 +59,7 @@ class KeyRouter {
   asio::awaitable<protocol::Result<protocol::Json>> create_in_session_or_software(
       uid_t uid, const std::string& user, protocol::Json params);
   protocol::Result<keys::KeyManager*> manager_for(uid_t uid);
-  protocol::Result<ResolvedUser> key_owner(const protocol::Json& params) const;
+  asio::awaitable<protocol::Result<ResolvedUser>> key_owner(const protocol::Json& params) const;
   std::string session_of(uid_t uid) const;
 
   AgentSupervisor& agents_;

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "daemon/off_loop.h"
+#include "daemon/user_finder.h"
 #include "daemon/users.h"
 
 namespace liaison::daemon {
@@ -44,11 +45,6 @@ Result<std::string> user_value(const Json& value) {
   }
   return std::unexpected(
       Error::invalid_params("user must be a name or a uid, or an array of them"));
-}
-
-std::string name_of(uid_t uid) {
-  auto user = resolve_user(std::to_string(uid));
-  return user ? user->name : std::to_string(uid);
 }
 
 }  // namespace
@@ -121,25 +117,44 @@ asio::awaitable<Result<Json>> LaunchAgentService::uninstall(Json params) {
 }
 
 // The users a call names (`user`, or `all`), resolved to uids.
-Result<LaunchAgentService::Targets> LaunchAgentService::targets_of(const Json& params) {
+asio::awaitable<Result<LaunchAgentService::Targets>> LaunchAgentService::targets_of(Json params) {
   auto parsed = parse_target_params(params);
   if (!parsed) {
-    return std::unexpected(parsed.error());
+    co_return std::unexpected(parsed.error());
   }
   Targets targets{.all = parsed->first};
-  for (const std::string& name : parsed->second) {
-    auto user = resolve_user(name);
-    if (!user) {
-      return std::unexpected(
-          Error::application(codes::kNotFound, fmt::format("no such user \"{}\"", name)));
+  const std::vector<std::optional<ResolvedUser>> found =
+      co_await find_users(parsed->second, agents_.agents(), resolve_user);
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const std::optional<ResolvedUser>& user = found[i];
+    if (!user.has_value()) {
+      co_return std::unexpected(Error::application(
+          codes::kNotFound, fmt::format("no such user \"{}\"", parsed->second[i])));
     }
     targets.uids.insert(user->uid);
   }
-  return targets;
+  co_return targets;
+}
+
+asio::awaitable<std::map<uid_t, std::string>> LaunchAgentService::names_of(std::set<uid_t> uids) {
+  std::vector<uid_t> ordered(uids.begin(), uids.end());
+  std::vector<std::string> asked;
+  asked.reserve(ordered.size());
+  for (uid_t uid : ordered) {
+    asked.push_back(std::to_string(uid));
+  }
+  const std::vector<std::optional<ResolvedUser>> found =
+      co_await find_users(asked, agents_.agents(), resolve_user);
+  std::map<uid_t, std::string> names;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const std::optional<ResolvedUser>& user = found[i];
+    names[ordered[i]] = user.has_value() ? user->name : asked[i];
+  }
+  co_return names;
 }
 
 asio::awaitable<Result<Json>> LaunchAgentService::change(Json params, bool installing) {
-  auto targets = targets_of(params);
+  auto targets = co_await targets_of(params);
   if (!targets) {
     co_return std::unexpected(targets.error());
   }
@@ -202,7 +217,9 @@ asio::awaitable<Result<Json>> LaunchAgentService::change(Json params, bool insta
   // users it was installed for, and parks those it was removed for.
   agents_.reconsider();
   auto units = co_await unit_states(*targets);
-  Json result = report(next, *targets, errors, units);
+  const std::map<uid_t, std::string> names =
+      co_await names_of(std::set<uid_t>(next.users.begin(), next.users.end()));
+  Json result = report(next, *targets, errors, units, names);
   result["changed"] = changed->files;
   co_return result;
 }
@@ -229,7 +246,7 @@ asio::awaitable<std::map<uid_t, UserUnitState>> LaunchAgentService::unit_states(
 }
 
 asio::awaitable<Result<Json>> LaunchAgentService::status(Json params) {
-  auto targets = targets_of(params);
+  auto targets = co_await targets_of(params);
   if (!targets) {
     co_return std::unexpected(targets.error());
   }
@@ -238,15 +255,18 @@ asio::awaitable<Result<Json>> LaunchAgentService::status(Json params) {
     co_return std::unexpected(Error::application(codes::kFailed, installation.error()));
   }
   auto units = co_await unit_states(*targets);
-  co_return report(*installation, *targets, {}, units);
+  const std::map<uid_t, std::string> names =
+      co_await names_of(std::set<uid_t>(installation->users.begin(), installation->users.end()));
+  co_return report(*installation, *targets, {}, units, names);
 }
 
 Json LaunchAgentService::report(const LaunchAgentInstallation& installation, const Targets& targets,
                                 const UserErrors& errors,
-                                const std::map<uid_t, UserUnitState>& units) {
+                                const std::map<uid_t, UserUnitState>& units,
+                                const std::map<uid_t, std::string>& names) {
   Json users = Json::array();
   for (uid_t uid : installation.users) {
-    users.push_back({{"uid", uid}, {"user", name_of(uid)}});
+    users.push_back({{"uid", uid}, {"user", names.at(uid)}});
   }
   Json sessions = Json::array();
   for (const AgentView& view : agents_.agents()) {

@@ -6,6 +6,7 @@
 
 #include <asio/awaitable.hpp>
 #include <map>
+#include <set>
 #include <string>
 
 #include "daemon/agent_supervisor.h"
@@ -36,11 +37,14 @@ class LaunchAgentService {
   struct Targets;
   struct UserErrors;
 
-  static protocol::Result<Targets> targets_of(const protocol::Json& params);
+  asio::awaitable<protocol::Result<Targets>> targets_of(protocol::Json params);
+  // The login names of `uids`, for the report (user_finder.h: never blocking the loop).
+  asio::awaitable<std::map<uid_t, std::string>> names_of(std::set<uid_t> uids);
   asio::awaitable<protocol::Result<protocol::Json>> change(protocol::Json params, bool installing);
   asio::awaitable<std::map<uid_t, UserUnitState>> unit_states(const Targets& targets);
   protocol::Json report(const LaunchAgentInstallation& installation, const Targets& targets,
-                        const UserErrors& errors, const std::map<uid_t, UserUnitState>& units);
+                        const UserErrors& errors, const std::map<uid_t, UserUnitState>& units,
+                        const std::map<uid_t, std::string>& names);
 
   AgentSupervisor& agents_;
   LaunchAgentInstaller* installer_;

@@ -342,8 +342,17 @@ TEST_F(DaemonAgentTest, NotifyFindsLoggedInUsersWithoutTheUserDatabase) {
 // A user database that hangs (an LDAP server gone) holds up only the request that asked it: the
 // daemon keeps answering everyone else meanwhile.
 TEST_F(DaemonAgentTest, AHangingUserDatabaseDoesNotStopTheDaemon) {
-  auto release = std::make_shared<std::promise<void>>();
-  std::shared_future<void> released = release->get_future().share();
+  // Released on every way out, so a failed assertion cannot leave the lookup (and the daemon's
+  // joining destructor) waiting forever.
+  struct Release {
+    std::promise<void> promise;
+    bool done = false;
+    void now() {
+      if (!std::exchange(done, true)) promise.set_value();
+    }
+    ~Release() { now(); }
+  } release;
+  std::shared_future<void> released = release.promise.get_future().share();
   sessions_.set_sessions({session("3", kAlice, "alice")});
   start_daemon(nullptr, [released](daemon::DaemonParts& parts) {
     parts.users = [released](const std::string& name) {
@@ -353,34 +362,32 @@ TEST_F(DaemonAgentTest, AHangingUserDatabaseDoesNotStopTheDaemon) {
   });
   wait_for_state("3", "ready");
 
-  asio::local::stream_protocol::socket socket(io_);
-  socket.connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
-  auto connection = protocol::Connection::create(std::move(socket));
-  connection->start(nullptr);
-  std::optional<protocol::Result<Json>> stuck;
-  const Json params = {{"user", "ldap-user"}, {"title", "t"}};
-  asio::co_spawn(
-      io_,
-      [&]() -> asio::awaitable<void> {
-        stuck = co_await connection->call("notify", params, std::chrono::seconds(20));
-      },
-      asio::detached);
+  PendingCall stuck = start_control_call("notify", {{"user", "ldap-user"}, {"title", "t"}});
   io_.run_for(std::chrono::milliseconds(50));
-  ASSERT_FALSE(stuck.has_value()) << "the lookup did not hang";
+  ASSERT_FALSE(stuck.outcome->has_value()) << "the lookup did not hang";
 
   auto listed = control("sessions.list", Json::object());
   ASSERT_TRUE(listed.has_value()) << listed.error().message;
   auto shown = control("notify", {{"user", "alice"}, {"title", "meanwhile"}});
   ASSERT_TRUE(shown.has_value()) << shown.error().message;
   EXPECT_EQ((*shown)["results"][0]["delivered"], true);
-  EXPECT_FALSE(stuck.has_value());
+  // Keys too: a key call for a user no session names waits on the database, alone.
+  PendingCall key = start_control_call("key.create", {{"user", "ldap-user"}, {"label", "k"}});
+  auto listed_again = control("sessions.list", Json::object());
+  ASSERT_TRUE(listed_again.has_value()) << listed_again.error().message;
+  EXPECT_FALSE(stuck.outcome->has_value());
+  EXPECT_FALSE(key.outcome->has_value());
 
-  release->set_value();
-  run_until([&] { return stuck.has_value(); });
-  ASSERT_TRUE(stuck.has_value());
-  ASSERT_FALSE(stuck->has_value());
-  EXPECT_EQ(stuck->error().data_code, "not_found") << stuck->error().message;
-  connection->close();
+  release.now();
+  run_until([&] { return stuck.outcome->has_value() && key.outcome->has_value(); });
+  ASSERT_TRUE(stuck.outcome->has_value());
+  ASSERT_FALSE(stuck.outcome->value().has_value());
+  EXPECT_EQ(stuck.outcome->value().error().data_code, "not_found");
+  ASSERT_TRUE(key.outcome->has_value());
+  ASSERT_FALSE(key.outcome->value().has_value());
+  EXPECT_EQ(key.outcome->value().error().data_code, "no_user");
+  stuck.connection->close();
+  key.connection->close();
 }
 
 TEST_F(DaemonAgentTest, AUserWithTwoSessionsSeesANotificationOnce) {

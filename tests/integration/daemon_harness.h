@@ -93,6 +93,27 @@ class DaemonHarness : public testing::Test {
     return {outcome.value_or(std::unexpected(protocol::Error::internal("no answer"))), connection};
   }
 
+  // A call on control.sock left running: its answer lands in `outcome` while the test goes on.
+  struct PendingCall {
+    std::shared_ptr<protocol::Connection> connection;
+    std::shared_ptr<std::optional<protocol::Result<protocol::Json>>> outcome =
+        std::make_shared<std::optional<protocol::Result<protocol::Json>>>();
+  };
+  PendingCall start_control_call(const std::string& method, protocol::Json params) {
+    asio::local::stream_protocol::socket socket(io_);
+    socket.connect(asio::local::stream_protocol::endpoint(paths_.control_socket()));
+    PendingCall call{protocol::Connection::create(std::move(socket))};
+    call.connection->start(nullptr);
+    asio::co_spawn(
+        io_,
+        [connection = call.connection, outcome = call.outcome, method,
+         params = std::move(params)]() -> asio::awaitable<void> {
+          *outcome = co_await connection->call(method, params, std::chrono::seconds(20));
+        },
+        asio::detached);
+    return call;
+  }
+
   // One call on control.sock, the way `liaison` makes it.
   protocol::Result<protocol::Json> control(const std::string& method, protocol::Json params) {
     auto [outcome, connection] =
