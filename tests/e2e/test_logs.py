@@ -12,8 +12,9 @@ import uuid
 
 import pytest
 
-from liaison_cli import (AGENT_SOCKET, liaison, request_line, rpc_exchange,
-                         wait_for_ready_agents)
+import runner
+from liaison_cli import (AGENT_READY_TIMEOUT_S, AGENT_SOCKET, liaison, request_line,
+                         rpc_exchange, wait_for_ready_agents)
 from runner import describe
 
 CONFIG = "/etc/liaison/liaison.toml"
@@ -28,11 +29,16 @@ def debug_daemon(container, liaison_build_dir, desktops):
     container.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
     container.exec(["systemctl", "restart", "liaison.service"], timeout=30)
     # The agents a restart hands over are adopted; new ones learn the level at their hello.
+    # Until the daemon sees a killed agent go, it still lists it as ready: wait for new pids.
+    killed = {}
     for session in desktops.values():
         listed = wait_for_ready_agents(container, [session])
-        pid = listed[session]["agent"]["pid"]
-        container.exec(["kill", str(pid)])
-    yield wait_for_ready_agents(container, desktops.values())
+        killed[session] = listed[session]["agent"]["pid"]
+        container.exec(["kill", str(killed[session])])
+    yield runner.poll_until(
+        lambda: wait_for_ready_agents(container, desktops.values()),
+        until=lambda listed: all(listed[s]["agent"]["pid"] != pid for s, pid in killed.items()),
+        timeout=AGENT_READY_TIMEOUT_S, what="new agents in place of the killed ones")
     config.write_text("")
     container.exec(["systemctl", "restart", "liaison.service"], timeout=30)
 
