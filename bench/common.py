@@ -148,16 +148,20 @@ def start_ticks(container, pid):
 
 
 def memory(container, pid):
-    """Resident memory of a process in kB: VmRSS and its parts (status), and Pss (smaps_rollup),
-    which charges shared pages to each sharer in proportion."""
+    """Resident memory of a process in kB: VmRSS and its parts (status), Pss (smaps_rollup),
+    which charges shared pages to each sharer in proportion, and Uss: its private pages alone
+    (Private_Clean + Private_Dirty), what the process would give back by exiting."""
     fields = {}
     for line in container.path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
             fields[key] = int(value.split()[0])
+    fields["Uss"] = 0
     for line in container.path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):
             fields["Pss"] = int(line.split()[1])
+        elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+            fields["Uss"] += int(line.split()[1])
     return fields
 
 
