@@ -16,7 +16,7 @@ build_packages=(
 # What the unit tests (ctest) start: tests/docs (python3, groff, man), a private dbus-daemon with
 # python-dbusmock as notification server, the TPM simulator, openssl checking public keys, and
 # readelf checking what the binary links (tests/cli).
-unit_packages=(python3 groff-base man-db openssl swtpm dbus python3-dbusmock binutils)
+unit_packages=(python3 groff-base man-db openssl swtpm swtpm-tools dbus python3-dbusmock binutils)
 # The fuzzers (tests/fuzz, `make fuzz`; `make test` runs each for a few seconds): libFuzzer and
 # the sanitizers' runtimes are clang's.
 fuzz_packages=(clang-16 libclang-rt-16-dev)

@@ -318,4 +318,87 @@ KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> TpmConnection::tpm_properties(TPM2_
   });
 }
 
+KeyResult<std::vector<TPM2_HANDLE>> TpmConnection::nv_indices(TPM2_HANDLE first, uint32_t count) {
+  return with_recovery([&]() -> TpmResult<std::vector<TPM2_HANDLE>> {
+    TPMS_CAPABILITY_DATA* raw = nullptr;
+    auto asked = run("Esys_GetCapability", OnObjectMemoryFull::kFail, [&] {
+      return Esys_GetCapability(esys_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                TPM2_CAP_HANDLES, first, count, nullptr, &raw);
+    });
+    EsysPtr<TPMS_CAPABILITY_DATA> capability(raw);
+    if (!asked) {
+      return std::unexpected(asked.error());
+    }
+    std::vector<TPM2_HANDLE> indices;
+    const TPML_HANDLE& list = capability->data.handles;
+    for (uint32_t i = 0; i < list.count; ++i) {
+      if (list.handle[i] < first + count) {
+        indices.push_back(list.handle[i]);
+      }
+    }
+    return indices;
+  });
+}
+
+KeyResult<Bytes> TpmConnection::read_nv(TPM2_HANDLE index, uint16_t max_piece) {
+  // The most one TPM2_NV_Read may return: TPM_PT_NV_BUFFER_MAX, asked once, on the first read.
+  uint32_t piece = 0;
+  if (auto properties = tpm_properties(TPM2_PT_NV_BUFFER_MAX, 1);
+      properties && !properties->empty() && properties->front().property == TPM2_PT_NV_BUFFER_MAX) {
+    piece = properties->front().value;
+  }
+  if (piece == 0 || piece > TPM2_MAX_NV_BUFFER_SIZE) {
+    piece = 512;  // every TPM 2.0 reads this much at once
+  }
+  if (max_piece != 0 && max_piece < piece) {
+    piece = max_piece;
+  }
+  return with_recovery([&]() -> TpmResult<Bytes> {
+    ESYS_TR nv = ESYS_TR_NONE;
+    auto found = run("Esys_TR_FromTPMPublic", OnObjectMemoryFull::kFail, [&] {
+      return Esys_TR_FromTPMPublic(esys_.get(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   &nv);
+    });
+    if (!found) {
+      return std::unexpected(found.error());
+    }
+    // A reference to the index, not an object of ours: closed, never flushed.
+    struct Closer {
+      ESYS_CONTEXT* esys;
+      ESYS_TR* nv;
+      ~Closer() { Esys_TR_Close(esys, nv); }
+    } closer{esys_.get(), &nv};
+    TPM2B_NV_PUBLIC* raw_public = nullptr;
+    auto described = run("Esys_NV_ReadPublic", OnObjectMemoryFull::kFail, [&] {
+      return Esys_NV_ReadPublic(esys_.get(), nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                &raw_public, nullptr);
+    });
+    EsysPtr<TPM2B_NV_PUBLIC> nv_public(raw_public);
+    if (!described) {
+      return std::unexpected(described.error());
+    }
+    const uint16_t size = nv_public->nvPublic.dataSize;
+    Bytes contents;
+    contents.reserve(size);
+    while (contents.size() < size) {
+      const auto length =
+          static_cast<uint16_t>(std::min<std::size_t>(piece, size - contents.size()));
+      TPM2B_MAX_NV_BUFFER* raw_data = nullptr;
+      auto read = run("Esys_NV_Read", OnObjectMemoryFull::kFail, [&] {
+        return Esys_NV_Read(esys_.get(), nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                            length, static_cast<uint16_t>(contents.size()), &raw_data);
+      });
+      EsysPtr<TPM2B_MAX_NV_BUFFER> data(raw_data);
+      if (!read) {
+        return std::unexpected(read.error());
+      }
+      if (data->size == 0) {
+        break;  // never loop on a TPM that returns nothing
+      }
+      contents.insert(contents.end(), data->buffer, data->buffer + data->size);
+    }
+    return contents;
+  });
+}
+
 }  // namespace liaison::keys::tpm

@@ -67,6 +67,16 @@ class TpmConnection {
   // TPM2_GetCapability(TPM_PROPERTIES) from `first`, up to `count` properties (one round trip).
   KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> tpm_properties(TPM2_PT first, uint32_t count);
 
+  // The NV indices the TPM defines in [first, first + count): TPM2_GetCapability(HANDLES), one
+  // round trip.
+  KeyResult<std::vector<TPM2_HANDLE>> nv_indices(TPM2_HANDLE first, uint32_t count);
+
+  // The whole contents of NV index `index`, authorized by the index itself with its empty auth
+  // value (as EK certificate indices are read): TPM2_NV_ReadPublic for its size, then
+  // TPM2_NV_Read in pieces of at most TPM_PT_NV_BUFFER_MAX bytes (or `max_piece`, when smaller
+  // and not 0: for tests). Round trips: 3 + size / piece.
+  KeyResult<Bytes> read_nv(TPM2_HANDLE index, uint16_t max_piece = 0);
+
  private:
   struct LoadedKey {
     TransientObject object;

@@ -113,6 +113,11 @@ std::expected<std::unique_ptr<SwtpmProcess>, std::string> SwtpmProcess::start(
     options.state_dir = *dir;
   }
   auto swtpm = std::make_unique<SwtpmProcess>(StartToken{}, std::move(options), owns_state_dir);
+  if (swtpm->options_.provision_ek_certificates) {
+    if (auto provisioned = swtpm->provision(); !provisioned) {
+      return std::unexpected(provisioned.error());
+    }
+  }
   std::string last_error;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
     auto port = free_port_pair();
@@ -142,6 +147,36 @@ SwtpmProcess::~SwtpmProcess() {
 
 std::string SwtpmProcess::tcti() const {
   return fmt::format("swtpm:host=127.0.0.1,port={}", port_);
+}
+
+std::expected<void, std::string> SwtpmProcess::provision() {
+  const std::filesystem::path& state = options_.state_dir;
+  const std::filesystem::path ca = state / "ca";
+  std::error_code error;
+  std::filesystem::create_directories(ca, error);
+  if (error) {
+    return std::unexpected(fmt::format("cannot make {}: {}", ca.string(), error.message()));
+  }
+  std::ofstream(state / "localca.conf") << fmt::format(
+      "statedir = {0}\nsigningkey = {0}/signkey.pem\n"
+      "issuercert = {0}/issuercert.pem\ncertserial = {0}/certserial\n",
+      ca.string());
+  std::ofstream(state / "swtpm_setup.conf") << fmt::format(
+      "create_certs_tool = /usr/bin/swtpm_localca\n"
+      "create_certs_tool_config = {}\n"
+      "create_certs_tool_options = /etc/swtpm-localca.options\n"
+      "active_pcr_banks = sha256\n",
+      (state / "localca.conf").string());
+  const std::string command = fmt::format(
+      "swtpm_setup --tpm2 --tpmstate '{0}' --create-ek-cert --create-platform-cert "
+      "--config '{0}/swtpm_setup.conf' --overwrite --logfile '{0}/swtpm_setup.log'",
+      state.string());
+  const int status = std::system(command.c_str());  // NOLINT(cert-env33-c): a test helper
+  if (status != 0) {
+    return std::unexpected(fmt::format("swtpm_setup failed (status {}): {}", status,
+                                       read_file(state / "swtpm_setup.log")));
+  }
+  return {};
 }
 
 std::expected<void, std::string> SwtpmProcess::launch() {

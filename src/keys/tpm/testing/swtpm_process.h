@@ -20,6 +20,11 @@ struct SwtpmOptions {
   // swtpm sends TPM2_Startup itself (`--flags startup-clear`); without it the TPM answers
   // TPM2_RC_INITIALIZE until a client starts it.
   bool startup_clear = true;
+  // Manufactures the TPM first, as a vendor would: `swtpm_setup --create-ek-cert
+  // --create-platform-cert` (swtpm-tools) with a CA of its own in <state_dir>/ca (never the
+  // machine's /var/lib/swtpm-localca): an RSA 2048 and an ECC P-384 endorsement key, their
+  // certificates in NV. About 2 s.
+  bool provision_ek_certificates = false;
 };
 
 class SwtpmProcess {
@@ -40,6 +45,13 @@ class SwtpmProcess {
   std::string tcti() const;
   uint16_t port() const { return port_; }
   const std::filesystem::path& state_dir() const { return options_.state_dir; }
+  // With provision_ek_certificates: the CA that issued the EK certificates, as PEM files.
+  std::filesystem::path ek_root_certificate() const {
+    return options_.state_dir / "ca" / "swtpm-localca-rootca-cert.pem";
+  }
+  std::filesystem::path ek_issuer_certificate() const {
+    return options_.state_dir / "ca" / "issuercert.pem";
+  }
   bool running() const { return pid_ > 0; }
 
   // SIGKILL: the TPM vanishes mid-whatever, as if unplugged.
@@ -51,6 +63,7 @@ class SwtpmProcess {
   std::expected<void, std::string> restart();
 
  private:
+  std::expected<void, std::string> provision();
   std::expected<void, std::string> launch();
   std::expected<void, std::string> wait_until_ready();
 
