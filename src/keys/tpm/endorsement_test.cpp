@@ -95,7 +95,8 @@ TEST(EndorsementTest, AnIndexThatIsNotThereIsAClearError) {
   auto tpm = connect(**swtpm);
   auto missing = tpm->read_nv(0x01c00002);
   ASSERT_FALSE(missing);
-  EXPECT_THAT(missing.error().message, HasSubstr("Esys_TR_FromTPMPublic"));
+  EXPECT_EQ(missing.error().code, "not_found");
+  EXPECT_THAT(missing.error().message, HasSubstr("has no NV index 0x01c00002"));
 }
 
 }  // namespace

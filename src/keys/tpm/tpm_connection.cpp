@@ -341,6 +341,16 @@ KeyResult<std::vector<TPM2_HANDLE>> TpmConnection::nv_indices(TPM2_HANDLE first,
 }
 
 KeyResult<Bytes> TpmConnection::read_nv(TPM2_HANDLE index, uint16_t max_piece) {
+  // Asked first: a missing index answers TPM_RC_HANDLE, which recovery takes for objects a TPM
+  // reset lost, and a person should read "not defined", not "reset?".
+  auto defined = nv_indices(index, 1);
+  if (!defined) {
+    return std::unexpected(defined.error());
+  }
+  if (defined->empty()) {
+    return std::unexpected(KeyError{
+        "not_found", fmt::format("the TPM at \"{}\" has no NV index 0x{:08x}", tcti_, index)});
+  }
   // The most one TPM2_NV_Read may return: TPM_PT_NV_BUFFER_MAX, asked once, on the first read.
   uint32_t piece = 0;
   if (auto properties = tpm_properties(TPM2_PT_NV_BUFFER_MAX, 1);
