@@ -301,36 +301,40 @@ std::size_t TpmConnection::flush_idle(Clock::time_point now, Clock::duration idl
   return flushed;
 }
 
+TpmResult<EsysPtr<TPMS_CAPABILITY_DATA>> TpmConnection::capability(TPM2_CAP kind, uint32_t first,
+                                                                   uint32_t count) {
+  TPMS_CAPABILITY_DATA* raw = nullptr;
+  auto asked = run("Esys_GetCapability", OnObjectMemoryFull::kFail, [&] {
+    return Esys_GetCapability(esys_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, kind, first,
+                              count, nullptr, &raw);
+  });
+  EsysPtr<TPMS_CAPABILITY_DATA> data(raw);
+  if (!asked) {
+    return std::unexpected(asked.error());
+  }
+  return data;
+}
+
 KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> TpmConnection::tpm_properties(TPM2_PT first,
                                                                            uint32_t count) {
   return with_recovery([&]() -> TpmResult<std::vector<TPMS_TAGGED_PROPERTY>> {
-    TPMS_CAPABILITY_DATA* raw = nullptr;
-    auto asked = run("Esys_GetCapability", OnObjectMemoryFull::kFail, [&] {
-      return Esys_GetCapability(esys_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                TPM2_CAP_TPM_PROPERTIES, first, count, nullptr, &raw);
-    });
-    EsysPtr<TPMS_CAPABILITY_DATA> capability(raw);
-    if (!asked) {
-      return std::unexpected(asked.error());
+    auto data = capability(TPM2_CAP_TPM_PROPERTIES, first, count);
+    if (!data) {
+      return std::unexpected(data.error());
     }
-    const TPML_TAGGED_TPM_PROPERTY& list = capability->data.tpmProperties;
+    const TPML_TAGGED_TPM_PROPERTY& list = (*data)->data.tpmProperties;
     return std::vector<TPMS_TAGGED_PROPERTY>(list.tpmProperty, list.tpmProperty + list.count);
   });
 }
 
 KeyResult<std::vector<TPM2_HANDLE>> TpmConnection::nv_indices(TPM2_HANDLE first, uint32_t count) {
   return with_recovery([&]() -> TpmResult<std::vector<TPM2_HANDLE>> {
-    TPMS_CAPABILITY_DATA* raw = nullptr;
-    auto asked = run("Esys_GetCapability", OnObjectMemoryFull::kFail, [&] {
-      return Esys_GetCapability(esys_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                TPM2_CAP_HANDLES, first, count, nullptr, &raw);
-    });
-    EsysPtr<TPMS_CAPABILITY_DATA> capability(raw);
-    if (!asked) {
-      return std::unexpected(asked.error());
+    auto data = capability(TPM2_CAP_HANDLES, first, count);
+    if (!data) {
+      return std::unexpected(data.error());
     }
     std::vector<TPM2_HANDLE> indices;
-    const TPML_HANDLE& list = capability->data.handles;
+    const TPML_HANDLE& list = (*data)->data.handles;
     for (uint32_t i = 0; i < list.count; ++i) {
       if (list.handle[i] < first + count) {
         indices.push_back(list.handle[i]);

@@ -97,6 +97,9 @@ class TpmConnection {
   template <typename Command>
   TpmResult<void> run(const char* call, OnObjectMemoryFull on_full, Command&& command);
 
+  // TPM2_GetCapability of `kind` from `first`, up to `count` entries: one round trip.
+  TpmResult<EsysPtr<TPMS_CAPABILITY_DATA>> capability(TPM2_CAP kind, uint32_t first,
+                                                      uint32_t count);
   bool evict_least_recently_used_key();
   TpmResult<ESYS_TR> storage_root_key();
   TpmResult<ESYS_TR> loaded_key(const Bytes& wrapped, const TpmKeyBlob& blob);
