@@ -20,6 +20,7 @@
 #include "cli/control_client.h"
 #include "cli/idle_flush_timer.h"
 #include "cli/key_providers.h"
+#include "cli/modules.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
@@ -35,15 +36,6 @@
 
 namespace liaison::cli {
 namespace {
-
-std::expected<std::string, std::string> own_executable() {
-  char path[PATH_MAX];
-  ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (length <= 0) {
-    return std::unexpected("cannot read /proc/self/exe");
-  }
-  return std::string(path, static_cast<std::size_t>(length));
-}
 
 int fail(const std::string& message) {
   log::error(message);

@@ -38,6 +38,10 @@ struct AgentModule {
 std::expected<const DaemonModule*, std::string> load_daemon_module();
 std::expected<const AgentModule*, std::string> load_agent_module();
 
+// The path of the running binary, links resolved: Linux /proc/self/exe, macOS
+// _NSGetExecutablePath. Modules are found from it, and the daemon launches agents by it.
+std::expected<std::string, std::string> own_executable();
+
 // The module `file` for the binary at `executable` ("/usr/bin/liaison", "liaison-agent.so" →
 // "/usr/lib/liaison/liaison-agent.so"); the same relation holds in the build tree.
 std::string module_path(const std::string& executable, std::string_view file);

@@ -15,16 +15,16 @@ struct VersionedTable {
   const char* version;
 };
 
+}  // namespace
+
 std::expected<std::string, std::string> own_executable() {
   char executable[PATH_MAX];
   const ssize_t length = ::readlink("/proc/self/exe", executable, sizeof(executable) - 1);
   if (length <= 0) {
-    return std::unexpected("cannot read /proc/self/exe to find liaison's modules");
+    return std::unexpected("cannot read /proc/self/exe");
   }
   return std::string(executable, static_cast<size_t>(length));
 }
-
-}  // namespace
 
 std::string module_path(const std::string& executable, std::string_view file) {
   const std::filesystem::path bin = std::filesystem::path(executable).parent_path();
@@ -36,7 +36,7 @@ namespace internal {
 std::expected<const void*, std::string> load_module(std::string_view file, const char* symbol) {
   auto executable = own_executable();
   if (!executable) {
-    return std::unexpected(executable.error());
+    return std::unexpected(executable.error() + " to find liaison's modules");
   }
   const std::string path = module_path(*executable, file);
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

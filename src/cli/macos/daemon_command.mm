@@ -4,7 +4,6 @@
 // The Linux twin is src/cli/daemon_command.cpp.
 #include <fmt/format.h>
 #include <limits.h>
-#include <mach-o/dyld.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/modules.h"
 #include "cli/control_client.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -41,20 +41,6 @@ namespace macos = platform::macos;
 int fail(const std::string& message) {
   log::error(message);
   return kExitFailed;
-}
-
-std::expected<std::string, std::string> own_executable() {
-  uint32_t size = PATH_MAX;
-  std::string path(size, '\0');
-  if (_NSGetExecutablePath(path.data(), &size) != 0) {
-    path.resize(size);
-    if (_NSGetExecutablePath(path.data(), &size) != 0) {
-      return std::unexpected(std::string("_NSGetExecutablePath failed"));
-    }
-  }
-  char resolved[PATH_MAX];
-  if (realpath(path.c_str(), resolved) == nullptr) return std::unexpected("realpath: " + path);
-  return std::string(resolved);
 }
 
 // The agent must be the main executable of Liaison.app (UserNotifications and the keychain
