@@ -4,11 +4,8 @@
 
 #include "cli/modules.h"
 #include "keys/provider_check.h"
-#include "keys/tpm/tpm_provider.h"
 
 namespace liaison::cli {
-
-static_assert(AgentKeysOnDemand::kTpmIdleAfter == keys::tpm::TpmProvider::kIdleFlushAfter);
 
 AgentKeysOnDemand::AgentKeysOnDemand(asio::io_context& io, std::filesystem::path store,
                                      ModuleLoader load,

@@ -17,6 +17,7 @@
 #include "agent/key_service.h"
 #include "cli/idle_flush_timer.h"
 #include "common/log.h"
+#include "keys/tpm/tpm_provider.h"  // kIdleFlushAfter only: nothing of tss2 is linked
 
 namespace liaison::cli {
 
@@ -41,14 +42,14 @@ struct AgentKeysModule {
 
 class AgentKeysOnDemand : public agent::KeyService {
  public:
-  static constexpr std::chrono::seconds kTpmIdleAfter{30};  // TpmProvider::kIdleFlushAfter
   using ModuleLoader = std::function<std::expected<const AgentKeysModule*, std::string>()>;
 
   // `load` finds the module (load_agent_keys_module, or a test's stand-in); it runs on the first
   // key request or doctor check, and again on the next one if it failed. `idle_after`: how long
   // a TPM key stays loaded unused (TpmProvider::kIdleFlushAfter; tests shorten it).
-  AgentKeysOnDemand(asio::io_context& io, std::filesystem::path store, ModuleLoader load,
-                    std::chrono::steady_clock::duration idle_after = kTpmIdleAfter);
+  AgentKeysOnDemand(
+      asio::io_context& io, std::filesystem::path store, ModuleLoader load,
+      std::chrono::steady_clock::duration idle_after = keys::tpm::TpmProvider::kIdleFlushAfter);
 
   protocol::Result<protocol::Json> handle(const std::string& method,
                                           protocol::Json params) override;
