@@ -356,14 +356,17 @@ KeyResult<Bytes> TpmConnection::read_nv(TPM2_HANDLE index, uint16_t max_piece) {
         "not_found", fmt::format("the TPM at \"{}\" has no NV index 0x{:08x}", tcti_, index)});
   }
   // The most one TPM2_NV_Read may return: TPM_PT_NV_BUFFER_MAX, asked once, on the first read.
-  uint32_t piece = 0;
-  if (auto properties = tpm_properties(TPM2_PT_NV_BUFFER_MAX, 1);
-      properties && !properties->empty() && properties->front().property == TPM2_PT_NV_BUFFER_MAX) {
-    piece = properties->front().value;
+  if (nv_read_piece_ == 0) {
+    if (auto properties = tpm_properties(TPM2_PT_NV_BUFFER_MAX, 1);
+        properties && !properties->empty() &&
+        properties->front().property == TPM2_PT_NV_BUFFER_MAX) {
+      nv_read_piece_ = properties->front().value;
+    }
+    if (nv_read_piece_ == 0 || nv_read_piece_ > TPM2_MAX_NV_BUFFER_SIZE) {
+      nv_read_piece_ = 512;  // every TPM 2.0 reads this much at once
+    }
   }
-  if (piece == 0 || piece > TPM2_MAX_NV_BUFFER_SIZE) {
-    piece = 512;  // every TPM 2.0 reads this much at once
-  }
+  uint32_t piece = nv_read_piece_;
   if (max_piece != 0 && max_piece < piece) {
     piece = max_piece;
   }

@@ -74,8 +74,8 @@ class TpmConnection {
   // The whole contents of NV index `index`, authorized by the index itself with its empty auth
   // value (as EK certificate indices are read): TPM2_NV_ReadPublic for its size, then
   // TPM2_NV_Read in pieces of at most TPM_PT_NV_BUFFER_MAX bytes (or `max_piece`, when smaller
-  // and not 0: for tests). Round trips: 4 + size / piece. An index the TPM does not define is
-  // `not_found`.
+  // and not 0: for tests). Round trips: 3 + size / piece, one more on the first call (the
+  // piece size). An index the TPM does not define is `not_found`.
   KeyResult<Bytes> read_nv(TPM2_HANDLE index, uint16_t max_piece = 0);
 
  private:
@@ -111,6 +111,7 @@ class TpmConnection {
   TransientObject storage_root_key_;
   Clock::time_point storage_root_key_last_used_;
   std::map<Bytes, LoadedKey> loaded_keys_;  // by wrapped form
+  uint32_t nv_read_piece_ = 0;              // TPM_PT_NV_BUFFER_MAX, once read_nv asked for it
 };
 
 }  // namespace liaison::keys::tpm
