@@ -35,4 +35,31 @@ inline constexpr EkCertificateIndex kEkCertificateIndices[] = {
 // read_nv's for each one present.
 KeyResult<std::vector<EkCertificate>> read_ek_certificates(TpmConnection& tpm);
 
+// An endorsement key as TPM2_CreatePrimary makes it in the endorsement hierarchy from the
+// template that goes with a certificate index: the key an EK certificate certifies, and the one
+// credential activation decrypts with.
+struct EndorsementKey {
+  TPM2_HANDLE certificate_index = 0;
+  TPM2B_PUBLIC public_area{};     // as the TPM returned it
+  Bytes spki;                     // DER SubjectPublicKeyInfo of its public key
+  bool template_from_nv = false;  // the manufacturer's template in NV, not the profile's
+};
+
+// The template of the EK whose certificate is at `certificate_index`: the one the manufacturer
+// stored in NV beside the certificate (with its nonce, in the low range) when there is one, else
+// the profile's. liaison carries the profile templates it could check against a TPM here: RSA
+// 2048 and ECC P-256 of the low range (templates L-1, L-2), ECC P-384 of the high range (H-3);
+// another index without a template in NV is `unsupported`. One round trip to list the NV indices,
+// then read_nv's of what is there.
+struct EkTemplate {
+  TPM2B_PUBLIC public_area{};
+  bool from_nv = false;  // the manufacturer's, read from NV
+};
+KeyResult<EkTemplate> ek_template(TpmConnection& tpm, TPM2_HANDLE certificate_index);
+
+// The EK that goes with `certificate_index`: ek_template, then TPM2_CreatePrimary (and a flush).
+// Deriving a primary key costs the TPM: ~2 ms for ECC on swtpm, an RSA key up to seconds on a
+// discrete TPM.
+KeyResult<EndorsementKey> read_endorsement_key(TpmConnection& tpm, TPM2_HANDLE certificate_index);
+
 }  // namespace liaison::keys::tpm

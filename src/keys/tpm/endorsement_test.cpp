@@ -1,5 +1,6 @@
 #include "keys/tpm/endorsement.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -11,7 +12,9 @@
 namespace liaison::keys::tpm {
 namespace {
 
+using testing::bytes_of;
 using ::testing::HasSubstr;
+using testing::read_file;
 using testing::run_command;
 using testing::TempDir;
 using testing::write_file;
@@ -61,6 +64,105 @@ TEST(EndorsementTest, ReadsEveryEkCertificateAndEachVerifiesAgainstTheManufactur
       EXPECT_THAT(text.output, HasSubstr("NIST CURVE: P-384"));
     }
   }
+}
+
+// The DER SubjectPublicKeyInfo in a certificate, as openssl extracts it.
+Bytes certificate_spki(const TempDir& dir, const Bytes& certificate_der) {
+  const auto der = dir.path() / "cert.der";
+  const auto pem = dir.path() / "pub.pem";
+  const auto spki = dir.path() / "pub.der";
+  write_file(der, certificate_der);
+  auto extracted = run_command({"openssl", "x509", "-inform", "DER", "-in", der.string(), "-pubkey",
+                                "-noout", "-out", pem.string()});
+  if (extracted.exit_status != 0) {
+    throw std::runtime_error("openssl x509 -pubkey: " + extracted.output);
+  }
+  auto converted = run_command(
+      {"openssl", "pkey", "-pubin", "-in", pem.string(), "-outform", "DER", "-out", spki.string()});
+  if (converted.exit_status != 0) {
+    throw std::runtime_error("openssl pkey: " + converted.output);
+  }
+  return bytes_of(read_file(spki));
+}
+
+// The key each EK certificate certifies is the one the profile's template makes in this TPM:
+// what an attestation CA encrypts its credential to.
+TEST(EndorsementTest, TheEkFromTheProfileTemplateIsTheKeyItsCertificateCertifies) {
+  auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true});
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  auto tpm = connect(**swtpm);
+  auto certificates = read_ek_certificates(*tpm);
+  ASSERT_TRUE(certificates) << certificates.error().message;
+  ASSERT_EQ(certificates->size(), 2u);
+
+  TempDir dir;
+  for (const EkCertificate& certificate : *certificates) {
+    SCOPED_TRACE(certificate.key_type);
+    auto ek = read_endorsement_key(*tpm, certificate.nv_index);
+    ASSERT_TRUE(ek) << ek.error().message;
+    EXPECT_FALSE(ek->template_from_nv);
+    EXPECT_EQ(ek->spki, certificate_spki(dir, certificate.der));
+    EXPECT_EQ(ek->public_area.publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED,
+              TPMA_OBJECT_RESTRICTED);
+  }
+}
+
+// swtpm_setup --allow-signing makes its EKs from templates of its own (sign and decrypt, not
+// restricted) and stores them in NV beside the certificates: those, not the profile's, give the
+// certified key.
+TEST(EndorsementTest, ATemplateStoredInNvBesideTheCertificateIsTheOneUsed) {
+  auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true, .ek_allows_signing = true});
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  auto tpm = connect(**swtpm);
+  auto certificates = read_ek_certificates(*tpm);
+  ASSERT_TRUE(certificates) << certificates.error().message;
+  ASSERT_EQ(certificates->size(), 2u);
+
+  TempDir dir;
+  for (const EkCertificate& certificate : *certificates) {
+    SCOPED_TRACE(certificate.key_type);
+    auto ek = read_endorsement_key(*tpm, certificate.nv_index);
+    ASSERT_TRUE(ek) << ek.error().message;
+    EXPECT_TRUE(ek->template_from_nv);
+    EXPECT_EQ(ek->spki, certificate_spki(dir, certificate.der));
+    EXPECT_EQ(ek->public_area.publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT,
+              TPMA_OBJECT_SIGN_ENCRYPT);
+  }
+}
+
+// The low range's ECC P-256 EK (no certificate on swtpm) is the one tpm2-tools' tpm2_createek
+// makes from the same profile template: checked against an implementation not ours.
+TEST(EndorsementTest, TheLowRangeEccEkIsTheOneTpm2CreateekMakes) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  Bytes ours;
+  {
+    auto tpm = connect(**swtpm);
+    auto ek = read_endorsement_key(*tpm, 0x01c0000a);
+    ASSERT_TRUE(ek) << ek.error().message;
+    ours = ek->spki;
+  }  // swtpm serves one connection at a time: ours closes before tpm2-tools connects
+  TempDir dir;
+  const auto pem = dir.path() / "ek.pem";
+  auto created =
+      run_command({"tpm2_createek", "-T", (*swtpm)->tcti(), "-c", (dir.path() / "ek.ctx").string(),
+                   "-G", "ecc", "-u", pem.string(), "-f", "pem"});
+  ASSERT_EQ(created.exit_status, 0) << created.output;
+  const auto der = dir.path() / "ek.der";
+  auto converted = run_command(
+      {"openssl", "pkey", "-pubin", "-in", pem.string(), "-outform", "DER", "-out", der.string()});
+  ASSERT_EQ(converted.exit_status, 0) << converted.output;
+  EXPECT_EQ(ours, bytes_of(read_file(der)));
+}
+
+TEST(EndorsementTest, AnIndexWithoutAKnownTemplateIsUnsupportedAndSaysWhich) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  auto tpm = connect(**swtpm);
+  auto ek = read_endorsement_key(*tpm, 0x01c00018);  // ECC P-521, high range
+  ASSERT_FALSE(ek);
+  EXPECT_EQ(ek.error().code, "unsupported");
+  EXPECT_THAT(ek.error().message, HasSubstr("0x01c00018"));
 }
 
 TEST(EndorsementTest, ATpmWithoutEkCertificatesHasNone) {

@@ -288,6 +288,28 @@ KeyResult<TPMT_SIGNATURE> TpmConnection::sign(const Bytes& wrapped, const TpmKey
   });
 }
 
+KeyResult<TPM2B_PUBLIC> TpmConnection::primary_public(ESYS_TR hierarchy,
+                                                      const TPM2B_PUBLIC& key_template) {
+  return with_recovery([&]() -> TpmResult<TPM2B_PUBLIC> {
+    TPM2B_SENSITIVE_CREATE sensitive{};
+    TPM2B_DATA outside_info{};
+    TPML_PCR_SELECTION creation_pcrs{};
+    ESYS_TR handle = ESYS_TR_NONE;
+    TPM2B_PUBLIC* raw_public = nullptr;
+    auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
+      return Esys_CreatePrimary(esys_.get(), hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                ESYS_TR_NONE, &sensitive, &key_template, &outside_info,
+                                &creation_pcrs, &handle, &raw_public, nullptr, nullptr, nullptr);
+    });
+    EsysPtr<TPM2B_PUBLIC> public_area(raw_public);
+    if (!created) {
+      return std::unexpected(created.error());
+    }
+    TransientObject primary(esys_.get(), handle);  // flushed on leaving
+    return *public_area;
+  });
+}
+
 void TpmConnection::flush_key(const Bytes& wrapped) { loaded_keys_.erase(wrapped); }
 
 std::size_t TpmConnection::flush_idle(Clock::time_point now, Clock::duration idle_after) {

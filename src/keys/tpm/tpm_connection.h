@@ -64,6 +64,11 @@ class TpmConnection {
 
   std::size_t loaded_key_count() const { return loaded_keys_.size(); }
 
+  // The public area of the primary key `key_template` makes in `hierarchy` (ESYS_TR_RH_ENDORSEMENT,
+  // ...; authorized by its empty auth value): TPM2_CreatePrimary, then TPM2_FlushContext. A primary
+  // is the same key every time until the hierarchy's seed changes.
+  KeyResult<TPM2B_PUBLIC> primary_public(ESYS_TR hierarchy, const TPM2B_PUBLIC& key_template);
+
   // TPM2_GetCapability(TPM_PROPERTIES) from `first`, up to `count` properties (one round trip).
   KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> tpm_properties(TPM2_PT first, uint32_t count);
 

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
+#include <openssl/param_build.h>
 #include <tss2_mu.h>
 
 #include <algorithm>
@@ -27,19 +29,94 @@ constexpr std::array<uint8_t, 26> kP256SpkiPrefix = {
 constexpr uint8_t kUncompressedPoint = 0x04;
 
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OpenSslDeleter<ECDSA_SIG_free>>;
+using ParamBuildPtr = std::unique_ptr<OSSL_PARAM_BLD, OpenSslDeleter<OSSL_PARAM_BLD_free>>;
+using ParamsPtr = std::unique_ptr<OSSL_PARAM, OpenSslDeleter<OSSL_PARAM_free>>;
+
+constexpr uint32_t kRsaDefaultExponent = 65537;  // what exponent 0 in a TPM public area means
+
+// OpenSSL's group name and field size in bytes of a TPM curve; nullptr for one it has no name for.
+struct Curve {
+  const char* name;
+  std::size_t size;
+};
+Curve curve_of(TPMI_ECC_CURVE curve) {
+  switch (curve) {
+    case TPM2_ECC_NIST_P256:
+      return {"P-256", 32};
+    case TPM2_ECC_NIST_P384:
+      return {"P-384", 48};
+    case TPM2_ECC_NIST_P521:
+      return {"P-521", 66};
+    default:
+      return {nullptr, 0};
+  }
+}
+
+// Appends a coordinate left-padded to `size` bytes; false when it is longer.
+bool append_padded(Bytes& out, const TPM2B_ECC_PARAMETER& coordinate, std::size_t size) {
+  if (coordinate.size > size) {
+    return false;
+  }
+  out.insert(out.end(), size - coordinate.size, 0);
+  out.insert(out.end(), coordinate.buffer, coordinate.buffer + coordinate.size);
+  return true;
+}
+
+// The public key of `area` as OSSL_PARAMs for EVP_PKEY_fromdata, and the key type's name.
+KeyResult<std::pair<ParamsPtr, const char*>> public_key_params(const TPMT_PUBLIC& area) {
+  ParamBuildPtr build(OSSL_PARAM_BLD_new());
+  if (!build) {
+    return std::unexpected(openssl_key_error("build the public key"));
+  }
+  const char* type = nullptr;
+  BignumPtr modulus;
+  BignumPtr exponent;
+  Bytes point;
+  if (area.type == TPM2_ALG_RSA) {
+    type = "RSA";
+    const uint32_t e = area.parameters.rsaDetail.exponent;
+    modulus.reset(BN_bin2bn(area.unique.rsa.buffer, area.unique.rsa.size, nullptr));
+    exponent.reset(BN_new());
+    if (!modulus || !exponent ||
+        BN_set_word(exponent.get(), e == 0 ? kRsaDefaultExponent : e) != 1 ||
+        OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_RSA_N, modulus.get()) != 1 ||
+        OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_RSA_E, exponent.get()) != 1) {
+      return std::unexpected(openssl_key_error("build the RSA public key"));
+    }
+  } else if (area.type == TPM2_ALG_ECC) {
+    type = "EC";
+    const Curve curve = curve_of(area.parameters.eccDetail.curveID);
+    if (curve.name == nullptr) {
+      return std::unexpected(KeyError{
+          "unsupported", fmt::format("ECC curve 0x{:x} is not one liaison reads (NIST P-256, "
+                                     "P-384, P-521)",
+                                     area.parameters.eccDetail.curveID)});
+    }
+    point.push_back(kUncompressedPoint);
+    if (!append_padded(point, area.unique.ecc.x, curve.size) ||
+        !append_padded(point, area.unique.ecc.y, curve.size)) {
+      return std::unexpected(KeyError{
+          "failed", fmt::format("an ECC coordinate over {} bytes on {}", curve.size, curve.name)});
+    }
+    if (OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.name, 0) !=
+            1 ||
+        OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                         point.size()) != 1) {
+      return std::unexpected(openssl_key_error("build the ECC public key"));
+    }
+  } else {
+    return std::unexpected(KeyError{
+        "unsupported", fmt::format("a TPM key of type 0x{:x}, neither RSA nor ECC", area.type)});
+  }
+  ParamsPtr params(OSSL_PARAM_BLD_to_param(build.get()));
+  if (!params) {
+    return std::unexpected(openssl_key_error("build the public key"));
+  }
+  return std::pair{std::move(params), type};
+}
 
 KeyError invalid_wrapped(std::string_view why) {
   return KeyError{"failed", fmt::format("not a liaison TPM key: {}", why)};
-}
-
-// Appends a TPM coordinate left-padded to 32 bytes (a TPM may drop leading zero bytes).
-bool append_coordinate(Bytes& out, const TPM2B_ECC_PARAMETER& coordinate) {
-  if (coordinate.size > kP256CoordinateSize) {
-    return false;
-  }
-  out.insert(out.end(), kP256CoordinateSize - coordinate.size, 0);
-  out.insert(out.end(), coordinate.buffer, coordinate.buffer + coordinate.size);
-  return true;
 }
 
 bool is_liaison_signing_key(const TPMT_PUBLIC& area) {
@@ -143,7 +220,8 @@ KeyResult<Bytes> spki_from_public_area(const TPM2B_PUBLIC& public_area) {
   Bytes spki(kP256SpkiPrefix.begin(), kP256SpkiPrefix.end());
   spki.push_back(kUncompressedPoint);
   const TPMS_ECC_POINT& point = public_area.publicArea.unique.ecc;
-  if (!append_coordinate(spki, point.x) || !append_coordinate(spki, point.y)) {
+  if (!append_padded(spki, point.x, kP256CoordinateSize) ||
+      !append_padded(spki, point.y, kP256CoordinateSize)) {
     return std::unexpected(KeyError{"failed", "the TPM returned a P-256 point over 32 bytes"});
   }
   // Decoding checks the point is on the curve: a key nobody can verify with is refused here.
@@ -152,6 +230,26 @@ KeyResult<Bytes> spki_from_public_area(const TPM2B_PUBLIC& public_area) {
         KeyError{"failed", fmt::format("the TPM's public key: {}", parsed.error().message)});
   }
   return spki;
+}
+
+KeyResult<Bytes> spki_from_any_public_area(const TPMT_PUBLIC& area) {
+  auto params = public_key_params(area);
+  if (!params) {
+    return std::unexpected(params.error());
+  }
+  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, params->second, nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
+      EVP_PKEY_fromdata(context.get(), &raw, EVP_PKEY_PUBLIC_KEY, params->first.get()) != 1) {
+    return std::unexpected(openssl_key_error("read the TPM's public key"));
+  }
+  EvpPkeyPtr key(raw);
+  // fromdata takes an EC point without checking it: a point off the curve is refused here.
+  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+    return std::unexpected(openssl_key_error("check the TPM's public key"));
+  }
+  return encode_spki(key.get());
 }
 
 KeyResult<Bytes> der_signature_from_tpm(const TPMT_SIGNATURE& signature) {

@@ -40,6 +40,10 @@ KeyResult<TpmKeyBlob> unwrap_key_blob(std::span<const uint8_t> wrapped);
 // DER SubjectPublicKeyInfo of the key's public point (x, y from the TPM, validated on the curve).
 KeyResult<Bytes> spki_from_public_area(const TPM2B_PUBLIC& public_area);
 
+// DER SubjectPublicKeyInfo of any RSA or ECC (NIST P-256, P-384, P-521) public area: an EK's,
+// an AK's. OpenSSL checks the key (an ECC point on its curve); other types are `unsupported`.
+KeyResult<Bytes> spki_from_any_public_area(const TPMT_PUBLIC& area);
+
 // The TPM's (r, s) as an ASN.1 DER ECDSA-Sig-Value, the form `openssl dgst -verify` reads.
 KeyResult<Bytes> der_signature_from_tpm(const TPMT_SIGNATURE& signature);
 

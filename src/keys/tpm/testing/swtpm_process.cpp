@@ -169,8 +169,8 @@ std::expected<void, std::string> SwtpmProcess::provision() {
       (state / "localca.conf").string());
   const std::string command = fmt::format(
       "swtpm_setup --tpm2 --tpmstate '{0}' --create-ek-cert --create-platform-cert "
-      "--config '{0}/swtpm_setup.conf' --overwrite --logfile '{0}/swtpm_setup.log'",
-      state.string());
+      "--config '{0}/swtpm_setup.conf' --overwrite --logfile '{0}/swtpm_setup.log'{1}",
+      state.string(), options_.ek_allows_signing ? " --allow-signing" : "");
   const int status = std::system(command.c_str());  // NOLINT(cert-env33-c): a test helper
   if (status != 0) {
     return std::unexpected(fmt::format("swtpm_setup failed (status {}): {}", status,

@@ -25,6 +25,9 @@ struct SwtpmOptions {
   // machine's /var/lib/swtpm-localca): an RSA 2048 and an ECC P-384 endorsement key, their
   // certificates in NV. About 2 s.
   bool provision_ek_certificates = false;
+  // With provision_ek_certificates: EKs that may sign as well as decrypt (`--allow-signing`), made
+  // from templates of swtpm's own that it stores in NV beside each certificate.
+  bool ek_allows_signing = false;
 };
 
 class SwtpmProcess {
