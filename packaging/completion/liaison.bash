@@ -34,6 +34,7 @@ _liaison_flags() {
     "launch-agent install" | "launch-agent uninstall" | "launch-agent status")
       echo "$client --json --user --all"
       ;;
+    "attest ek") echo "$client --json" ;;
   esac
 }
 
@@ -78,7 +79,7 @@ _liaison() {
     [[ $word == "=" ]] && continue
     if [[ -z $command ]]; then
       command="$word"
-    elif [[ -z $sub && ($command == key || $command == launch-agent) ]]; then
+    elif [[ -z $sub && ($command == key || $command == launch-agent || $command == attest) ]]; then
       sub="$word"
     fi
   done
@@ -88,13 +89,14 @@ _liaison() {
       mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
     else
       mapfile -t COMPREPLY < <(compgen -W "daemon agent sessions notify version key \
-        launch-agent doctor" -- "$cur")
+        launch-agent attest doctor" -- "$cur")
     fi
     return
   fi
-  if [[ -z $sub && ($command == key || $command == launch-agent) ]]; then
+  if [[ -z $sub && ($command == key || $command == launch-agent || $command == attest) ]]; then
     local subs="create list public sign delete"
     [[ $command == launch-agent ]] && subs="install uninstall status"
+    [[ $command == attest ]] && subs="ek"
     [[ $cur == -* ]] && subs="--help"
     mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
     return

@@ -28,6 +28,10 @@ keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(
         fmt::format("the TPM is not used in the {} ([keys] tpm_context)",
                     context_ == keys::KeyContext::kDaemon ? "daemon" : "user's session")});
   }
+  return connected_tpm(tpm_tcti);
+}
+
+keys::KeyResult<keys::tpm::TpmProvider*> KeyProviders::connected_tpm(const std::string& tpm_tcti) {
   // A TCTI that changed (the daemon forwards its config to agents) means another TPM.
   if (tpm_ && tpm_->tcti() != tpm_tcti) {
     tpm_.reset();
@@ -44,6 +48,18 @@ keys::KeyResult<keys::UnexportableKeyProvider*> KeyProviders::open_tpm(
     tpm_used_();
   }
   return tpm_.get();
+}
+
+keys::KeyResult<keys::Attestation*> KeyProviders::attestation(const std::string& tpm_tcti) {
+  auto tpm = connected_tpm(tpm_tcti);
+  if (!tpm) {
+    return std::unexpected(tpm.error());
+  }
+  if (!attestation_ || attestation_connection_ != (*tpm)->connection()) {
+    attestation_connection_ = (*tpm)->connection();
+    attestation_ = std::make_unique<keys::tpm::TpmAttestation>(attestation_connection_);
+  }
+  return attestation_.get();
 }
 
 bool KeyProviders::flush_idle() {

@@ -13,7 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "keys/attestation.h"
 #include "keys/software_provider.h"
+#include "keys/tpm/tpm_attestation.h"
 #include "keys/tpm/tpm_provider.h"
 
 namespace liaison::cli {
@@ -30,16 +32,24 @@ class KeyProviders {
   keys::KeyResult<keys::UnexportableKeyProvider*> lookup(std::string_view name,
                                                          const std::string& tpm_tcti);
 
+  // The TPM's attestation (attest.*), on the TPM provider's connection. The attestation key is
+  // the daemon's whichever context [keys] tpm_context places keys in, so this opens the TPM even
+  // where lookup("tpm") says it is not used here.
+  keys::KeyResult<keys::Attestation*> attestation(const std::string& tpm_tcti);
+
   // Flushes the TPM keys unused for TpmProvider::kIdleFlushAfter; whether any stay loaded.
   bool flush_idle();
 
  private:
   keys::KeyResult<keys::UnexportableKeyProvider*> open_tpm(const std::string& tpm_tcti);
+  keys::KeyResult<keys::tpm::TpmProvider*> connected_tpm(const std::string& tpm_tcti);
 
   keys::KeyContext context_;
   bool tpm_here_;
   keys::SoftwareKeyProvider software_;
   std::unique_ptr<keys::tpm::TpmProvider> tpm_;
+  std::shared_ptr<keys::tpm::TpmConnection> attestation_connection_;
+  std::unique_ptr<keys::tpm::TpmAttestation> attestation_;
   std::function<void()> tpm_used_;
 };
 

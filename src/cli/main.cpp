@@ -145,6 +145,9 @@ int run(int argc, char** argv) {
   LaunchAgentCommand launch_agent_command;
   add_launch_agent_command(app, launch_agent_command);
 
+  AttestCommand attest_command;
+  add_attest_command(app, attest_command);
+
   // Before CLI11 sees it: it would print the top-level help for `liaison presense --help`.
   if (auto unknown = unknown_command_error(app, std::span<const char* const>(argv + 1, argc - 1))) {
     fmt::print(stderr, "liaison: {}\n", *unknown);
@@ -198,6 +201,9 @@ int run(int argc, char** argv) {
   }
   if (app.got_subcommand("launch-agent")) {
     return run_launch_agent_command(launch_agent_command);
+  }
+  if (app.got_subcommand("attest")) {
+    return run_attest_command(attest_command);
   }
   return kExitUsage;
 }

@@ -104,6 +104,7 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
       keys_(supervisor_, config_, paths_.state_dir, parts_.key_providers,
             auto_keys_of(parts_, config_), parts_.users),
       launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
+      attestation_(parts_.attestation),
       doctor_({.agents = supervisor_,
                .sessions = parts_.sessions,
                .config = config_,
@@ -228,6 +229,9 @@ void Daemon::serve_control(Socket socket) {
   connection->start([this](protocol::Request request) {
     if (LaunchAgentService::handles(request.method)) {
       return launch_agents_.handle(std::move(request));
+    }
+    if (AttestationService::handles(request.method)) {
+      return attestation_.handle(std::move(request));
     }
     return control_.handle(std::move(request));
   });

@@ -20,6 +20,7 @@
 #include "daemon/agent_connection_quota.h"
 #include "daemon/agent_launcher.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/attestation_service.h"
 #include "daemon/auto_key_placement.h"
 #include "daemon/control_service.h"
 #include "daemon/doctor.h"
@@ -52,6 +53,12 @@ struct DaemonParts {
   keys::KeyManager::ProviderLookup key_providers = [](std::string_view name) {
     return keys::KeyResult<keys::UnexportableKeyProvider*>(std::unexpected(
         keys::KeyError{"unavailable", "no key provider \"" + std::string(name) + "\" here"}));
+  };
+  // The TPM's attestation (attest.*), opened on first use. None by default: attest.* then says
+  // why (macOS; a platform without a TPM).
+  AttestationService::AttestationLookup attestation = [] {
+    return keys::KeyResult<keys::Attestation*>(
+        std::unexpected(keys::KeyError{"unavailable", "no TPM attestation on this platform"}));
   };
   // What [keys] backend = "auto" means here (the platform wiring decides). Unset: the Linux
   // meaning, AutoKeyPlacement::tpm_per_config (the TPM where [keys] tpm_context places it).
@@ -117,6 +124,7 @@ class Daemon {
   NotificationOutcomes outcomes_;
   KeyRouter keys_;
   LaunchAgentService launch_agents_;
+  AttestationService attestation_;
   Doctor doctor_;
   ControlService control_;
   asio::local::stream_protocol::acceptor agent_acceptor_;

@@ -103,13 +103,17 @@ KeyResult<std::string> public_key_pem(std::span<const uint8_t> spki) {
   if (!key) {
     return std::unexpected(key.error());
   }
-  std::string body = base64_encode(spki);
-  std::string pem = "-----BEGIN PUBLIC KEY-----\n";
+  return pem_armor("PUBLIC KEY", spki);
+}
+
+std::string pem_armor(std::string_view label, std::span<const uint8_t> der) {
+  std::string body = base64_encode(der);
+  std::string pem = fmt::format("-----BEGIN {}-----\n", label);
   for (std::size_t i = 0; i < body.size(); i += kPemLineLength) {
     pem += body.substr(i, kPemLineLength);
     pem += '\n';
   }
-  pem += "-----END PUBLIC KEY-----\n";
+  pem += fmt::format("-----END {}-----\n", label);
   return pem;
 }
 

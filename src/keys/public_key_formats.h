@@ -36,6 +36,10 @@ KeyResult<Bytes> spki_from_p256_point(std::span<const uint8_t> x, std::span<cons
 // "-----BEGIN PUBLIC KEY-----\n", base64 of the DER in lines of 64, "-----END PUBLIC KEY-----\n".
 KeyResult<std::string> public_key_pem(std::span<const uint8_t> spki);
 
+// PEM armor (RFC 7468) of any DER: "-----BEGIN <label>-----", base64 in lines of 64, "-----END
+// <label>-----", each line ending in a newline. No check of what the DER holds.
+std::string pem_armor(std::string_view label, std::span<const uint8_t> der);
+
 // {"crv":"P-256","kid":<thumbprint>,"kty":"EC","x":<b64url>,"y":<b64url>}.
 KeyResult<nlohmann::json> public_key_jwk(std::span<const uint8_t> spki);
 

@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import time
 
+from liaison_cli import wait_for_ready_agents
+
 
 class Swtpm:
     """A TPM 2.0 simulator on free loopback ports, its state kept across restart()."""
@@ -24,14 +26,17 @@ class Swtpm:
     def tcti(self):
         return f"swtpm:host=127.0.0.1,port={self.port}"
 
-    def start(self, new_ports=False, fresh_state=False):
+    def start(self, new_ports=False, fresh_state=False, manufactured=False):
         """Starts swtpm on its state; with new_ports, on fresh ports (its old ones may be held
-        in TIME_WAIT for a minute after a stop); with fresh_state, as a brand-new TPM."""
+        in TIME_WAIT for a minute after a stop); with fresh_state, as a brand-new TPM; with
+        manufactured too, one swtpm_setup gave EKs and their certificates (manufacture())."""
         if new_ports:
             self.port = _free_port_pair()
         if fresh_state:
             shutil.rmtree(self.state, ignore_errors=True)
             os.makedirs(self.state)
+            if manufactured:
+                self.manufacture()
         self.process = subprocess.Popen(
             ["swtpm", "socket", "--tpm2",
              "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
@@ -48,6 +53,46 @@ class Swtpm:
             time.sleep(0.02)
         raise TimeoutError("swtpm did not listen within 10 s")
 
+    @property
+    def ca_dir(self):
+        return os.path.join(self.state, "ca")
+
+    @property
+    def ek_root_certificate(self):
+        """The manufacturer's root CA certificate (PEM) of manufacture()'s EK certificates."""
+        return os.path.join(self.ca_dir, "swtpm-localca-rootca-cert.pem")
+
+    @property
+    def ek_issuer_certificate(self):
+        """The intermediate that signed the EK certificates (PEM)."""
+        return os.path.join(self.ca_dir, "issuercert.pem")
+
+    def manufacture(self):
+        """Does what a TPM vendor does, with swtpm_setup (swtpm-tools) and a CA of this
+        simulator's own in <state>/ca (never the machine's /var/lib/swtpm-localca): an RSA 2048
+        EK with its certificate at NV 0x01c00002 and an ECC P-384 one at 0x01c00016
+        (../shared/notes/tpm-attestation-facts.md). About 2 s."""
+        os.makedirs(self.ca_dir, exist_ok=True)
+        localca = os.path.join(self.state, "localca.conf")
+        with open(localca, "w") as conf:
+            conf.write(f"statedir = {self.ca_dir}\nsigningkey = {self.ca_dir}/signkey.pem\n"
+                       f"issuercert = {self.ek_issuer_certificate}\n"
+                       f"certserial = {self.ca_dir}/certserial\n")
+        setup = os.path.join(self.state, "swtpm_setup.conf")
+        with open(setup, "w") as conf:
+            conf.write("create_certs_tool = /usr/bin/swtpm_localca\n"
+                       f"create_certs_tool_config = {localca}\n"
+                       "create_certs_tool_options = /etc/swtpm-localca.options\n"
+                       "active_pcr_banks = sha256\n")
+        log = os.path.join(self.state, "swtpm_setup.log")
+        result = subprocess.run(
+            ["swtpm_setup", "--tpm2", "--tpmstate", self.state, "--create-ek-cert",
+             "--create-platform-cert", "--config", setup, "--overwrite", "--logfile", log],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        if result.returncode != 0:
+            with open(log, errors="replace") as text:
+                raise RuntimeError(f"swtpm_setup failed: {result.stdout}{text.read()}")
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -61,6 +106,38 @@ class Swtpm:
     def remove(self):
         self.stop()
         shutil.rmtree(self.state, ignore_errors=True)
+
+
+def configure(container, swtpm, tpm_context):
+    """Writes liaison.toml for this placement of the TPM and restarts the daemon; returns the
+    ready session listing."""
+    config = (f'[keys]\nbackend = "auto"\ntpm_tcti = "{swtpm.tcti}"\n'
+              f'tpm_context = "{tpm_context}"\n')
+    path = container.path("/etc/liaison/liaison.toml")
+    running = container.exec(["systemctl", "is-active", "liaison.service"], check=False)
+    if path.read_text() == config and running.stdout.strip() == "active":
+        return
+    path.write_text(config)
+    restart(container)
+
+
+def restart(container):
+    """Restarts the daemon. The tests restart it more often than systemd's start limit allows
+    a real service (5 in 10 s), so the limit's count is reset first."""
+    container.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
+    container.exec(["systemctl", "restart", "liaison.service"], timeout=30)
+
+
+def fresh_tpm(container, desktops, swtpm, tpm_context, manufactured=False):
+    """Gives every test a brand-new simulator (manufactured: with EK certificates), and points
+    liaison at it. swtpm has no resource manager: objects a process left loaded (an agent a test
+    killed) would fill its three object slots for the tests after it (on a real machine
+    /dev/tpmrm0 keeps processes apart), and each stop without TPM2_Shutdown counts as a failed
+    authorization, so a reused state would end in dictionary-attack lockout after a few tests."""
+    swtpm.stop()
+    swtpm.start(new_ports=True, fresh_state=True, manufactured=manufactured)
+    configure(container, swtpm, tpm_context)
+    return wait_for_ready_agents(container, desktops.values())
 
 
 def _free_port_pair():

@@ -12,9 +12,9 @@ import os
 import pytest
 
 from liaison_cli import liaison, parse_json, request_line, rpc_exchange, sessions, \
-    wait_for_ready_agents, CONTROL_SOCKET
+    CONTROL_SOCKET
 from runner import describe, observe_until
-from swtpm import Swtpm
+from swtpm import Swtpm, configure, fresh_tpm, restart
 
 MESSAGE = "/tmp/liaison-keys-message"
 
@@ -27,38 +27,6 @@ def swtpm():
         yield simulator
     finally:
         simulator.remove()
-
-
-def configure(container, swtpm, tpm_context):
-    """Writes liaison.toml for this placement of the TPM and restarts the daemon; returns the
-    ready session listing."""
-    config = (f'[keys]\nbackend = "auto"\ntpm_tcti = "{swtpm.tcti}"\n'
-              f'tpm_context = "{tpm_context}"\n')
-    path = container.path("/etc/liaison/liaison.toml")
-    running = container.exec(["systemctl", "is-active", "liaison.service"], check=False)
-    if path.read_text() == config and running.stdout.strip() == "active":
-        return
-    path.write_text(config)
-    restart(container)
-
-
-def restart(container):
-    """Restarts the daemon. The tests restart it more often than systemd's start limit allows
-    a real service (5 in 10 s), so the limit's count is reset first."""
-    container.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
-    container.exec(["systemctl", "restart", "liaison.service"], timeout=30)
-
-
-def fresh_tpm(container, desktops, swtpm, tpm_context):
-    """Gives every test a brand-new simulator, and points liaison at it. swtpm has no resource
-    manager: objects a process left loaded (an agent a test killed) would fill its three object
-    slots for the tests after it (on a real machine /dev/tpmrm0 keeps processes apart), and each
-    stop without TPM2_Shutdown counts as a failed authorization, so a reused state would end in
-    dictionary-attack lockout after a few tests."""
-    swtpm.stop()
-    swtpm.start(new_ports=True, fresh_state=True)
-    configure(container, swtpm, tpm_context)
-    return wait_for_ready_agents(container, desktops.values())
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/modules.h"
 #include "cli/control_client.h"
+#include "cli/modules.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
@@ -138,6 +138,14 @@ int run_daemon(const DaemonFlags& flags) {
        .peers = peers,
        .key_providers =
            [&software](std::string_view name) { return daemon_key_provider(software, name); },
+       // No TPM, and Apple attests Secure Enclave keys to third parties only through Managed
+       // Device Attestation (MDM): docs/macos.md.
+       .attestation =
+           [] {
+             return keys::KeyResult<keys::Attestation*>(std::unexpected(keys::KeyError{
+                 "unavailable", "macOS has no TPM; Apple attests Secure Enclave keys only "
+                                "through Managed Device Attestation (MDM), see docs/macos.md"}));
+           },
        // macOS: "auto" is the Secure Enclave in the user's agent, else a software key there.
        .auto_keys = daemon::AutoKeyPlacement::secure_enclave_in_session(),
        // launchd has no readiness protocol: a LaunchDaemon is "running" once spawned.

@@ -94,6 +94,10 @@ class TpmProvider final : public UnexportableKeyProvider {
 
   const std::string& tcti() const;
 
+  // The provider's TPM connection, for what else the same process does with that TPM
+  // (attestation): one connection per TPM per process.
+  const std::shared_ptr<TpmConnection>& connection() const { return connection_; }
+
  private:
   std::shared_ptr<TpmConnection> connection_;  // shared with the keys this provider made
   KeyContext context_;

@@ -1,0 +1,89 @@
+// `liaison attest ek [--json]`: a thin client of the attest.* control methods (docs/protocol.md):
+// the TPM's endorsement keys and their manufacturer's certificates, what an attestation CA asks
+// for first (issue 14).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/control_client.h"
+
+namespace liaison::cli {
+namespace {
+
+using protocol::Json;
+using namespace std::chrono_literals;
+
+// Deriving an RSA EK takes a discrete TPM seconds the first time.
+constexpr auto kAttestCallTimeout = 60s;
+
+std::string text_of(const Json& value, const char* key) {
+  const auto found = value.find(key);
+  return found != value.end() && found->is_string() ? found->get<std::string>() : "";
+}
+
+// One EK as a person reads it: what it is, who certified it until when, then the PEMs.
+std::string describe_ek(const Json& ek) {
+  std::string text = fmt::format("EK {} at NV index {} (template: {})\n", text_of(ek, "key_type"),
+                                 text_of(ek, "nv_index"), text_of(ek, "template"));
+  const Json& certificate = ek.contains("certificate") ? ek.at("certificate") : Json();
+  if (certificate.is_object()) {
+    if (certificate.contains("problem")) {
+      text += fmt::format("  certificate: {}\n", text_of(certificate, "problem"));
+    } else {
+      text +=
+          fmt::format("  certificate issued by {}\n  subject \"{}\", serial {}, valid {} to {}\n",
+                      text_of(certificate, "issuer"), text_of(certificate, "subject"),
+                      text_of(certificate, "serial"), text_of(certificate, "not_before"),
+                      text_of(certificate, "not_after"));
+    }
+  } else {
+    text += "  no certificate in the TPM for this EK\n";
+  }
+  if (ek.contains("problem") && ek.at("problem").is_object()) {
+    text += fmt::format("  public key unknown: {}\n", text_of(ek.at("problem"), "message"));
+  } else {
+    text += text_of(ek, "public_key");
+  }
+  if (certificate.is_object()) {
+    text += text_of(certificate, "pem");
+  }
+  return text;
+}
+
+int run_ek(const ClientFlags& flags) {
+  auto report = call_daemon(flags.runtime_dir, "attest.ek", Json::object(), kAttestCallTimeout);
+  if (!report) {
+    return report.error();
+  }
+  if (flags.json) {
+    fmt::print("{}\n", report->dump(2));
+    return kExitOk;
+  }
+  fmt::print("TPM: {}\n", text_of(*report, "tpm"));
+  for (const Json& ek : report->at("endorsement_keys")) {
+    fmt::print("\n{}", describe_ek(ek));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_attest_command(CLI::App& app, AttestCommand& command) {
+  auto* attest = app.add_subcommand(
+      "attest", "the TPM's evidence for an attestation CA: endorsement keys (more to come)");
+  attest->require_subcommand(1);
+  command.ek = attest->add_subcommand(
+      "ek", "print the TPM's endorsement keys and the manufacturer's certificates for them");
+  add_client_flags(*command.ek, command.client, /*with_json=*/true);
+}
+
+int run_attest_command(const AttestCommand& command) {
+  if (command.ek->parsed()) {
+    return run_ek(command.client);
+  }
+  return kExitUsage;
+}
+
+}  // namespace liaison::cli

@@ -1,0 +1,75 @@
+#include "daemon/attestation_service.h"
+
+#include <fmt/format.h>
+
+#include "keys/key_methods.h"
+#include "keys/public_key_formats.h"
+#include "keys/x509_summary.h"
+
+namespace liaison::daemon {
+namespace {
+
+using protocol::Error;
+using protocol::Json;
+using protocol::Result;
+
+Json key_error_json(const keys::KeyError& error) {
+  return {{"code", error.code}, {"message", error.message}};
+}
+
+// The certificate as PEM, and what it says when it parses (a TPM's NV holds whatever was written
+// there: a certificate that does not parse is shown, with why, not dropped).
+Json certificate_json(const keys::Bytes& der) {
+  auto summary = keys::summarize_certificate(der);
+  if (!summary) {
+    return {
+        {"pem", keys::pem_armor("CERTIFICATE", der)},
+        {"problem", fmt::format("not a certificate OpenSSL reads: {}", summary.error().message)}};
+  }
+  return {{"pem", summary->pem},
+          {"subject", summary->subject},
+          {"issuer", summary->issuer},
+          {"serial", summary->serial},
+          {"not_before", summary->not_before},
+          {"not_after", summary->not_after}};
+}
+
+}  // namespace
+
+Json endorsement_json(const keys::EndorsementEvidence& ek) {
+  Json entry = {{"nv_index", fmt::format("0x{:08x}", ek.nv_index)},
+                {"key_type", ek.key_type},
+                {"template", ek.template_source},
+                {"public_key", nullptr},
+                {"certificate", ek.certificate ? certificate_json(*ek.certificate) : Json()},
+                {"problem", ek.problem ? key_error_json(*ek.problem) : Json()}};
+  if (ek.public_key) {
+    entry["public_key"] = keys::pem_armor("PUBLIC KEY", *ek.public_key);
+  }
+  return entry;
+}
+
+asio::awaitable<Result<Json>> AttestationService::handle(protocol::Request request) {
+  if (request.method == "attest.ek") {
+    co_return endorsement_keys();
+  }
+  co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+Result<Json> AttestationService::endorsement_keys() {
+  auto attestation = attestation_();
+  if (!attestation) {
+    return std::unexpected(keys::key_error_to_rpc(attestation.error()));
+  }
+  auto evidence = (*attestation)->endorsement();
+  if (!evidence) {
+    return std::unexpected(keys::key_error_to_rpc(evidence.error()));
+  }
+  Json endorsement_keys = Json::array();
+  for (const keys::EndorsementEvidence& ek : *evidence) {
+    endorsement_keys.push_back(endorsement_json(ek));
+  }
+  return Json{{"tpm", (*attestation)->tpm_name()}, {"endorsement_keys", endorsement_keys}};
+}
+
+}  // namespace liaison::daemon

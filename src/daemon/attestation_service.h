@@ -1,0 +1,41 @@
+// The control socket's attest.* methods (issue 14; docs/protocol.md): the daemon's evidence that
+// keys live in this machine's TPM. The attestation key is the daemon's whichever context the TPM
+// keys are placed in, so these run here, on the daemon's own TPM connection (keys/attestation.h).
+// Like key.* on daemon-context keys they run on the loop and hold it for their TPM round trips;
+// control.sock takes them only from root and group liaison, never from a user.
+//   attest.ek {} -> {tpm, endorsement_keys: [{nv_index, key_type, template, public_key,
+//                    certificate, problem}]}
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <functional>
+#include <string>
+
+#include "keys/attestation.h"
+#include "protocol/json_rpc.h"
+
+namespace liaison::daemon {
+
+class AttestationService {
+ public:
+  // The platform's attestation, opened on first use; an error (`unavailable`: no TPM, macOS)
+  // is what every attest.* call answers.
+  using AttestationLookup = std::function<keys::KeyResult<keys::Attestation*>()>;
+
+  explicit AttestationService(AttestationLookup attestation)
+      : attestation_(std::move(attestation)) {}
+
+  static bool handles(const std::string& method) { return method.starts_with("attest."); }
+
+  asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
+
+ private:
+  protocol::Result<protocol::Json> endorsement_keys();
+
+  AttestationLookup attestation_;
+};
+
+// attest.ek's JSON for one endorsement key (exposed for tests).
+protocol::Json endorsement_json(const keys::EndorsementEvidence& ek);
+
+}  // namespace liaison::daemon

@@ -1,0 +1,48 @@
+// Evidence for a server that keys live in this machine's TPM (issue 14). A TPM is known by its
+// endorsement keys (EKs), whose certificates its manufacturer wrote into it; an attestation CA
+// checks, by credential activation, that an attestation key (AK) sits in the same TPM as such an
+// EK, and certifies the AK; the AK then certifies other keys of the TPM (TPM2_Certify).
+//
+// One interface, one implementation per platform: the TPM's on Linux (tpm/tpm_attestation.h).
+// macOS has none: Apple offers third parties no attestation of Secure Enclave keys outside
+// Managed Device Attestation (docs/macos.md), and the daemon answers `unavailable` there.
+//
+// Single-threaded, like the TPM connection it uses; every call blocks for its TPM round trips.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keys/unexportable_key.h"
+
+namespace liaison::keys {
+
+// One endorsement key of the TPM: its certificate if the TPM holds one, and its public key as the
+// TPM derives it. Either may be missing, with `problem` saying why.
+struct EndorsementEvidence {
+  uint32_t nv_index = 0;             // the certificate's NV index (or where it would be)
+  std::string key_type;              // "RSA 2048", "ECC NIST P-384", ...
+  std::optional<Bytes> certificate;  // DER, as stored in NV
+  std::optional<Bytes> public_key;   // DER SubjectPublicKeyInfo of the EK
+  std::string template_source;       // "profile" (TCG EK profile) or "nv" (the manufacturer's)
+  std::optional<KeyError> problem;   // why the public key is missing
+};
+
+class Attestation {
+ public:
+  virtual ~Attestation() = default;
+
+  // Every EK certificate the TPM holds, each with its EK's public key; a TPM with no certificate
+  // gets the EKs of the profile's low-range templates (RSA 2048, ECC P-256), without
+  // certificates. The first call derives each EK (TPM2_CreatePrimary: milliseconds for ECC,
+  // seconds for RSA on a discrete TPM); later calls answer from memory after listing the NV
+  // indices (one round trip), since an EK changes only when the endorsement seed does.
+  virtual KeyResult<std::vector<EndorsementEvidence>> endorsement() = 0;
+
+  // What the TPM is reached through ("device:/dev/tpmrm0"), for messages and `doctor`.
+  virtual std::string tpm_name() const = 0;
+};
+
+}  // namespace liaison::keys

@@ -1,0 +1,91 @@
+"""End-to-end tests of attestation (issue 14) against a manufactured TPM 2.0 simulator.
+
+The swtpm is manufactured as a vendor would (swtpm_setup with a CA of the test's own): EKs and
+their certificates in NV. What liaison prints is checked with openssl on the host, against that
+CA, never with liaison's own code.
+"""
+
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from liaison_cli import liaison, parse_json
+from runner import describe
+from swtpm import Swtpm, fresh_tpm
+
+EK_INDICES = {"0x01c00002": "RSA 2048", "0x01c00016": "ECC NIST P-384"}
+
+
+@pytest.fixture(scope="module")
+def swtpm():
+    simulator = Swtpm()
+    try:
+        yield simulator
+    finally:
+        simulator.remove()
+
+
+@pytest.fixture(params=["daemon", "user-session"])
+def manufactured_tpm(request, installed, desktops, swtpm):
+    """A brand-new manufactured TPM, liaison's TPM keys placed in the daemon or in sessions: the
+    attestation key is the daemon's either way."""
+    return fresh_tpm(installed, desktops, swtpm, request.param, manufactured=True)
+
+
+def openssl(*args, stdin=None):
+    return subprocess.run(["openssl", *args], input=stdin, capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_attest_ek_gives_each_ek_certificate_and_its_key_as_openssl_sees_them(
+        installed, manufactured_tpm, swtpm):
+    result = liaison(installed, "attest", "ek", "--json", timeout=90)
+    assert result.returncode == 0, describe(result)
+    report = parse_json(result)
+    assert report["tpm"] == swtpm.tcti, report
+    found = {ek["nv_index"]: ek for ek in report["endorsement_keys"]}
+    assert set(found) == set(EK_INDICES), report
+    for index, ek in found.items():
+        assert ek["key_type"] == EK_INDICES[index], ek
+        assert ek["problem"] is None and ek["template"] == "profile", ek
+        certificate = ek["certificate"]["pem"]
+        with tempfile.NamedTemporaryFile("w", suffix=".pem") as file:
+            file.write(certificate)
+            file.flush()
+            verified = openssl("verify", "-CAfile", swtpm.ek_root_certificate, "-untrusted",
+                               swtpm.ek_issuer_certificate, file.name)
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+        # The key liaison derived from the template is the key the certificate certifies.
+        certified_key = openssl("x509", "-pubkey", "-noout", stdin=certificate)
+        assert certified_key.returncode == 0, certified_key.stderr
+        assert ek["public_key"] == certified_key.stdout, (index, ek["public_key"])
+        issuer = openssl("x509", "-noout", "-issuer", "-nameopt", "RFC2253", stdin=certificate)
+        assert ek["certificate"]["issuer"] == issuer.stdout.strip().removeprefix("issuer="), ek
+
+
+def test_attest_ek_prints_what_a_person_needs(installed, manufactured_tpm, swtpm):
+    result = liaison(installed, "attest", "ek", timeout=90)
+    assert result.returncode == 0, describe(result)
+    assert f"TPM: {swtpm.tcti}" in result.stdout, describe(result)
+    for index, key_type in EK_INDICES.items():
+        assert f"EK {key_type} at NV index {index}" in result.stdout, describe(result)
+    assert result.stdout.count("certificate issued by ") == 2, describe(result)
+    assert result.stdout.count("-----BEGIN CERTIFICATE-----") == 2, describe(result)
+    assert result.stdout.count("-----BEGIN PUBLIC KEY-----") == 2, describe(result)
+
+
+def test_a_user_may_not_ask_for_attestation(installed, manufactured_tpm):
+    result = liaison(installed, "attest", "ek", "--json", user="alice")
+    assert result.returncode != 0, describe(result)
+    assert "only root and members of group liaison" in result.stderr, describe(result)
+
+
+def test_attest_ek_without_a_tpm_is_a_clear_error(installed, desktops, swtpm):
+    fresh_tpm(installed, desktops, swtpm, "daemon", manufactured=True)
+    swtpm.stop()
+    result = liaison(installed, "attest", "ek", "--json", timeout=90)
+    assert result.returncode != 0, describe(result)
+    assert "unavailable" in result.stderr or "TPM" in result.stderr, describe(result)
+    assert os.path.exists(swtpm.state)
