@@ -34,7 +34,7 @@ _liaison_flags() {
     "launch-agent install" | "launch-agent uninstall" | "launch-agent status")
       echo "$client --json --user --all"
       ;;
-    "attest ek") echo "$client --json" ;;
+    "attest ek" | "attest enroll") echo "$client --json" ;;
   esac
 }
 
@@ -96,7 +96,7 @@ _liaison() {
   if [[ -z $sub && ($command == key || $command == launch-agent || $command == attest) ]]; then
     local subs="create list public sign delete"
     [[ $command == launch-agent ]] && subs="install uninstall status"
-    [[ $command == attest ]] && subs="ek"
+    [[ $command == attest ]] && subs="ek enroll"
     [[ $cur == -* ]] && subs="--help"
     mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
     return

@@ -1,6 +1,6 @@
-// `liaison attest ek [--json]`: a thin client of the attest.* control methods (docs/protocol.md):
-// the TPM's endorsement keys and their manufacturer's certificates, what an attestation CA asks
-// for first (issue 14).
+// `liaison attest ek | enroll [--json]`: a thin client of the attest.* control methods
+// (docs/protocol.md): the TPM's endorsement keys and their manufacturer's certificates, what an
+// attestation CA asks for first (issue 14).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -52,6 +52,35 @@ std::string describe_ek(const Json& ek) {
   return text;
 }
 
+void print_endorsement_keys(const Json& report) {
+  fmt::print("TPM: {}\n", text_of(report, "tpm"));
+  for (const Json& ek : report.at("endorsement_keys")) {
+    fmt::print("\n{}", describe_ek(ek));
+  }
+}
+
+int run_enroll(const ClientFlags& flags) {
+  auto report = call_daemon(flags.runtime_dir, "attest.enroll", Json::object(), kAttestCallTimeout);
+  if (!report) {
+    return report.error();
+  }
+  if (flags.json) {
+    fmt::print("{}\n", report->dump(2));
+    return kExitOk;
+  }
+  const Json& key = report->at("attestation_key");
+  fmt::print("attestation key {} {}\n  name {}\n{}",
+             report->value("created", false) ? "created" : "enrolled before, on",
+             report->value("created", false) ? "now" : text_of(key, "created"),
+             text_of(key, "name"), text_of(key, "public_key"));
+  fmt::print(
+      "For an attestation CA: the EK certificate and public key below, and the AK's name\n"
+      "and public area (TPM2B_PUBLIC, in --json); it answers with a credential for\n"
+      "`liaison attest activate`.\n\n");
+  print_endorsement_keys(*report);
+  return kExitOk;
+}
+
 int run_ek(const ClientFlags& flags) {
   auto report = call_daemon(flags.runtime_dir, "attest.ek", Json::object(), kAttestCallTimeout);
   if (!report) {
@@ -61,10 +90,7 @@ int run_ek(const ClientFlags& flags) {
     fmt::print("{}\n", report->dump(2));
     return kExitOk;
   }
-  fmt::print("TPM: {}\n", text_of(*report, "tpm"));
-  for (const Json& ek : report->at("endorsement_keys")) {
-    fmt::print("\n{}", describe_ek(ek));
-  }
+  print_endorsement_keys(*report);
   return kExitOk;
 }
 
@@ -72,16 +98,22 @@ int run_ek(const ClientFlags& flags) {
 
 void add_attest_command(CLI::App& app, AttestCommand& command) {
   auto* attest = app.add_subcommand(
-      "attest", "the TPM's evidence for an attestation CA: endorsement keys (more to come)");
+      "attest", "the TPM's evidence for an attestation CA: endorsement keys, the attestation key");
   attest->require_subcommand(1);
   command.ek = attest->add_subcommand(
       "ek", "print the TPM's endorsement keys and the manufacturer's certificates for them");
   add_client_flags(*command.ek, command.client, /*with_json=*/true);
+  command.enroll = attest->add_subcommand(
+      "enroll", "make the daemon's attestation key (once) and print what an attestation CA needs");
+  add_client_flags(*command.enroll, command.client, /*with_json=*/true);
 }
 
 int run_attest_command(const AttestCommand& command) {
   if (command.ek->parsed()) {
     return run_ek(command.client);
+  }
+  if (command.enroll->parsed()) {
+    return run_enroll(command.client);
   }
   return kExitUsage;
 }

@@ -80,10 +80,11 @@ struct LaunchAgentCommand {
 void add_launch_agent_command(CLI::App& app, LaunchAgentCommand& command);
 int run_launch_agent_command(const LaunchAgentCommand& command);
 
-// `liaison attest ek [--json]` (attest_command.cpp).
+// `liaison attest ek | enroll [--json]` (attest_command.cpp).
 struct AttestCommand {
   ClientFlags client;
   CLI::App* ek = nullptr;
+  CLI::App* enroll = nullptr;
 };
 void add_attest_command(CLI::App& app, AttestCommand& command);
 int run_attest_command(const AttestCommand& command);

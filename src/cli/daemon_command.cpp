@@ -129,8 +129,9 @@ int run_daemon(const DaemonFlags& flags) {
        .peers = peers,
        .key_providers = [&key_providers, tcti = config->keys.tpm_tcti](
                             std::string_view name) { return key_providers.lookup(name, tcti); },
-       .attestation = [&key_providers,
-                       tcti = config->keys.tpm_tcti] { return key_providers.attestation(tcti); },
+       .attestation = [&key_providers, tcti = config->keys.tpm_tcti,
+                       state_dir =
+                           paths.state_dir] { return key_providers.attestation(tcti, state_dir); },
        // Linux: "auto" is the TPM, where [keys] tpm_context places it.
        .auto_keys = daemon::AutoKeyPlacement::tpm_per_config(*config),
        .notify_service_manager = [](const std::string& state) { sd_notify(0, state.c_str()); },

@@ -50,14 +50,15 @@ keys::KeyResult<keys::tpm::TpmProvider*> KeyProviders::connected_tpm(const std::
   return tpm_.get();
 }
 
-keys::KeyResult<keys::Attestation*> KeyProviders::attestation(const std::string& tpm_tcti) {
+keys::KeyResult<keys::Attestation*> KeyProviders::attestation(
+    const std::string& tpm_tcti, const std::filesystem::path& state_dir) {
   auto tpm = connected_tpm(tpm_tcti);
   if (!tpm) {
     return std::unexpected(tpm.error());
   }
   if (!attestation_ || attestation_connection_ != (*tpm)->connection()) {
     attestation_connection_ = (*tpm)->connection();
-    attestation_ = std::make_unique<keys::tpm::TpmAttestation>(attestation_connection_);
+    attestation_ = std::make_unique<keys::tpm::TpmAttestation>(attestation_connection_, state_dir);
   }
   return attestation_.get();
 }

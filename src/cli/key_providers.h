@@ -8,6 +8,7 @@
 // never include this header.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,7 +36,9 @@ class KeyProviders {
   // The TPM's attestation (attest.*), on the TPM provider's connection. The attestation key is
   // the daemon's whichever context [keys] tpm_context places keys in, so this opens the TPM even
   // where lookup("tpm") says it is not used here.
-  keys::KeyResult<keys::Attestation*> attestation(const std::string& tpm_tcti);
+  // Its attestation key is kept under `state_dir` (the daemon's).
+  keys::KeyResult<keys::Attestation*> attestation(const std::string& tpm_tcti,
+                                                  const std::filesystem::path& state_dir);
 
   // Flushes the TPM keys unused for TpmProvider::kIdleFlushAfter; whether any stay loaded.
   bool flush_idle();

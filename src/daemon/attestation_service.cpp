@@ -1,7 +1,9 @@
 #include "daemon/attestation_service.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "keys/base64.h"
 #include "keys/key_methods.h"
 #include "keys/public_key_formats.h"
 #include "keys/x509_summary.h"
@@ -46,12 +48,28 @@ Json endorsement_json(const keys::EndorsementEvidence& ek) {
   if (ek.public_key) {
     entry["public_key"] = keys::pem_armor("PUBLIC KEY", *ek.public_key);
   }
+  entry["public_area"] = ek.public_area ? Json(keys::base64_encode(*ek.public_area)) : Json();
   return entry;
+}
+
+Json attestation_key_json(const keys::AttestationKey& key) {
+  Json chain = Json::array();
+  for (const keys::Bytes& certificate : key.certificate_chain) {
+    chain.push_back(certificate_json(certificate));
+  }
+  return {{"public_key", keys::pem_armor("PUBLIC KEY", key.public_key)},
+          {"public_area", keys::base64_encode(key.public_area)},
+          {"name", fmt::format("{:02x}", fmt::join(key.name, ""))},
+          {"created", key.created},
+          {"certificate_chain", chain}};
 }
 
 asio::awaitable<Result<Json>> AttestationService::handle(protocol::Request request) {
   if (request.method == "attest.ek") {
     co_return endorsement_keys();
+  }
+  if (request.method == "attest.enroll") {
+    co_return enroll();
   }
   co_return std::unexpected(Error::method_not_found(request.method));
 }
@@ -70,6 +88,24 @@ Result<Json> AttestationService::endorsement_keys() {
     endorsement_keys.push_back(endorsement_json(ek));
   }
   return Json{{"tpm", (*attestation)->tpm_name()}, {"endorsement_keys", endorsement_keys}};
+}
+
+Result<Json> AttestationService::enroll() {
+  auto report = endorsement_keys();  // what a CA needs of the EK, first: it fails alike
+  if (!report) {
+    return std::unexpected(report.error());
+  }
+  auto attestation = attestation_();
+  if (!attestation) {
+    return std::unexpected(keys::key_error_to_rpc(attestation.error()));
+  }
+  auto enrollment = (*attestation)->enroll();
+  if (!enrollment) {
+    return std::unexpected(keys::key_error_to_rpc(enrollment.error()));
+  }
+  (*report)["created"] = enrollment->created;
+  (*report)["attestation_key"] = attestation_key_json(enrollment->key);
+  return report;
 }
 
 }  // namespace liaison::daemon

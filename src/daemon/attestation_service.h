@@ -3,8 +3,10 @@
 // keys are placed in, so these run here, on the daemon's own TPM connection (keys/attestation.h).
 // Like key.* on daemon-context keys they run on the loop and hold it for their TPM round trips;
 // control.sock takes them only from root and group liaison, never from a user.
-//   attest.ek {} -> {tpm, endorsement_keys: [{nv_index, key_type, template, public_key,
-//                    certificate, problem}]}
+//   attest.ek {}     -> {tpm, endorsement_keys: [{nv_index, key_type, template, public_key,
+//                        public_area, certificate, problem}]}
+//   attest.enroll {} -> attest.ek's + {created, attestation_key: {public_key, public_area, name,
+//                        created, certificate_chain}}
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -31,11 +33,13 @@ class AttestationService {
 
  private:
   protocol::Result<protocol::Json> endorsement_keys();
+  protocol::Result<protocol::Json> enroll();
 
   AttestationLookup attestation_;
 };
 
-// attest.ek's JSON for one endorsement key (exposed for tests).
+// attest.ek's JSON for one endorsement key, and attest.enroll's for the AK (exposed for tests).
 protocol::Json endorsement_json(const keys::EndorsementEvidence& ek);
+protocol::Json attestation_key_json(const keys::AttestationKey& key);
 
 }  // namespace liaison::daemon

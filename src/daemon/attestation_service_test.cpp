@@ -60,6 +60,32 @@ TEST(AttestationServiceTest, EkShowsEachKeyItsCertificateOrWhyNot) {
   EXPECT_EQ(eks[1].at("problem").at("code"), "unsupported");
 }
 
+TEST(AttestationServiceTest, EnrollAddsTheAttestationKeyToWhatEkSays) {
+  keys::EndorsementEvidence ek{.nv_index = 0x01c00002,
+                               .key_type = "RSA 2048",
+                               .public_key = keys::Bytes{1},
+                               .public_area = keys::Bytes{0, 1, 0xff},
+                               .template_source = "profile"};
+  keys::Enrollment enrollment{.key = {.public_area = {0xab},
+                                      .name = {0x00, 0x0b, 0xc0, 0xfe},
+                                      .public_key = {7},
+                                      .created = "2026-12-08T03:00:00Z"},
+                              .created = true};
+  keys::FakeAttestation attestation(std::vector{ek}, enrollment);
+  AttestationService service([&] { return keys::KeyResult<keys::Attestation*>(&attestation); });
+
+  auto report = run(service, "attest.enroll");
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->at("created"), true);
+  EXPECT_EQ(report->at("endorsement_keys").at(0).at("public_area"), "AAH/");
+  const Json& key = report->at("attestation_key");
+  EXPECT_EQ(key.at("name"), "000bc0fe");
+  EXPECT_EQ(key.at("public_area"), "qw==");
+  EXPECT_EQ(key.at("public_key"), keys::pem_armor("PUBLIC KEY", keys::Bytes{7}));
+  EXPECT_EQ(key.at("created"), "2026-12-08T03:00:00Z");
+  EXPECT_EQ(key.at("certificate_chain"), Json::array());
+}
+
 TEST(AttestationServiceTest, NoTpmIsTheLookupsErrorOnTheWire) {
   AttestationService service([] {
     return keys::KeyResult<keys::Attestation*>(

@@ -26,8 +26,23 @@ struct EndorsementEvidence {
   std::string key_type;              // "RSA 2048", "ECC NIST P-384", ...
   std::optional<Bytes> certificate;  // DER, as stored in NV
   std::optional<Bytes> public_key;   // DER SubjectPublicKeyInfo of the EK
+  std::optional<Bytes> public_area;  // its TPM2B_PUBLIC, marshalled (tpm2-tools' "tss" form)
   std::string template_source;       // "profile" (TCG EK profile) or "nv" (the manufacturer's)
   std::optional<KeyError> problem;   // why the public key is missing
+};
+
+// The daemon's attestation key (AK): what an attestation CA needs to challenge and certify it.
+struct AttestationKey {
+  Bytes public_area;    // TPM2B_PUBLIC, marshalled (tpm2-tools' "tss" form)
+  Bytes name;           // the TPM's name of the AK (nameAlg, then the hash): MakeCredential's -n
+  Bytes public_key;     // DER SubjectPublicKeyInfo (ECC P-256)
+  std::string created;  // ISO 8601 UTC
+  std::vector<Bytes> certificate_chain;  // DER, the AK's first; empty until one is installed
+};
+
+struct Enrollment {
+  AttestationKey key;
+  bool created = false;  // made by this call; false: the AK enrolled before
 };
 
 class Attestation {
@@ -40,6 +55,13 @@ class Attestation {
   // seconds for RSA on a discrete TPM); later calls answer from memory after listing the NV
   // indices (one round trip), since an EK changes only when the endorsement seed does.
   virtual KeyResult<std::vector<EndorsementEvidence>> endorsement() = 0;
+
+  // Makes the AK once (TPM2_Create of a restricted signing key under the storage root key, kept
+  // 0600 and written atomically under the daemon's state directory); later calls load and return
+  // it (TPM2_Load proves it belongs to this TPM). An AK that no longer loads (the TPM was cleared)
+  // is an error naming the file to remove, never silently replaced: its certificate would go with
+  // it.
+  virtual KeyResult<Enrollment> enroll() = 0;
 
   // What the TPM is reached through ("device:/dev/tpmrm0"), for messages and `doctor`.
   virtual std::string tpm_name() const = 0;

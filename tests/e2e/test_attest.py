@@ -5,6 +5,7 @@ their certificates in NV. What liaison prints is checked with openssl on the hos
 CA, never with liaison's own code.
 """
 
+import base64
 import os
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ import pytest
 
 from liaison_cli import liaison, parse_json
 from runner import describe
-from swtpm import Swtpm, fresh_tpm
+from swtpm import Swtpm, fresh_tpm, restart
 
 EK_INDICES = {"0x01c00002": "RSA 2048", "0x01c00016": "ECC NIST P-384"}
 
@@ -30,7 +31,8 @@ def swtpm():
 @pytest.fixture(params=["daemon", "user-session"])
 def manufactured_tpm(request, installed, desktops, swtpm):
     """A brand-new manufactured TPM, liaison's TPM keys placed in the daemon or in sessions: the
-    attestation key is the daemon's either way."""
+    attestation key is the daemon's either way. The last TPM's attestation key goes with it."""
+    installed.exec(["rm", "-rf", "/var/lib/liaison/attestation"])
     return fresh_tpm(installed, desktops, swtpm, request.param, manufactured=True)
 
 
@@ -89,3 +91,50 @@ def test_attest_ek_without_a_tpm_is_a_clear_error(installed, desktops, swtpm):
     assert result.returncode != 0, describe(result)
     assert "unavailable" in result.stderr or "TPM" in result.stderr, describe(result)
     assert os.path.exists(swtpm.state)
+
+
+def enroll(container):
+    result = liaison(container, "attest", "enroll", "--json", timeout=90)
+    assert result.returncode == 0, describe(result)
+    return parse_json(result)
+
+
+def test_enroll_makes_the_attestation_key_once_and_it_survives_a_daemon_restart(
+        installed, manufactured_tpm, swtpm):
+    first = enroll(installed)
+    assert first["created"] is True, first
+    assert {ek["nv_index"] for ek in first["endorsement_keys"]} == set(EK_INDICES), first
+    key = first["attestation_key"]
+    assert key["certificate_chain"] == [], key
+    stat = installed.exec(["stat", "-c", "%a %U", "/var/lib/liaison/attestation/ak.json"])
+    assert stat.stdout.split() == ["600", "root"], stat.stdout
+    stat = installed.exec(["stat", "-c", "%a %U", "/var/lib/liaison/attestation"])
+    assert stat.stdout.split() == ["700", "root"], stat.stdout
+
+    restart(installed)
+    second = enroll(installed)
+    assert second["created"] is False, second
+    assert second["attestation_key"]["name"] == key["name"], second
+    assert second["attestation_key"]["public_area"] == key["public_area"], second
+
+    # The name a CA binds its credential to is the one the TPM computes for that public area.
+    with tempfile.TemporaryDirectory() as scratch:
+        public = os.path.join(scratch, "ak.pub")
+        with open(public, "wb") as file:
+            file.write(base64.b64decode(key["public_area"]))
+        name = os.path.join(scratch, "ak.name")
+        loaded = subprocess.run(["tpm2_loadexternal", "-T", swtpm.tcti, "-C", "n", "-u", public,
+                                 "-c", os.path.join(scratch, "ak.ctx"), "-n", name],
+                                capture_output=True, text=True, timeout=30)
+        assert loaded.returncode == 0, loaded.stderr
+        with open(name, "rb") as file:
+            assert file.read().hex() == key["name"]
+
+
+def test_enroll_tells_a_person_what_the_ca_needs(installed, manufactured_tpm):
+    result = liaison(installed, "attest", "enroll", timeout=90)
+    assert result.returncode == 0, describe(result)
+    assert "attestation key " in result.stdout and "  name 000b" in result.stdout, \
+        describe(result)
+    assert "attest activate" in result.stdout, describe(result)
+    assert result.stdout.count("-----BEGIN CERTIFICATE-----") == 2, describe(result)

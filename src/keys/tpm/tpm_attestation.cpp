@@ -1,10 +1,28 @@
 #include "keys/tpm/tpm_attestation.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/safe_files.h"
+#include "keys/base64.h"
+#include "keys/key_store.h"
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/tpm_connection.h"
+#include "keys/tpm/tpm_key_format.h"
 
 namespace liaison::keys::tpm {
 namespace {
+
+using Json = nlohmann::json;
+
+constexpr int kKeyRecordVersion = 1;
+constexpr std::string_view kKeyDirectory = "attestation";
+constexpr std::string_view kKeyFileName = "attestation/ak.json";
+constexpr std::size_t kMaxKeyFileSize = std::size_t{256} * 1024;  // an AK and a certificate chain
+
+KeyError system_key_error(const SystemError& error) { return KeyError{"failed", error.message()}; }
 
 // Where the profile's low-range EKs are looked for when the TPM holds no certificate at all.
 constexpr EkCertificateIndex kLowRangeEks[] = {{0x01c00002, "RSA 2048"},
@@ -13,6 +31,156 @@ constexpr EkCertificateIndex kLowRangeEks[] = {{0x01c00002, "RSA 2048"},
 }  // namespace
 
 std::string TpmAttestation::tpm_name() const { return tpm_->tcti(); }
+
+struct TpmAttestation::StoredKey {
+  std::string created;
+  TpmKeyBlob blob;
+  std::vector<Bytes> certificate_chain;
+  Bytes id;  // the marshalled public and private areas: how the connection knows it loaded
+};
+
+std::filesystem::path TpmAttestation::key_file() const { return state_dir_ / kKeyFileName; }
+
+KeyResult<std::optional<TpmAttestation::StoredKey>> TpmAttestation::read_stored_key() const {
+  auto state = open_directory(state_dir_.string(), /*create=*/true, 0755);
+  if (!state) {
+    return std::unexpected(system_key_error(state.error()));
+  }
+  auto contents = read_file_beneath(state->get(), kKeyFileName, kMaxKeyFileSize);
+  if (!contents) {
+    return std::unexpected(system_key_error(contents.error()));
+  }
+  const std::optional<std::string>& file_text = *contents;
+  if (!file_text) {
+    return std::nullopt;
+  }
+  auto damaged = [&](std::string_view why) {
+    return std::unexpected(
+        KeyError{"failed", fmt::format("the attestation key file {} is damaged ({}): remove it and "
+                                       "enroll again, then have the new key certified",
+                                       key_file().string(), why)});
+  };
+  const Json record = Json::parse(*file_text, nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object() || record.value("version", 0) != kKeyRecordVersion) {
+    return damaged("not a version 1 record");
+  }
+  auto text = [&](const char* field) {
+    auto found = record.find(field);
+    return found != record.end() && found->is_string() ? found->get<std::string>() : "";
+  };
+  auto public_bytes = base64_decode(text("public_area"));
+  auto private_bytes = base64_decode(text("private_area"));
+  if (!public_bytes || !private_bytes) {
+    return damaged("its key areas are not base64");
+  }
+  auto public_area = unmarshal_public(*public_bytes);
+  auto private_area = unmarshal_private(*private_bytes);
+  if (!public_area || !private_area) {
+    return damaged("its key areas are not a TPM key");
+  }
+  StoredKey key{.created = text("created"), .blob = {*public_area, *private_area}};
+  key.id = *public_bytes;
+  key.id.insert(key.id.end(), private_bytes->begin(), private_bytes->end());
+  const auto chain = record.find("certificate_chain");
+  if (chain != record.end() && chain->is_array()) {
+    for (const Json& certificate : *chain) {
+      auto der =
+          certificate.is_string() ? base64_decode(certificate.get<std::string>()) : std::nullopt;
+      if (!der) {
+        return damaged("a certificate is not base64");
+      }
+      key.certificate_chain.push_back(std::move(*der));
+    }
+  }
+  return key;
+}
+
+KeyResult<void> TpmAttestation::write_stored_key(const StoredKey& key) const {
+  auto public_bytes = marshal_public(key.blob.public_area);
+  auto private_bytes = marshal_private(key.blob.private_area);
+  if (!public_bytes || !private_bytes) {
+    return std::unexpected(!public_bytes ? public_bytes.error() : private_bytes.error());
+  }
+  Json chain = Json::array();
+  for (const Bytes& certificate : key.certificate_chain) {
+    chain.push_back(base64_encode(certificate));
+  }
+  const Json record = {{"version", kKeyRecordVersion},
+                       {"created", key.created},
+                       {"public_area", base64_encode(*public_bytes)},
+                       {"private_area", base64_encode(*private_bytes)},
+                       {"certificate_chain", chain}};
+  auto state = open_directory(state_dir_.string(), /*create=*/true, 0755);
+  if (!state) {
+    return std::unexpected(system_key_error(state.error()));
+  }
+  // Root's alone: the private area is useless off this TPM, but which key vouches for every
+  // user's keys is nobody else's business, and nobody else may replace it.
+  auto directory = open_directory_beneath(state->get(), kKeyDirectory, /*create=*/true, 0700);
+  if (!directory) {
+    return std::unexpected(system_key_error(directory.error()));
+  }
+  auto written = write_file_beneath(state->get(), kKeyFileName, record.dump(2) + "\n", 0600);
+  if (!written) {
+    return std::unexpected(system_key_error(written.error()));
+  }
+  return {};
+}
+
+KeyResult<AttestationKey> TpmAttestation::describe(const StoredKey& key) const {
+  auto public_bytes = marshal_public(key.blob.public_area);
+  if (!public_bytes) {
+    return std::unexpected(public_bytes.error());
+  }
+  auto name = object_name(key.blob.public_area.publicArea);
+  if (!name) {
+    return std::unexpected(name.error());
+  }
+  auto spki = spki_from_public_area(key.blob.public_area);
+  if (!spki) {
+    return std::unexpected(spki.error());
+  }
+  return AttestationKey{.public_area = std::move(*public_bytes),
+                        .name = std::move(*name),
+                        .public_key = std::move(*spki),
+                        .created = key.created,
+                        .certificate_chain = key.certificate_chain};
+}
+
+KeyResult<Enrollment> TpmAttestation::enroll() {
+  auto stored = read_stored_key();
+  if (!stored) {
+    return std::unexpected(stored.error());
+  }
+  if (const std::optional<StoredKey>& existing = *stored; existing) {
+    if (auto loaded = tpm_->load_key(existing->id, existing->blob); !loaded) {
+      return std::unexpected(KeyError{
+          loaded.error().code,
+          fmt::format("the attestation key in {} does not load in this TPM ({}); if the TPM "
+                      "was cleared or replaced, remove the file, enroll again and have the new "
+                      "key certified",
+                      key_file().string(), loaded.error().message)});
+    }
+    auto key = describe(*existing);
+    if (!key) {
+      return std::unexpected(key.error());
+    }
+    return Enrollment{.key = std::move(*key), .created = false};
+  }
+  auto blob = tpm_->create_key(attestation_key_template());
+  if (!blob) {
+    return std::unexpected(blob.error());
+  }
+  StoredKey key{.created = iso8601_utc(std::chrono::system_clock::now()), .blob = *blob};
+  if (auto written = write_stored_key(key); !written) {
+    return std::unexpected(written.error());
+  }
+  auto described = describe(key);
+  if (!described) {
+    return std::unexpected(described.error());
+  }
+  return Enrollment{.key = std::move(*described), .created = true};
+}
 
 TpmAttestation::DerivedEk TpmAttestation::derived_ek(uint32_t certificate_index) {
   if (auto found = derived_.find(certificate_index); found != derived_.end()) {
@@ -43,6 +211,7 @@ KeyResult<std::vector<EndorsementEvidence>> TpmAttestation::endorsement() {
                               .template_source = ek.template_from_nv ? "nv" : "profile"};
     if (ek.public_key) {
       entry.public_key = *ek.public_key;
+      entry.public_area = ek.public_area;
     } else {
       entry.problem = ek.public_key.error();
     }

@@ -1,16 +1,28 @@
 #include "keys/tpm/tpm_attestation.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 
+#include "keys/key_test_support.h"
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/testing/swtpm_process.h"
+#include "keys/tpm/tpm_key_format.h"
 
 namespace liaison::keys::tpm {
 namespace {
+
+using testing::bytes_of;
+using ::testing::HasSubstr;
+using testing::read_file;
+using testing::run_command;
+using testing::TempDir;
+using testing::write_file;
 
 std::shared_ptr<TpmConnection> connect(const SwtpmProcess& swtpm) {
   auto tpm = TpmConnection::open(swtpm.tcti());
@@ -24,7 +36,8 @@ TEST(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
   auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true});
   ASSERT_TRUE(swtpm) << swtpm.error();
   auto tpm = connect(**swtpm);
-  TpmAttestation attestation(tpm);
+  TempDir state;
+  TpmAttestation attestation(tpm, state.path());
 
   auto evidence = attestation.endorsement();
   ASSERT_TRUE(evidence) << evidence.error().message;
@@ -51,7 +64,8 @@ TEST(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
 TEST(TpmAttestationTest, ATpmWithoutCertificatesShowsTheLowRangeEksWithoutCertificates) {
   auto swtpm = SwtpmProcess::start();
   ASSERT_TRUE(swtpm) << swtpm.error();
-  TpmAttestation attestation(connect(**swtpm));
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
 
   auto evidence = attestation.endorsement();
   ASSERT_TRUE(evidence) << evidence.error().message;
@@ -64,10 +78,107 @@ TEST(TpmAttestationTest, ATpmWithoutCertificatesShowsTheLowRangeEksWithoutCertif
   }
 }
 
+TEST(TpmAttestationTest, EnrollMakesTheAttestationKeyOnceAndKeepsItForRootAlone) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  Enrollment first;
+  {
+    TpmAttestation attestation(connect(**swtpm), state.path());
+    auto enrolled = attestation.enroll();
+    ASSERT_TRUE(enrolled) << enrolled.error().message;
+    EXPECT_TRUE(enrolled->created);
+    first = *enrolled;
+  }
+  struct stat file {};
+  ASSERT_EQ(::stat((state.path() / "attestation/ak.json").c_str(), &file), 0);
+  EXPECT_EQ(file.st_mode & 07777, 0600u);
+  struct stat directory {};
+  ASSERT_EQ(::stat((state.path() / "attestation").c_str(), &directory), 0);
+  EXPECT_EQ(directory.st_mode & 07777, 0700u);
+
+  auto area = unmarshal_public(first.key.public_area);
+  ASSERT_TRUE(area) << area.error().message;
+  constexpr TPMA_OBJECT kRestrictedSigning = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                                             TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                             TPMA_OBJECT_SENSITIVEDATAORIGIN;
+  EXPECT_EQ(area->publicArea.objectAttributes & kRestrictedSigning, kRestrictedSigning);
+  EXPECT_TRUE(first.key.certificate_chain.empty());
+
+  // A daemon started again (a new connection, the same state) finds the same key.
+  TpmAttestation again(connect(**swtpm), state.path());
+  auto second = again.enroll();
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->key.name, first.key.name);
+  EXPECT_EQ(second->key.public_area, first.key.public_area);
+  EXPECT_EQ(second->key.created, first.key.created);
+}
+
+// The name a CA binds its credential to, as the TPM itself computes it (tpm2_loadexternal).
+TEST(TpmAttestationTest, TheAttestationKeysNameIsTheOneTheTpmComputes) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
+  auto enrolled = attestation.enroll();
+  ASSERT_TRUE(enrolled) << enrolled.error().message;
+  EXPECT_EQ(enrolled->key.name.size(), 34u);  // SHA-256 name alg, then the digest
+
+  const auto public_file = state.path() / "ak.pub";
+  const auto name_file = state.path() / "ak.name";
+  write_file(public_file, enrolled->key.public_area);
+  auto loaded = run_command({"tpm2_loadexternal", "-T", (*swtpm)->tcti(), "-C", "n", "-u",
+                             public_file.string(), "-c", (state.path() / "ak.ctx").string(), "-n",
+                             name_file.string()});
+  ASSERT_EQ(loaded.exit_status, 0) << loaded.output;
+  EXPECT_EQ(enrolled->key.name, bytes_of(read_file(name_file)));
+}
+
+TEST(TpmAttestationTest, AnAttestationKeyOfAnotherTpmIsAnErrorNamingTheFileNeverReplaced) {
+  TempDir state;
+  {
+    auto first_tpm = SwtpmProcess::start();
+    ASSERT_TRUE(first_tpm) << first_tpm.error();
+    TpmAttestation attestation(connect(**first_tpm), state.path());
+    ASSERT_TRUE(attestation.enroll());
+  }
+  const std::string before = read_file(state.path() / "attestation/ak.json");
+  auto other_tpm = SwtpmProcess::start();  // a TPM with other seeds: as if cleared or replaced
+  ASSERT_TRUE(other_tpm) << other_tpm.error();
+  TpmAttestation attestation(connect(**other_tpm), state.path());
+  auto enrolled = attestation.enroll();
+  ASSERT_FALSE(enrolled);
+  EXPECT_THAT(enrolled.error().message, HasSubstr("does not load in this TPM"));
+  EXPECT_THAT(enrolled.error().message, HasSubstr((state.path() / "attestation/ak.json").string()));
+  EXPECT_EQ(read_file(state.path() / "attestation/ak.json"), before);
+}
+
+TEST(TpmAttestationTest, ADamagedOrPlantedKeyFileIsRefusedWithWhy) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
+  std::filesystem::create_directory(state.path() / "attestation");
+  write_file(state.path() / "attestation/ak.json", std::string_view("{\"version\": 1}"));
+  auto damaged = attestation.enroll();
+  ASSERT_FALSE(damaged);
+  EXPECT_THAT(damaged.error().message, HasSubstr("is damaged"));
+
+  std::filesystem::remove(state.path() / "attestation/ak.json");
+  write_file(state.path() / "elsewhere.json", std::string_view("{}"));
+  std::filesystem::create_symlink(state.path() / "elsewhere.json",
+                                  state.path() / "attestation/ak.json");
+  auto planted = attestation.enroll();
+  ASSERT_FALSE(planted);
+  EXPECT_EQ(read_file(state.path() / "elsewhere.json"), "{}");
+}
+
 TEST(TpmAttestationTest, ATpmThatStoppedAnsweringIsUnavailable) {
   auto swtpm = SwtpmProcess::start();
   ASSERT_TRUE(swtpm) << swtpm.error();
-  TpmAttestation attestation(connect(**swtpm));
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
   (*swtpm)->kill();
   auto evidence = attestation.endorsement();
   ASSERT_FALSE(evidence);

@@ -230,13 +230,16 @@ TpmResult<ESYS_TR> TpmConnection::loaded_key(const Bytes& wrapped, const TpmKeyB
 }
 
 KeyResult<TpmKeyBlob> TpmConnection::create_signing_key() {
+  return create_key(signing_key_template());
+}
+
+KeyResult<TpmKeyBlob> TpmConnection::create_key(const TPM2B_PUBLIC& key_template) {
   return with_recovery([&]() -> TpmResult<TpmKeyBlob> {
     auto parent = storage_root_key();
     if (!parent) {
       return std::unexpected(parent.error());
     }
     TPM2B_SENSITIVE_CREATE sensitive{};
-    TPM2B_PUBLIC key_template = signing_key_template();
     TPM2B_DATA outside_info{};
     TPML_PCR_SELECTION creation_pcrs{};
     TPM2B_PRIVATE* raw_private = nullptr;

@@ -47,6 +47,9 @@ class TpmConnection {
   // TPM2_Create of a signing key under the storage root key (created first when needed).
   KeyResult<TpmKeyBlob> create_signing_key();
 
+  // TPM2_Create of a key from `key_template` under the storage root key (the attestation key).
+  KeyResult<TpmKeyBlob> create_key(const TPM2B_PUBLIC& key_template);
+
   // Makes sure the key stored as `wrapped` (parsed: `blob`) is loaded: TPM2_Load unless it is
   // already. Loading proves the key belongs to this TPM. The handle is good until the next call.
   KeyResult<ESYS_TR> load_key(const Bytes& wrapped, const TpmKeyBlob& blob);

@@ -28,6 +28,22 @@ TPM2B_PUBLIC storage_root_key_template();
 // userWithAuth | sign, empty auth (a password session with an empty password uses it).
 TPM2B_PUBLIC signing_key_template();
 
+// The attestation key (AK): ECC NIST P-256, restricted signing (it signs only what the TPM itself
+// made: attestation structures, never a digest from outside), ECDSA with SHA-256, fixedTPM |
+// fixedParent | sensitiveDataOrigin | userWithAuth, empty auth.
+TPM2B_PUBLIC attestation_key_template();
+
+// The TPM's name of an object: its nameAlg (2 bytes, big-endian) then that hash of its marshalled
+// TPMT_PUBLIC, what TPM2_MakeCredential binds a credential to. SHA-256 and SHA-384 name algs.
+KeyResult<Bytes> object_name(const TPMT_PUBLIC& area);
+
+// A TPM2B_PUBLIC in the TPM's marshalling (what tpm2-tools reads as a "tss" public file), and
+// back; parsing refuses trailing bytes.
+KeyResult<Bytes> marshal_public(const TPM2B_PUBLIC& public_area);
+KeyResult<TPM2B_PUBLIC> unmarshal_public(std::span<const uint8_t> bytes);
+KeyResult<Bytes> marshal_private(const TPM2B_PRIVATE& private_area);
+KeyResult<TPM2B_PRIVATE> unmarshal_private(std::span<const uint8_t> bytes);
+
 // The wrapped form: "LTPK", a version byte (1), then the TPM2B_PUBLIC and the TPM2B_PRIVATE in
 // the TPM's own marshalling (Tss2_MU_*). The header lets garbage be refused with a clear error.
 KeyResult<Bytes> wrap_key_blob(const TpmKeyBlob& blob);
