@@ -14,16 +14,20 @@ build_packages=(
   libfmt-dev libgtest-dev libgmock-dev libtss2-dev
 )
 # What the unit tests (ctest) start: tests/docs (python3, groff, man), a private dbus-daemon with
-# python-dbusmock as notification server, the TPM simulator, openssl checking public keys, and
-# readelf checking what the binary links (tests/cli).
-unit_packages=(python3 groff-base man-db openssl swtpm swtpm-tools dbus python3-dbusmock binutils)
+# python-dbusmock as notification server, the TPM simulator (swtpm_setup manufactures one with EK
+# certificates), openssl checking public keys, tpm2-tools checking attestation against an
+# implementation not ours, and readelf checking what the binary links (tests/cli).
+unit_packages=(python3 groff-base man-db openssl swtpm swtpm-tools tpm2-tools dbus python3-dbusmock
+  binutils)
 # The fuzzers (tests/fuzz, `make fuzz`; `make test` runs each for a few seconds): libFuzzer and
 # the sanitizers' runtimes are clang's.
 fuzz_packages=(clang-16 libclang-rt-16-dev)
 # The end-to-end suite and the demo: a container with systemd+logind (systemd-nspawn, its root
-# filesystem from debootstrap), pytest, the .deb test (dpkg-dev, binutils), and the TPM tools.
+# filesystem from debootstrap), pytest, the .deb test (dpkg-dev, binutils), the TPM tools, and
+# python3-cryptography for the attestation CA the e2e tests play (tests/e2e/attestation_ca.py).
 test_packages=(
   dbus-user-session libnotify-bin python3-pytest systemd-container debootstrap socat
+  python3-cryptography
   swtpm-tools tpm2-tools git dpkg-dev binutils util-linux mount
   "${fuzz_packages[@]}"
 )

@@ -1,13 +1,19 @@
-// `liaison attest ek | enroll [--json]`: a thin client of the attest.* control methods
+// `liaison attest ek | enroll | activate [--json]`: a thin client of the attest.* control methods
 // (docs/protocol.md): the TPM's endorsement keys and their manufacturer's certificates, what an
 // attestation CA asks for first (issue 14).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <expected>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "keys/base64.h"
 
 namespace liaison::cli {
 namespace {
@@ -81,6 +87,49 @@ int run_enroll(const ClientFlags& flags) {
   return kExitOk;
 }
 
+// A credential file is well under a kilobyte; a large file is not one.
+constexpr std::size_t kMaxCredentialFile = 64 * std::size_t{1024};
+
+std::expected<std::string, std::string> read_credential(const std::string& path) {
+  std::string bytes;
+  if (path.empty() || path == "-") {
+    bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+      return std::unexpected(fmt::format("cannot read {}", path));
+    }
+    bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  if (bytes.size() > kMaxCredentialFile) {
+    return std::unexpected(fmt::format("{} is {} bytes: not a credential (they are under 1 KiB)",
+                                       path.empty() ? "stdin" : path, bytes.size()));
+  }
+  return bytes;
+}
+
+int run_activate(const ClientFlags& flags, const std::string& in) {
+  auto credential = read_credential(in);
+  if (!credential) {
+    fmt::print(stderr, "liaison: {}\n", credential.error());
+    return kExitUsage;
+  }
+  const auto* data = reinterpret_cast<const uint8_t*>(credential->data());
+  Json params = {{"credential", keys::base64_encode({data, credential->size()})}};
+  auto answer = call_daemon(flags.runtime_dir, "attest.activate", params, kAttestCallTimeout);
+  if (!answer) {
+    return answer.error();
+  }
+  if (flags.json) {
+    fmt::print("{}\n", answer->dump(2));
+  } else {
+    fmt::print("{}\n", text_of(*answer, "secret"));
+    fmt::print(stderr, "liaison: the CA's secret, base64 (recovered with the EK at NV index {})\n",
+               text_of(*answer, "ek_nv_index"));
+  }
+  return kExitOk;
+}
+
 int run_ek(const ClientFlags& flags) {
   auto report = call_daemon(flags.runtime_dir, "attest.ek", Json::object(), kAttestCallTimeout);
   if (!report) {
@@ -106,6 +155,10 @@ void add_attest_command(CLI::App& app, AttestCommand& command) {
   command.enroll = attest->add_subcommand(
       "enroll", "make the daemon's attestation key (once) and print what an attestation CA needs");
   add_client_flags(*command.enroll, command.client, /*with_json=*/true);
+  command.activate = attest->add_subcommand(
+      "activate", "answer an attestation CA's credential (tpm2_makecredential's file)");
+  add_client_flags(*command.activate, command.client, /*with_json=*/true);
+  command.activate->add_option("--in", command.in, "the credential file (- for stdin)")->required();
 }
 
 int run_attest_command(const AttestCommand& command) {
@@ -114,6 +167,9 @@ int run_attest_command(const AttestCommand& command) {
   }
   if (command.enroll->parsed()) {
     return run_enroll(command.client);
+  }
+  if (command.activate->parsed()) {
+    return run_activate(command.client, command.in);
   }
   return kExitUsage;
 }

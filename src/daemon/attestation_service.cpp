@@ -71,6 +71,9 @@ asio::awaitable<Result<Json>> AttestationService::handle(protocol::Request reque
   if (request.method == "attest.enroll") {
     co_return enroll();
   }
+  if (request.method == "attest.activate") {
+    co_return activate(request.params);
+  }
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 
@@ -106,6 +109,28 @@ Result<Json> AttestationService::enroll() {
   (*report)["created"] = enrollment->created;
   (*report)["attestation_key"] = attestation_key_json(enrollment->key);
   return report;
+}
+
+Result<Json> AttestationService::activate(const Json& params) {
+  const auto found = params.find("credential");
+  if (found == params.end() || !found->is_string()) {
+    return std::unexpected(Error::invalid_params(
+        "attest.activate needs \"credential\": base64 of the file tpm2_makecredential wrote"));
+  }
+  auto credential = keys::base64_decode(found->get<std::string>());
+  if (!credential) {
+    return std::unexpected(Error::invalid_params("\"credential\" is not base64"));
+  }
+  auto attestation = attestation_();
+  if (!attestation) {
+    return std::unexpected(keys::key_error_to_rpc(attestation.error()));
+  }
+  auto activation = (*attestation)->activate(*credential);
+  if (!activation) {
+    return std::unexpected(keys::key_error_to_rpc(activation.error()));
+  }
+  return Json{{"secret", keys::base64_encode(activation->secret)},
+              {"ek_nv_index", fmt::format("0x{:08x}", activation->ek_index)}};
 }
 
 }  // namespace liaison::daemon

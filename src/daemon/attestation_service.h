@@ -7,6 +7,8 @@
 //                        public_area, certificate, problem}]}
 //   attest.enroll {} -> attest.ek's + {created, attestation_key: {public_key, public_area, name,
 //                        created, certificate_chain}}
+//   attest.activate {credential: base64 of tpm2_makecredential's file}
+//                    -> {secret: base64, ek_nv_index}
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -34,6 +36,7 @@ class AttestationService {
  private:
   protocol::Result<protocol::Json> endorsement_keys();
   protocol::Result<protocol::Json> enroll();
+  protocol::Result<protocol::Json> activate(const protocol::Json& params);
 
   AttestationLookup attestation_;
 };

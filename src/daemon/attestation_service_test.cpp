@@ -14,10 +14,12 @@ namespace {
 
 using protocol::Json;
 
-protocol::Result<Json> run(AttestationService& service, const std::string& method) {
+protocol::Result<Json> run(AttestationService& service, const std::string& method,
+                           Json params = Json::object()) {
   asio::io_context io;
   std::optional<protocol::Result<Json>> outcome;
-  asio::co_spawn(io, service.handle(protocol::Request{.method = method, .params = Json::object()}),
+  asio::co_spawn(io,
+                 service.handle(protocol::Request{.method = method, .params = std::move(params)}),
                  [&](const std::exception_ptr&, protocol::Result<Json> result) {
                    outcome = std::move(result);
                  });
@@ -84,6 +86,25 @@ TEST(AttestationServiceTest, EnrollAddsTheAttestationKeyToWhatEkSays) {
   EXPECT_EQ(key.at("public_key"), keys::pem_armor("PUBLIC KEY", keys::Bytes{7}));
   EXPECT_EQ(key.at("created"), "2026-12-08T03:00:00Z");
   EXPECT_EQ(key.at("certificate_chain"), Json::array());
+}
+
+TEST(AttestationServiceTest, ActivateTakesTheCredentialInBase64AndGivesTheSecretSo) {
+  keys::FakeAttestation attestation({});
+  attestation.activation = keys::Activation{.secret = {'h', 'i'}, .ek_index = 0x01c00002};
+  AttestationService service([&] { return keys::KeyResult<keys::Attestation*>(&attestation); });
+
+  auto answer = run(service, "attest.activate", {{"credential", "AQID"}});
+  ASSERT_TRUE(answer) << answer.error().message;
+  EXPECT_EQ(attestation.activated_with, (keys::Bytes{1, 2, 3}));
+  EXPECT_EQ(answer->at("secret"), "aGk=");
+  EXPECT_EQ(answer->at("ek_nv_index"), "0x01c00002");
+
+  for (const Json& params :
+       {Json::object(), Json{{"credential", 5}}, Json{{"credential", "not base64!"}}}) {
+    auto refused = run(service, "attest.activate", params);
+    ASSERT_FALSE(refused) << params.dump();
+    EXPECT_EQ(refused.error().code, -32602) << params.dump();
+  }
 }
 
 TEST(AttestationServiceTest, NoTpmIsTheLookupsErrorOnTheWire) {

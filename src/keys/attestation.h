@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,12 @@ struct Enrollment {
   bool created = false;  // made by this call; false: the AK enrolled before
 };
 
+// What TPM2_ActivateCredential recovered, and with which EK.
+struct Activation {
+  Bytes secret;
+  uint32_t ek_index = 0;  // the NV index of the certificate of the EK the CA encrypted to
+};
+
 class Attestation {
  public:
   virtual ~Attestation() = default;
@@ -62,6 +69,14 @@ class Attestation {
   // is an error naming the file to remove, never silently replaced: its certificate would go with
   // it.
   virtual KeyResult<Enrollment> enroll() = 0;
+
+  // Answers an attestation CA's challenge: `credential_file` is what `tpm2_makecredential -o`
+  // writes (tpm/credential.h), made for this TPM's EK and the AK's name. The EK is the low
+  // range's RSA 2048 one when the encrypted seed is 256 bytes, else its ECC P-256 one; either
+  // must have the profile's policy (PolicySecret of the endorsement hierarchy). Errors:
+  // `invalid_params` for a file that is no credential, `not_found` before enroll, `failed` when
+  // the TPM refuses it (made for another AK or another TPM).
+  virtual KeyResult<Activation> activate(std::span<const uint8_t> credential_file) = 0;
 
   // What the TPM is reached through ("device:/dev/tpmrm0"), for messages and `doctor`.
   virtual std::string tpm_name() const = 0;

@@ -24,7 +24,15 @@ class FakeAttestation final : public Attestation {
     ++enroll_calls;
     return enrollment_;
   }
+  KeyResult<Activation> activate(std::span<const uint8_t> credential_file) override {
+    activated_with = Bytes(credential_file.begin(), credential_file.end());
+    return activation;
+  }
   std::string tpm_name() const override { return "fake:tpm"; }
+
+  KeyResult<Activation> activation =
+      std::unexpected(KeyError{"unavailable", "the fake activates nothing"});
+  Bytes activated_with;
 
   int endorsement_calls = 0;
   int enroll_calls = 0;

@@ -12,6 +12,7 @@ import tempfile
 
 import pytest
 
+from attestation_ca import AttestationCa
 from liaison_cli import liaison, parse_json
 from runner import describe
 from swtpm import Swtpm, fresh_tpm, restart
@@ -138,3 +139,35 @@ def test_enroll_tells_a_person_what_the_ca_needs(installed, manufactured_tpm):
         describe(result)
     assert "attest activate" in result.stdout, describe(result)
     assert result.stdout.count("-----BEGIN CERTIFICATE-----") == 2, describe(result)
+
+
+def activate(container, credential, *extra):
+    container.path("/tmp/liaison-credential").write_bytes(credential)
+    return liaison(container, "attest", "activate", "--in", "/tmp/liaison-credential", *extra,
+                   timeout=90)
+
+
+def test_activate_gives_the_ca_its_secret_back_only_for_this_ak(installed, manufactured_tpm):
+    ca = AttestationCa()
+    enrollment = enroll(installed)
+    credential, secret = ca.challenge(enrollment)
+    result = activate(installed, credential, "--json")
+    assert result.returncode == 0, describe(result)
+    answer = parse_json(result)
+    assert base64.b64decode(answer["secret"]) == secret, answer
+    assert answer["ek_nv_index"] == "0x01c00002", answer
+
+    text = activate(installed, credential)
+    assert text.returncode == 0, describe(text)
+    assert base64.b64decode(text.stdout.strip()) == secret, describe(text)
+
+    # A credential made for another key's name: the TPM will not open it.
+    other = dict(enrollment, attestation_key=dict(enrollment["attestation_key"],
+                                                  name="000b" + "11" * 32))
+    refused = activate(installed, ca.challenge(other)[0], "--json")
+    assert refused.returncode != 0, describe(refused)
+    assert "the TPM refused the credential" in refused.stderr, describe(refused)
+
+    garbage = activate(installed, b"no credential", "--json")
+    assert garbage.returncode != 0, describe(garbage)
+    assert "tpm2_makecredential" in garbage.stderr, describe(garbage)

@@ -180,6 +180,11 @@ KeyResult<std::vector<EkCertificate>> read_ek_certificates(TpmConnection& tpm) {
   return certificates;
 }
 
+bool uses_endorsement_secret_policy(const TPMT_PUBLIC& area) {
+  return area.nameAlg == TPM2_ALG_SHA256 && area.authPolicy.size == kPolicyASha256.size() &&
+         std::equal(kPolicyASha256.begin(), kPolicyASha256.end(), area.authPolicy.buffer);
+}
+
 KeyResult<EkTemplate> ek_template(TpmConnection& tpm, TPM2_HANDLE certificate_index) {
   auto indices = tpm.nv_indices(kEkRangeFirst, kEkRangeCount);
   if (!indices) {

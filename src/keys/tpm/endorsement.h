@@ -57,6 +57,10 @@ struct EkTemplate {
 };
 KeyResult<EkTemplate> ek_template(TpmConnection& tpm, TPM2_HANDLE certificate_index);
 
+// Whether the EK made from `area` is used with the low range's policy, PolicySecret(TPM_RH_
+// ENDORSEMENT) with SHA-256: what TpmConnection::activate_credential satisfies.
+bool uses_endorsement_secret_policy(const TPMT_PUBLIC& area);
+
 // The EK that goes with `certificate_index`: ek_template, then TPM2_CreatePrimary (and a flush).
 // Deriving a primary key costs the TPM: ~2 ms for ECC on swtpm, an RSA key up to seconds on a
 // discrete TPM.

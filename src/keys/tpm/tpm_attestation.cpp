@@ -8,6 +8,7 @@
 #include "common/safe_files.h"
 #include "keys/base64.h"
 #include "keys/key_store.h"
+#include "keys/tpm/credential.h"
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/tpm_connection.h"
 #include "keys/tpm/tpm_key_format.h"
@@ -18,6 +19,9 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr int kKeyRecordVersion = 1;
+constexpr uint32_t kRsa2048LowEk = 0x01c00002;
+constexpr uint32_t kEccP256LowEk = 0x01c0000a;
+constexpr uint16_t kRsa2048SeedSize = 256;  // a seed encrypted to an RSA 2048 key (OAEP)
 constexpr std::string_view kKeyDirectory = "attestation";
 constexpr std::string_view kKeyFileName = "attestation/ak.json";
 constexpr std::size_t kMaxKeyFileSize = std::size_t{256} * 1024;  // an AK and a certificate chain
@@ -182,6 +186,48 @@ KeyResult<Enrollment> TpmAttestation::enroll() {
   return Enrollment{.key = std::move(*described), .created = true};
 }
 
+KeyResult<Activation> TpmAttestation::activate(std::span<const uint8_t> credential_file) {
+  auto credential = parse_credential_file(credential_file);
+  if (!credential) {
+    return std::unexpected(credential.error());
+  }
+  auto stored = read_stored_key();
+  if (!stored) {
+    return std::unexpected(stored.error());
+  }
+  const std::optional<StoredKey>& key = *stored;
+  if (!key) {
+    return std::unexpected(
+        KeyError{"not_found",
+                 "no attestation key to activate a credential for: run `liaison attest "
+                 "enroll` first, and have the CA make the credential for the name it prints"});
+  }
+  const uint32_t ek_index =
+      credential->secret.size == kRsa2048SeedSize ? kRsa2048LowEk : kEccP256LowEk;
+  auto ek = ek_template(*tpm_, ek_index);
+  if (!ek) {
+    return std::unexpected(ek.error());
+  }
+  if (!uses_endorsement_secret_policy(ek->public_area.publicArea)) {
+    return std::unexpected(KeyError{
+        "unsupported",
+        fmt::format("the EK of certificate index 0x{:08x} comes from the manufacturer's "
+                    "template in NV, whose policy is not the profile's PolicySecret(endorsement): "
+                    "liaison cannot satisfy it",
+                    ek_index)});
+  }
+  auto secret = tpm_->activate_credential(key->id, key->blob, ek->public_area, credential->blob,
+                                          credential->secret);
+  if (!secret) {
+    return std::unexpected(
+        KeyError{secret.error().code,
+                 fmt::format("the TPM refused the credential ({}): was it made for this TPM's EK "
+                             "(NV index 0x{:08x}) and the name `liaison attest enroll` prints?",
+                             secret.error().message, ek_index)});
+  }
+  return Activation{.secret = std::move(*secret), .ek_index = ek_index};
+}
+
 TpmAttestation::DerivedEk TpmAttestation::derived_ek(uint32_t certificate_index) {
   if (auto found = derived_.find(certificate_index); found != derived_.end()) {
     return found->second;
@@ -190,6 +236,11 @@ TpmAttestation::DerivedEk TpmAttestation::derived_ek(uint32_t certificate_index)
   DerivedEk derived{
       .public_key = ek ? KeyResult<Bytes>(ek->spki) : KeyResult<Bytes>(std::unexpected(ek.error())),
       .template_from_nv = ek && ek->template_from_nv};
+  if (ek) {
+    if (auto marshalled = marshal_public(ek->public_area)) {
+      derived.public_area = std::move(*marshalled);
+    }
+  }
   // An unsupported template stays so; a TPM that failed to answer is asked again next time.
   if (ek || ek.error().code == "unsupported") {
     derived_.emplace(certificate_index, derived);

@@ -25,6 +25,7 @@ class TpmAttestation final : public Attestation {
 
   KeyResult<std::vector<EndorsementEvidence>> endorsement() override;
   KeyResult<Enrollment> enroll() override;
+  KeyResult<Activation> activate(std::span<const uint8_t> credential_file) override;
   std::string tpm_name() const override;
 
  private:

@@ -8,8 +8,11 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "keys/key_test_support.h"
+#include "keys/public_key_formats.h"
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/testing/swtpm_process.h"
 #include "keys/tpm/tpm_key_format.h"
@@ -51,6 +54,12 @@ TEST(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
     auto derived = read_endorsement_key(*tpm, ek.nv_index);
     ASSERT_TRUE(derived) << derived.error().message;
     EXPECT_EQ(ek.public_key, std::optional<Bytes>(derived->spki));
+    // Its TPM2B_PUBLIC, what a CA's tpm2_makecredential reads, is the same key.
+    auto area = unmarshal_public(ek.public_area.value_or(Bytes{}));
+    ASSERT_TRUE(area) << area.error().message;
+    auto spki = spki_from_any_public_area(area->publicArea);
+    ASSERT_TRUE(spki) << spki.error().message;
+    EXPECT_EQ(*spki, derived->spki);
   }
   EXPECT_EQ((*evidence)[0].key_type, "RSA 2048");
   EXPECT_EQ((*evidence)[1].key_type, "ECC NIST P-384");
@@ -172,6 +181,102 @@ TEST(TpmAttestationTest, ADamagedOrPlantedKeyFileIsRefusedWithWhy) {
   auto planted = attestation.enroll();
   ASSERT_FALSE(planted);
   EXPECT_EQ(read_file(state.path() / "elsewhere.json"), "{}");
+}
+
+std::string hex(const Bytes& bytes) {
+  std::string text;
+  for (uint8_t byte : bytes) {
+    text += "0123456789abcdef"[byte >> 4];
+    text += "0123456789abcdef"[byte & 0xf];
+  }
+  return text;
+}
+
+// What an attestation CA does, with tpm2-tools and no TPM (-T none): a credential of `secret`
+// for the key named `name`, encrypted to the EK whose public key is `ek_spki`.
+Bytes make_credential(const TempDir& dir, const Bytes& ek_spki, const char* algorithm,
+                      const Bytes& name, const Bytes& secret) {
+  const auto ek = dir.path() / "ek.pem";
+  const auto secret_file = dir.path() / "secret.bin";
+  const auto out = dir.path() / "credential.bin";
+  write_file(ek, pem_armor("PUBLIC KEY", ek_spki));
+  write_file(secret_file, secret);
+  auto made = run_command({"tpm2_makecredential", "-T", "none", "-u", ek.string(), "-G", algorithm,
+                           "-s", secret_file.string(), "-n", hex(name), "-o", out.string()});
+  if (made.exit_status != 0) {
+    throw std::runtime_error("tpm2_makecredential: " + made.output);
+  }
+  return bytes_of(read_file(out));
+}
+
+const EndorsementEvidence& ek_at(const std::vector<EndorsementEvidence>& evidence, uint32_t index) {
+  for (const EndorsementEvidence& ek : evidence) {
+    if (ek.nv_index == index) {
+      return ek;
+    }
+  }
+  throw std::runtime_error("no EK at that index");
+}
+
+// The CA's secret comes back only from this TPM, for this AK: with either low-range EK.
+TEST(TpmAttestationTest, ActivateRecoversTheCasSecretForTheAttestationKey) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
+  auto enrolled = attestation.enroll();
+  ASSERT_TRUE(enrolled) << enrolled.error().message;
+  auto evidence = attestation.endorsement();
+  ASSERT_TRUE(evidence) << evidence.error().message;
+
+  struct Case {
+    uint32_t index;
+    const char* algorithm;
+  };
+  for (const Case& c : {Case{0x01c00002, "rsa"}, Case{0x01c0000a, "ecc"}}) {
+    SCOPED_TRACE(c.algorithm);
+    const EndorsementEvidence& ek = ek_at(*evidence, c.index);
+    ASSERT_TRUE(ek.public_key);
+    const Bytes secret = bytes_of(std::string("the CA's nonce: ") + c.algorithm);
+    const Bytes credential = make_credential(state, ek.public_key.value_or(Bytes{}), c.algorithm,
+                                             enrolled->key.name, secret);
+    auto activated = attestation.activate(credential);
+    ASSERT_TRUE(activated) << activated.error().message;
+    EXPECT_EQ(activated->secret, secret);
+    EXPECT_EQ(activated->ek_index, c.index);
+  }
+}
+
+TEST(TpmAttestationTest, ACredentialForAnotherKeyOrBeforeEnrollIsRefused) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
+  auto evidence = attestation.endorsement();
+  ASSERT_TRUE(evidence) << evidence.error().message;
+  const Bytes rsa_ek = ek_at(*evidence, 0x01c00002).public_key.value_or(Bytes{});
+
+  Bytes some_name(34, 0x11);
+  some_name[0] = 0x00;
+  some_name[1] = 0x0b;
+  auto early =
+      attestation.activate(make_credential(state, rsa_ek, "rsa", some_name, bytes_of("nonce")));
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, "not_found");
+  EXPECT_THAT(early.error().message, HasSubstr("liaison attest enroll"));
+
+  auto enrolled = attestation.enroll();
+  ASSERT_TRUE(enrolled) << enrolled.error().message;
+  Bytes other_name = enrolled->key.name;
+  other_name.back() ^= 1;
+  auto refused =
+      attestation.activate(make_credential(state, rsa_ek, "rsa", other_name, bytes_of("nonce")));
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("the TPM refused the credential"));
+
+  auto garbage = attestation.activate(bytes_of("not a credential"));
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().code, "invalid_params");
 }
 
 TEST(TpmAttestationTest, ATpmThatStoppedAnsweringIsUnavailable) {

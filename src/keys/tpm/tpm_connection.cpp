@@ -313,6 +313,66 @@ KeyResult<TPM2B_PUBLIC> TpmConnection::primary_public(ESYS_TR hierarchy,
   });
 }
 
+KeyResult<Bytes> TpmConnection::activate_credential(const Bytes& wrapped, const TpmKeyBlob& blob,
+                                                    const TPM2B_PUBLIC& ek_template,
+                                                    const TPM2B_ID_OBJECT& credential,
+                                                    const TPM2B_ENCRYPTED_SECRET& secret) {
+  return with_recovery([&]() -> TpmResult<Bytes> {
+    auto key = loaded_key(wrapped, blob);
+    if (!key) {
+      return std::unexpected(key.error());
+    }
+    TPM2B_SENSITIVE_CREATE sensitive{};
+    TPM2B_DATA outside_info{};
+    TPML_PCR_SELECTION creation_pcrs{};
+    ESYS_TR ek_handle = ESYS_TR_NONE;
+    auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
+      return Esys_CreatePrimary(esys_.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                ESYS_TR_NONE, &sensitive, &ek_template, &outside_info,
+                                &creation_pcrs, &ek_handle, nullptr, nullptr, nullptr, nullptr);
+    });
+    if (!created) {
+      return std::unexpected(created.error());
+    }
+    TransientObject ek(esys_.get(), ek_handle);
+    // The EK's policy, PolicySecret(TPM_RH_ENDORSEMENT), in a session of its own.
+    TPMT_SYM_DEF no_symmetric{.algorithm = TPM2_ALG_NULL};
+    ESYS_TR session_handle = ESYS_TR_NONE;
+    auto started = run("Esys_StartAuthSession", OnObjectMemoryFull::kFail, [&] {
+      return Esys_StartAuthSession(esys_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, ESYS_TR_NONE, nullptr, TPM2_SE_POLICY,
+                                   &no_symmetric, TPM2_ALG_SHA256, &session_handle);
+    });
+    if (!started) {
+      return std::unexpected(started.error());
+    }
+    TransientObject session(esys_.get(), session_handle);  // flushed on leaving, used or not
+    auto satisfied = run("Esys_PolicySecret", OnObjectMemoryFull::kFail, [&] {
+      TPM2B_TIMEOUT* timeout = nullptr;
+      TPMT_TK_AUTH* ticket = nullptr;
+      TSS2_RC rc = Esys_PolicySecret(esys_.get(), ESYS_TR_RH_ENDORSEMENT, session_handle,
+                                     ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, nullptr, nullptr,
+                                     nullptr, 0, &timeout, &ticket);
+      Esys_Free(timeout);
+      Esys_Free(ticket);
+      return rc;
+    });
+    if (!satisfied) {
+      return std::unexpected(satisfied.error());
+    }
+    TPM2B_DIGEST* raw_secret = nullptr;
+    auto activated = run("Esys_ActivateCredential", OnObjectMemoryFull::kFail, [&] {
+      return Esys_ActivateCredential(esys_.get(), *key, ek.get(), ESYS_TR_PASSWORD, session_handle,
+                                     ESYS_TR_NONE, &credential, &secret, &raw_secret);
+    });
+    EsysPtr<TPM2B_DIGEST> recovered(raw_secret);
+    if (!activated) {
+      return std::unexpected(activated.error());
+    }
+    return Bytes(recovered->buffer, recovered->buffer + recovered->size);
+  });
+}
+
 void TpmConnection::flush_key(const Bytes& wrapped) { loaded_keys_.erase(wrapped); }
 
 std::size_t TpmConnection::flush_idle(Clock::time_point now, Clock::duration idle_after) {

@@ -72,6 +72,17 @@ class TpmConnection {
   // is the same key every time until the hierarchy's seed changes.
   KeyResult<TPM2B_PUBLIC> primary_public(ESYS_TR hierarchy, const TPM2B_PUBLIC& key_template);
 
+  // TPM2_ActivateCredential: recovers the secret an attestation CA encrypted to the EK made from
+  // `ek_template` (in the endorsement hierarchy; its authPolicy must be PolicySecret(TPM_RH_
+  // ENDORSEMENT), which a policy session satisfies with the hierarchy's empty auth) for the key
+  // stored as `wrapped` (parsed: `blob`, the AK). Creates the EK and flushes it after: a few ms
+  // for ECC, an RSA key up to seconds on a discrete TPM. A credential for another key or another
+  // TPM fails with the TPM's integrity or value error.
+  KeyResult<Bytes> activate_credential(const Bytes& wrapped, const TpmKeyBlob& blob,
+                                       const TPM2B_PUBLIC& ek_template,
+                                       const TPM2B_ID_OBJECT& credential,
+                                       const TPM2B_ENCRYPTED_SECRET& secret);
+
   // TPM2_GetCapability(TPM_PROPERTIES) from `first`, up to `count` properties (one round trip).
   KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> tpm_properties(TPM2_PT first, uint32_t count);
 
