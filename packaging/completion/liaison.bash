@@ -35,7 +35,7 @@ _liaison_flags() {
       echo "$client --json --user --all"
       ;;
     "attest ek" | "attest enroll") echo "$client --json" ;;
-    "attest activate") echo "$client --json --in" ;;
+    "attest activate" | "attest install-cert") echo "$client --json --in" ;;
   esac
 }
 
@@ -97,7 +97,7 @@ _liaison() {
   if [[ -z $sub && ($command == key || $command == launch-agent || $command == attest) ]]; then
     local subs="create list public sign delete"
     [[ $command == launch-agent ]] && subs="install uninstall status"
-    [[ $command == attest ]] && subs="ek enroll activate"
+    [[ $command == attest ]] && subs="ek enroll activate install-cert"
     [[ $cur == -* ]] && subs="--help"
     mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
     return

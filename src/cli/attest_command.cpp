@@ -1,6 +1,6 @@
-// `liaison attest ek | enroll | activate [--json]`: a thin client of the attest.* control methods
-// (docs/protocol.md): the TPM's endorsement keys and their manufacturer's certificates, what an
-// attestation CA asks for first (issue 14).
+// `liaison attest ek | enroll | activate | install-cert [--json]`: a thin client of the attest.*
+// control methods (docs/protocol.md): the TPM's endorsement keys and their manufacturer's
+// certificates, what an attestation CA asks for first (issue 14).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -87,10 +87,13 @@ int run_enroll(const ClientFlags& flags) {
   return kExitOk;
 }
 
-// A credential file is well under a kilobyte; a large file is not one.
+// A credential file is well under a kilobyte, a certificate chain a few; larger input is not one.
 constexpr std::size_t kMaxCredentialFile = 64 * std::size_t{1024};
+constexpr std::size_t kMaxCertificateChain = 256 * std::size_t{1024};
 
-std::expected<std::string, std::string> read_credential(const std::string& path) {
+// The bytes of `path` (stdin for "-"), at most `limit` of them: more is not `what`.
+std::expected<std::string, std::string> read_input(const std::string& path, std::size_t limit,
+                                                   std::string_view what) {
   std::string bytes;
   if (path.empty() || path == "-") {
     bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -101,15 +104,15 @@ std::expected<std::string, std::string> read_credential(const std::string& path)
     }
     bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
   }
-  if (bytes.size() > kMaxCredentialFile) {
-    return std::unexpected(fmt::format("{} is {} bytes: not a credential (they are under 1 KiB)",
-                                       path.empty() ? "stdin" : path, bytes.size()));
+  if (bytes.size() > limit) {
+    return std::unexpected(fmt::format("{} is {} bytes, more than {} can be",
+                                       path == "-" ? "stdin" : path, bytes.size(), what));
   }
   return bytes;
 }
 
 int run_activate(const ClientFlags& flags, const std::string& in) {
-  auto credential = read_credential(in);
+  auto credential = read_input(in, kMaxCredentialFile, "a credential");
   if (!credential) {
     fmt::print(stderr, "liaison: {}\n", credential.error());
     return kExitUsage;
@@ -126,6 +129,32 @@ int run_activate(const ClientFlags& flags, const std::string& in) {
     fmt::print("{}\n", text_of(*answer, "secret"));
     fmt::print(stderr, "liaison: the CA's secret, base64 (recovered with the EK at NV index {})\n",
                text_of(*answer, "ek_nv_index"));
+  }
+  return kExitOk;
+}
+
+int run_install_certificate(const ClientFlags& flags, const std::string& in) {
+  auto pem = read_input(in, kMaxCertificateChain, "a certificate chain");
+  if (!pem) {
+    fmt::print(stderr, "liaison: {}\n", pem.error());
+    return kExitUsage;
+  }
+  auto answer = call_daemon(flags.runtime_dir, "attest.install_cert", Json{{"pem", *pem}},
+                            kAttestCallTimeout);
+  if (!answer) {
+    return answer.error();
+  }
+  if (flags.json) {
+    fmt::print("{}\n", answer->dump(2));
+    return kExitOk;
+  }
+  const Json& key = answer->at("attestation_key");
+  const Json& chain = key.at("certificate_chain");
+  fmt::print("installed {} certificate{} for the attestation key {}\n", chain.size(),
+             chain.size() == 1 ? "" : "s", text_of(key, "name"));
+  if (!chain.empty()) {
+    fmt::print("  issued by {}, valid until {}\n", text_of(chain.at(0), "issuer"),
+               text_of(chain.at(0), "not_after"));
   }
   return kExitOk;
 }
@@ -159,6 +188,12 @@ void add_attest_command(CLI::App& app, AttestCommand& command) {
       "activate", "answer an attestation CA's credential (tpm2_makecredential's file)");
   add_client_flags(*command.activate, command.client, /*with_json=*/true);
   command.activate->add_option("--in", command.in, "the credential file (- for stdin)")->required();
+  command.install_cert = attest->add_subcommand(
+      "install-cert", "store the certificate chain an attestation CA issued for the key");
+  add_client_flags(*command.install_cert, command.client, /*with_json=*/true);
+  command.install_cert
+      ->add_option("--in", command.in, "the chain, PEM, the key's certificate first (- for stdin)")
+      ->required();
 }
 
 int run_attest_command(const AttestCommand& command) {
@@ -170,6 +205,9 @@ int run_attest_command(const AttestCommand& command) {
   }
   if (command.activate->parsed()) {
     return run_activate(command.client, command.in);
+  }
+  if (command.install_cert->parsed()) {
+    return run_install_certificate(command.client, command.in);
   }
   return kExitUsage;
 }

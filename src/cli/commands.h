@@ -80,13 +80,15 @@ struct LaunchAgentCommand {
 void add_launch_agent_command(CLI::App& app, LaunchAgentCommand& command);
 int run_launch_agent_command(const LaunchAgentCommand& command);
 
-// `liaison attest ek | enroll | activate --in FILE [--json]` (attest_command.cpp).
+// `liaison attest ek | enroll | activate --in FILE | install-cert --in FILE [--json]`
+// (attest_command.cpp).
 struct AttestCommand {
   ClientFlags client;
-  std::string in;  // activate: the credential file, or stdin for "-"
+  std::string in;  // activate, install-cert: the input file, or stdin for "-"
   CLI::App* ek = nullptr;
   CLI::App* enroll = nullptr;
   CLI::App* activate = nullptr;
+  CLI::App* install_cert = nullptr;
 };
 void add_attest_command(CLI::App& app, AttestCommand& command);
 int run_attest_command(const AttestCommand& command);

@@ -74,6 +74,9 @@ asio::awaitable<Result<Json>> AttestationService::handle(protocol::Request reque
   if (request.method == "attest.activate") {
     co_return activate(request.params);
   }
+  if (request.method == "attest.install_cert") {
+    co_return install_certificate(request.params);
+  }
   co_return std::unexpected(Error::method_not_found(request.method));
 }
 
@@ -131,6 +134,27 @@ Result<Json> AttestationService::activate(const Json& params) {
   }
   return Json{{"secret", keys::base64_encode(activation->secret)},
               {"ek_nv_index", fmt::format("0x{:08x}", activation->ek_index)}};
+}
+
+Result<Json> AttestationService::install_certificate(const Json& params) {
+  const auto found = params.find("pem");
+  if (found == params.end() || !found->is_string()) {
+    return std::unexpected(Error::invalid_params(
+        "attest.install_cert needs \"pem\": the certificate chain, the AK's certificate first"));
+  }
+  auto chain = keys::certificates_from_pem(found->get<std::string>());
+  if (!chain) {
+    return std::unexpected(keys::key_error_to_rpc(chain.error()));
+  }
+  auto attestation = attestation_();
+  if (!attestation) {
+    return std::unexpected(keys::key_error_to_rpc(attestation.error()));
+  }
+  auto key = (*attestation)->install_certificate(std::move(*chain));
+  if (!key) {
+    return std::unexpected(keys::key_error_to_rpc(key.error()));
+  }
+  return Json{{"attestation_key", attestation_key_json(*key)}};
 }
 
 }  // namespace liaison::daemon

@@ -9,6 +9,7 @@
 //                        created, certificate_chain}}
 //   attest.activate {credential: base64 of tpm2_makecredential's file}
 //                    -> {secret: base64, ek_nv_index}
+//   attest.install_cert {pem: the chain, the AK's certificate first} -> {attestation_key}
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -37,6 +38,7 @@ class AttestationService {
   protocol::Result<protocol::Json> endorsement_keys();
   protocol::Result<protocol::Json> enroll();
   protocol::Result<protocol::Json> activate(const protocol::Json& params);
+  protocol::Result<protocol::Json> install_certificate(const protocol::Json& params);
 
   AttestationLookup attestation_;
 };

@@ -107,6 +107,17 @@ TEST(AttestationServiceTest, ActivateTakesTheCredentialInBase64AndGivesTheSecret
   }
 }
 
+TEST(AttestationServiceTest, InstallCertNeedsPemCertificatesBeforeTheTpmIsAsked) {
+  keys::FakeAttestation attestation({});
+  AttestationService service([&] { return keys::KeyResult<keys::Attestation*>(&attestation); });
+  for (const Json& params : {Json::object(), Json{{"pem", 1}}, Json{{"pem", "no PEM here"}}}) {
+    auto refused = run(service, "attest.install_cert", params);
+    ASSERT_FALSE(refused) << params.dump();
+    EXPECT_EQ(refused.error().code, -32602) << params.dump();
+  }
+  EXPECT_TRUE(attestation.installed.empty());
+}
+
 TEST(AttestationServiceTest, NoTpmIsTheLookupsErrorOnTheWire) {
   AttestationService service([] {
     return keys::KeyResult<keys::Attestation*>(

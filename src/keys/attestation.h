@@ -78,6 +78,12 @@ class Attestation {
   // the TPM refuses it (made for another AK or another TPM).
   virtual KeyResult<Activation> activate(std::span<const uint8_t> credential_file) = 0;
 
+  // Stores the certificate chain an attestation CA issued for the AK (DER, the AK's first),
+  // replacing any before it, after checking it (x509_summary.h's check_certificate_chain: it
+  // certifies the AK, each link is signed by the next, none expired). Returns the AK with it.
+  // Errors: `invalid_params` for a chain that fails a check, `not_found` before enroll.
+  virtual KeyResult<AttestationKey> install_certificate(std::vector<Bytes> chain) = 0;
+
   // What the TPM is reached through ("device:/dev/tpmrm0"), for messages and `doctor`.
   virtual std::string tpm_name() const = 0;
 };

@@ -28,11 +28,18 @@ class FakeAttestation final : public Attestation {
     activated_with = Bytes(credential_file.begin(), credential_file.end());
     return activation;
   }
+  KeyResult<AttestationKey> install_certificate(std::vector<Bytes> chain) override {
+    installed = std::move(chain);
+    return installation;
+  }
   std::string tpm_name() const override { return "fake:tpm"; }
 
   KeyResult<Activation> activation =
       std::unexpected(KeyError{"unavailable", "the fake activates nothing"});
   Bytes activated_with;
+  KeyResult<AttestationKey> installation =
+      std::unexpected(KeyError{"unavailable", "the fake installs nothing"});
+  std::vector<Bytes> installed;
 
   int endorsement_calls = 0;
   int enroll_calls = 0;

@@ -5,6 +5,8 @@
 
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "keys/unexportable_key.h"
 
@@ -22,5 +24,15 @@ struct CertificateSummary {
 // Parses one DER certificate; trailing bytes are refused. Errors: `invalid_params` for what is
 // not a certificate (the caller decides whether that is the peer's fault or ours).
 KeyResult<CertificateSummary> summarize_certificate(std::span<const uint8_t> der);
+
+// Every certificate in PEM text ("-----BEGIN CERTIFICATE-----" blocks, in order; text around them
+// is ignored), as DER. None, or a block that does not parse, is `invalid_params`.
+KeyResult<std::vector<Bytes>> certificates_from_pem(std::string_view pem);
+
+// What a chain to install for a key must be: the first certificate certifies `leaf_spki` (DER
+// SubjectPublicKeyInfo), each is signed by the key of the one after it, and none has expired.
+// Errors are `invalid_params`, naming the certificate (1 is the first) and what is wrong.
+KeyResult<void> check_certificate_chain(const std::vector<Bytes>& chain,
+                                        std::span<const uint8_t> leaf_spki);
 
 }  // namespace liaison::keys

@@ -66,12 +66,13 @@ class AttestationCa:
                          x509.NameAttribute(TCG_AT_TPM_MODEL, "swtpm"),
                          x509.NameAttribute(TCG_AT_TPM_VERSION, "id:20191023")])
         now = datetime.datetime.now(datetime.timezone.utc)
+        not_after = now + datetime.timedelta(days=days)  # days < 0: expired already
+        not_before = min(now, not_after) - datetime.timedelta(days=1)
         certificate = (
             x509.CertificateBuilder().subject_name(x509.Name([]))
             .issuer_name(self.certificate.subject).public_key(ak_public)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=days))
+            .not_valid_before(not_before).not_valid_after(not_after)
             .add_extension(x509.SubjectAlternativeName([x509.DirectoryName(tpm)]), critical=True)
             .add_extension(x509.ExtendedKeyUsage([TCG_KP_AIK_CERTIFICATE]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from attestation_ca import AttestationCa
 from liaison_cli import liaison, parse_json
@@ -171,3 +172,66 @@ def test_activate_gives_the_ca_its_secret_back_only_for_this_ak(installed, manuf
     garbage = activate(installed, b"no credential", "--json")
     assert garbage.returncode != 0, describe(garbage)
     assert "tpm2_makecredential" in garbage.stderr, describe(garbage)
+
+
+def install_cert(container, pem, *extra):
+    container.path("/tmp/liaison-ak-chain.pem").write_text(pem)
+    return liaison(container, "attest", "install-cert", "--in", "/tmp/liaison-ak-chain.pem",
+                   *extra, timeout=90)
+
+
+def test_the_whole_enrollment_a_ca_runs_and_the_certificate_survives_a_restart(
+        installed, manufactured_tpm):
+    """enroll -> the CA's credential -> activate -> the CA sees its secret -> it certifies the
+    AK -> install-cert; checked by openssl against the CA, kept across a daemon restart."""
+    ca = AttestationCa()
+    enrollment = enroll(installed)
+    credential, secret = ca.challenge(enrollment)
+    activated = activate(installed, credential, "--json")
+    assert activated.returncode == 0, describe(activated)
+    assert base64.b64decode(parse_json(activated)["secret"]) == secret
+    chain = ca.certify(enrollment) + ca.root_pem
+
+    result = install_cert(installed, chain, "--json")
+    assert result.returncode == 0, describe(result)
+    stored = parse_json(result)["attestation_key"]["certificate_chain"]
+    assert [c["issuer"] for c in stored] == ["CN=liaison test attestation CA"] * 2, stored
+    text = install_cert(installed, chain)
+    assert "installed 2 certificates" in text.stdout, describe(text)
+
+    restart(installed)
+    key = enroll(installed)["attestation_key"]
+    assert key["name"] == enrollment["attestation_key"]["name"]
+    with tempfile.TemporaryDirectory() as scratch:
+        leaf, root = (os.path.join(scratch, name) for name in ("ak.pem", "root.pem"))
+        with open(leaf, "w") as file:
+            file.write(key["certificate_chain"][0]["pem"])
+        with open(root, "w") as file:
+            file.write(ca.root_pem)
+        verified = openssl("verify", "-CAfile", root, "-purpose", "any", leaf)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        # The certified key is the AK.
+        certified = openssl("x509", "-in", leaf, "-pubkey", "-noout")
+        assert certified.stdout == key["public_key"]
+
+
+def test_install_cert_refuses_what_does_not_certify_this_ak(installed, manufactured_tpm):
+    ca = AttestationCa()
+    enrollment = enroll(installed)
+    expired = install_cert(installed, ca.certify(enrollment, days=-1) + ca.root_pem)
+    assert expired.returncode != 0 and "has expired" in expired.stderr, describe(expired)
+    # A certificate for another key (the EK's, say): not this AK's.
+    other = dict(enrollment, attestation_key=dict(
+        enrollment["attestation_key"],
+        public_key=AttestationCa().certificate.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()))
+    wrong_key = install_cert(installed, ca.certify(other))
+    assert wrong_key.returncode != 0 and "certifies another key" in wrong_key.stderr, \
+        describe(wrong_key)
+    # The AK's certificate followed by a CA that did not sign it.
+    wrong_ca = install_cert(installed, ca.certify(enrollment) + AttestationCa().root_pem)
+    assert wrong_ca.returncode != 0 and "is not signed by" in wrong_ca.stderr, describe(wrong_ca)
+    garbage = install_cert(installed, "not PEM")
+    assert garbage.returncode != 0 and "BEGIN CERTIFICATE" in garbage.stderr, describe(garbage)
+    assert enroll(installed)["attestation_key"]["certificate_chain"] == []

@@ -12,6 +12,7 @@
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/tpm_connection.h"
 #include "keys/tpm/tpm_key_format.h"
+#include "keys/x509_summary.h"
 
 namespace liaison::keys::tpm {
 namespace {
@@ -184,6 +185,35 @@ KeyResult<Enrollment> TpmAttestation::enroll() {
     return std::unexpected(described.error());
   }
   return Enrollment{.key = std::move(*described), .created = true};
+}
+
+KeyResult<AttestationKey> TpmAttestation::install_certificate(std::vector<Bytes> chain) {
+  auto stored = read_stored_key();
+  if (!stored) {
+    return std::unexpected(stored.error());
+  }
+  const std::optional<StoredKey>& existing = *stored;
+  if (!existing) {
+    return std::unexpected(
+        KeyError{"not_found",
+                 "no attestation key to install a certificate for: run `liaison attest "
+                 "enroll` first, and have the CA certify the key it prints"});
+  }
+  StoredKey key = *existing;
+  auto spki = spki_from_public_area(key.blob.public_area);
+  if (!spki) {
+    return std::unexpected(spki.error());
+  }
+  if (auto checked = check_certificate_chain(chain, *spki); !checked) {
+    return std::unexpected(KeyError{
+        checked.error().code, fmt::format("not a certificate chain for this attestation key: {}",
+                                          checked.error().message)});
+  }
+  key.certificate_chain = std::move(chain);
+  if (auto written = write_stored_key(key); !written) {
+    return std::unexpected(written.error());
+  }
+  return describe(key);
 }
 
 KeyResult<Activation> TpmAttestation::activate(std::span<const uint8_t> credential_file) {

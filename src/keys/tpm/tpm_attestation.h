@@ -26,6 +26,7 @@ class TpmAttestation final : public Attestation {
   KeyResult<std::vector<EndorsementEvidence>> endorsement() override;
   KeyResult<Enrollment> enroll() override;
   KeyResult<Activation> activate(std::span<const uint8_t> credential_file) override;
+  KeyResult<AttestationKey> install_certificate(std::vector<Bytes> chain) override;
   std::string tpm_name() const override;
 
  private:

@@ -13,6 +13,7 @@
 
 #include "keys/key_test_support.h"
 #include "keys/public_key_formats.h"
+#include "keys/x509_summary.h"
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/testing/swtpm_process.h"
 #include "keys/tpm/tpm_key_format.h"
@@ -277,6 +278,71 @@ TEST(TpmAttestationTest, ACredentialForAnotherKeyOrBeforeEnrollIsRefused) {
   auto garbage = attestation.activate(bytes_of("not a credential"));
   ASSERT_FALSE(garbage);
   EXPECT_EQ(garbage.error().code, "invalid_params");
+}
+
+// What a CA issues for `spki` (DER), made with the openssl command: its certificate and the CA's,
+// PEM, leaf first.
+std::string certificate_chain_for(const TempDir& dir, const Bytes& spki) {
+  const auto path = [&](const char* name) { return (dir.path() / name).string(); };
+  write_file(path("subject.pem"), pem_armor("PUBLIC KEY", spki));
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "30", "-subj",
+            "/CN=attestation CA"},
+           {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", path("any.key"), "-out", path("any.csr"), "-subj", "/"},
+           {"openssl", "x509", "-req", "-in", path("any.csr"), "-force_pubkey",
+            path("subject.pem"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-days", "10", "-out", path("ak.pem")}}) {
+    auto result = run_command(argv);
+    if (result.exit_status != 0) {
+      throw std::runtime_error(result.output);
+    }
+  }
+  return read_file(path("ak.pem")) + read_file(path("ca.pem"));
+}
+
+TEST(TpmAttestationTest, AnInstalledCertificateChainIsKeptWithTheKey) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  TpmAttestation attestation(connect(**swtpm), state.path());
+  auto before = attestation.install_certificate({bytes_of("x")});
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, "not_found");
+
+  auto enrolled = attestation.enroll();
+  ASSERT_TRUE(enrolled) << enrolled.error().message;
+  auto chain = certificates_from_pem(certificate_chain_for(state, enrolled->key.public_key));
+  ASSERT_TRUE(chain) << chain.error().message;
+  auto installed = attestation.install_certificate(*chain);
+  ASSERT_TRUE(installed) << installed.error().message;
+  EXPECT_EQ(installed->certificate_chain, *chain);
+  EXPECT_EQ(installed->name, enrolled->key.name);
+
+  TpmAttestation again(connect(**swtpm), state.path());  // a restarted daemon
+  auto reloaded = again.enroll();
+  ASSERT_TRUE(reloaded) << reloaded.error().message;
+  EXPECT_EQ(reloaded->key.certificate_chain, *chain);
+
+  // A chain for another key is refused, and the installed one stays.
+  TempDir other;
+  auto other_key = run_command({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                                "ec_paramgen_curve:P-256", "-out",
+                                (other.path() / "k.pem").string()});
+  ASSERT_EQ(other_key.exit_status, 0) << other_key.output;
+  auto other_spki = run_command({"openssl", "pkey", "-in", (other.path() / "k.pem").string(),
+                                 "-pubout", "-outform", "DER", "-out",
+                                 (other.path() / "k.der").string()});
+  ASSERT_EQ(other_spki.exit_status, 0) << other_spki.output;
+  auto wrong = certificates_from_pem(
+      certificate_chain_for(other, bytes_of(read_file(other.path() / "k.der"))));
+  ASSERT_TRUE(wrong) << wrong.error().message;
+  auto refused = again.install_certificate(*wrong);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "invalid_params");
+  EXPECT_THAT(refused.error().message, HasSubstr("certifies another key"));
+  EXPECT_EQ(again.enroll()->key.certificate_chain, *chain);
 }
 
 TEST(TpmAttestationTest, ATpmThatStoppedAnsweringIsUnavailable) {
