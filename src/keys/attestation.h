@@ -52,6 +52,15 @@ struct Activation {
   uint32_t ek_index = 0;  // the NV index of the certificate of the EK the CA encrypted to
 };
 
+// A TPM2_Certify of a key by the AK: the evidence of issue 14's `key attest`, in the pieces
+// WebAuthn's `tpm` attestation statement carries.
+struct Certification {
+  Bytes certify_info;  // the TPMS_ATTEST the TPM made (marshalled): WebAuthn's certInfo
+  Bytes signature;     // the AK's ECDSA signature over certify_info, DER: WebAuthn's sig
+  Bytes public_area;   // the certified key's TPMT_PUBLIC (marshalled): WebAuthn's pubArea
+  std::vector<Bytes> ak_certificate_chain;  // DER, the AK's first: WebAuthn's x5c
+};
+
 class Attestation {
  public:
   virtual ~Attestation() = default;
@@ -83,6 +92,14 @@ class Attestation {
   // certifies the AK, each link is signed by the next, none expired). Returns the AK with it.
   // Errors: `invalid_params` for a chain that fails a check, `not_found` before enroll.
   virtual KeyResult<AttestationKey> install_certificate(std::vector<Bytes> chain) = 0;
+
+  // Certifies the TPM key stored as `wrapped_key` (a key.* TPM key's wrapped form) with the AK,
+  // `extra_data` (at most 64 bytes) bound in as the attestation's extraData. The key must be a
+  // liaison TPM signing key (fixedTPM, fixedParent, sensitiveDataOrigin) that loads in this TPM.
+  // Errors: `not_found` without an AK or its certificate (enroll, activate, install-cert first),
+  // `failed` for a key of another TPM.
+  virtual KeyResult<Certification> certify(std::span<const uint8_t> wrapped_key,
+                                           std::span<const uint8_t> extra_data) = 0;
 
   // What the TPM is reached through ("device:/dev/tpmrm0"), for messages and `doctor`.
   virtual std::string tpm_name() const = 0;

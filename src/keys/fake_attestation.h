@@ -32,6 +32,12 @@ class FakeAttestation final : public Attestation {
     installed = std::move(chain);
     return installation;
   }
+  KeyResult<Certification> certify(std::span<const uint8_t> wrapped_key,
+                                   std::span<const uint8_t> extra_data) override {
+    certified_key = Bytes(wrapped_key.begin(), wrapped_key.end());
+    certified_extra_data = Bytes(extra_data.begin(), extra_data.end());
+    return certification;
+  }
   std::string tpm_name() const override { return "fake:tpm"; }
 
   KeyResult<Activation> activation =
@@ -40,6 +46,10 @@ class FakeAttestation final : public Attestation {
   KeyResult<AttestationKey> installation =
       std::unexpected(KeyError{"unavailable", "the fake installs nothing"});
   std::vector<Bytes> installed;
+  KeyResult<Certification> certification =
+      std::unexpected(KeyError{"unavailable", "the fake certifies nothing"});
+  Bytes certified_key;
+  Bytes certified_extra_data;
 
   int endorsement_calls = 0;
   int enroll_calls = 0;

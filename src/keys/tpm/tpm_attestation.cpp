@@ -1,6 +1,7 @@
 #include "keys/tpm/tpm_attestation.h"
 
 #include <fmt/format.h>
+#include <tss2_mu.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -214,6 +215,47 @@ KeyResult<AttestationKey> TpmAttestation::install_certificate(std::vector<Bytes>
     return std::unexpected(written.error());
   }
   return describe(key);
+}
+
+KeyResult<Certification> TpmAttestation::certify(std::span<const uint8_t> wrapped_key,
+                                                 std::span<const uint8_t> extra_data) {
+  auto blob = unwrap_key_blob(wrapped_key);  // refuses anything but a liaison TPM signing key
+  if (!blob) {
+    return std::unexpected(blob.error());
+  }
+  auto stored = read_stored_key();
+  if (!stored) {
+    return std::unexpected(stored.error());
+  }
+  const std::optional<StoredKey>& ak = *stored;
+  if (!ak || ak->certificate_chain.empty()) {
+    return std::unexpected(KeyError{
+        "not_found",
+        fmt::format("{}: a verifier trusts an attestation through the attestation key's "
+                    "certificate (liaison attest enroll, activate with the CA's credential, "
+                    "install-cert)",
+                    ak ? "the attestation key has no certificate yet" : "no attestation key")});
+  }
+  auto certified = tpm_->certify(Bytes(wrapped_key.begin(), wrapped_key.end()), *blob, ak->id,
+                                 ak->blob, extra_data);
+  if (!certified) {
+    return std::unexpected(certified.error());
+  }
+  auto signature = der_signature_from_tpm(certified->signature);
+  if (!signature) {
+    return std::unexpected(signature.error());
+  }
+  Bytes public_area(sizeof(TPMT_PUBLIC));
+  std::size_t size = 0;
+  if (Tss2_MU_TPMT_PUBLIC_Marshal(&blob->public_area.publicArea, public_area.data(),
+                                  public_area.size(), &size) != TSS2_RC_SUCCESS) {
+    return std::unexpected(KeyError{"failed", "marshal the key's public area"});
+  }
+  public_area.resize(size);
+  return Certification{.certify_info = std::move(certified->attest),
+                       .signature = std::move(*signature),
+                       .public_area = std::move(public_area),
+                       .ak_certificate_chain = ak->certificate_chain};
 }
 
 KeyResult<Activation> TpmAttestation::activate(std::span<const uint8_t> credential_file) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <tss2_mu.h>
 
 #include <filesystem>
 #include <memory>
@@ -13,10 +14,10 @@
 
 #include "keys/key_test_support.h"
 #include "keys/public_key_formats.h"
-#include "keys/x509_summary.h"
 #include "keys/tpm/endorsement.h"
 #include "keys/tpm/testing/swtpm_process.h"
 #include "keys/tpm/tpm_key_format.h"
+#include "keys/x509_summary.h"
 
 namespace liaison::keys::tpm {
 namespace {
@@ -291,9 +292,9 @@ std::string certificate_chain_for(const TempDir& dir, const Bytes& spki) {
             "/CN=attestation CA"},
            {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
             "-nodes", "-keyout", path("any.key"), "-out", path("any.csr"), "-subj", "/"},
-           {"openssl", "x509", "-req", "-in", path("any.csr"), "-force_pubkey",
-            path("subject.pem"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
-            "-CAcreateserial", "-days", "10", "-out", path("ak.pem")}}) {
+           {"openssl", "x509", "-req", "-in", path("any.csr"), "-force_pubkey", path("subject.pem"),
+            "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial", "-days", "10",
+            "-out", path("ak.pem")}}) {
     auto result = run_command(argv);
     if (result.exit_status != 0) {
       throw std::runtime_error(result.output);
@@ -327,13 +328,13 @@ TEST(TpmAttestationTest, AnInstalledCertificateChainIsKeptWithTheKey) {
 
   // A chain for another key is refused, and the installed one stays.
   TempDir other;
-  auto other_key = run_command({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                                "ec_paramgen_curve:P-256", "-out",
-                                (other.path() / "k.pem").string()});
+  auto other_key =
+      run_command({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                   "-out", (other.path() / "k.pem").string()});
   ASSERT_EQ(other_key.exit_status, 0) << other_key.output;
-  auto other_spki = run_command({"openssl", "pkey", "-in", (other.path() / "k.pem").string(),
-                                 "-pubout", "-outform", "DER", "-out",
-                                 (other.path() / "k.der").string()});
+  auto other_spki =
+      run_command({"openssl", "pkey", "-in", (other.path() / "k.pem").string(), "-pubout",
+                   "-outform", "DER", "-out", (other.path() / "k.der").string()});
   ASSERT_EQ(other_spki.exit_status, 0) << other_spki.output;
   auto wrong = certificates_from_pem(
       certificate_chain_for(other, bytes_of(read_file(other.path() / "k.der"))));
@@ -343,6 +344,68 @@ TEST(TpmAttestationTest, AnInstalledCertificateChainIsKeptWithTheKey) {
   EXPECT_EQ(refused.error().code, "invalid_params");
   EXPECT_THAT(refused.error().message, HasSubstr("certifies another key"));
   EXPECT_EQ(again.enroll()->key.certificate_chain, *chain);
+}
+
+// The AK's signature over certInfo checks with its certified public key (OpenSSL), and certInfo
+// is a TPM-made certification of exactly that key's name with the caller's extraData.
+TEST(TpmAttestationTest, CertifyIsTheTpmVouchingForThatKeyWithTheCallersData) {
+  auto swtpm = SwtpmProcess::start();
+  ASSERT_TRUE(swtpm) << swtpm.error();
+  TempDir state;
+  auto tpm = connect(**swtpm);
+  TpmAttestation attestation(tpm, state.path());
+  auto key_blob = tpm->create_signing_key();
+  ASSERT_TRUE(key_blob) << key_blob.error().message;
+  auto wrapped = wrap_key_blob(*key_blob);
+  ASSERT_TRUE(wrapped) << wrapped.error().message;
+  const Bytes extra(32, 0x5a);
+
+  auto no_ak = attestation.certify(*wrapped, extra);
+  ASSERT_FALSE(no_ak);
+  EXPECT_EQ(no_ak.error().code, "not_found");
+  auto enrolled = attestation.enroll();
+  ASSERT_TRUE(enrolled) << enrolled.error().message;
+  auto uncertified = attestation.certify(*wrapped, extra);
+  ASSERT_FALSE(uncertified);
+  EXPECT_THAT(uncertified.error().message, HasSubstr("install-cert"));
+  auto chain = certificates_from_pem(certificate_chain_for(state, enrolled->key.public_key));
+  ASSERT_TRUE(chain) << chain.error().message;
+  ASSERT_TRUE(attestation.install_certificate(*chain));
+
+  auto certified = attestation.certify(*wrapped, extra);
+  ASSERT_TRUE(certified) << certified.error().message;
+  EXPECT_EQ(certified->ak_certificate_chain, *chain);
+  EXPECT_TRUE(testing::signature_verifies(enrolled->key.public_key, certified->certify_info,
+                                          certified->signature));
+
+  TPMS_ATTEST attest{};
+  std::size_t offset = 0;
+  ASSERT_EQ(Tss2_MU_TPMS_ATTEST_Unmarshal(certified->certify_info.data(),
+                                          certified->certify_info.size(), &offset, &attest),
+            TSS2_RC_SUCCESS);
+  EXPECT_EQ(offset, certified->certify_info.size());
+  EXPECT_EQ(attest.magic, TPM2_GENERATED_VALUE);
+  EXPECT_EQ(attest.type, TPM2_ST_ATTEST_CERTIFY);
+  EXPECT_EQ(Bytes(attest.extraData.buffer, attest.extraData.buffer + attest.extraData.size), extra);
+  TPMT_PUBLIC area{};
+  offset = 0;
+  ASSERT_EQ(Tss2_MU_TPMT_PUBLIC_Unmarshal(certified->public_area.data(),
+                                          certified->public_area.size(), &offset, &area),
+            TSS2_RC_SUCCESS);
+  auto name = object_name(area);
+  ASSERT_TRUE(name) << name.error().message;
+  const TPM2B_NAME& certified_name = attest.attested.certify.name;
+  EXPECT_EQ(Bytes(certified_name.name, certified_name.name + certified_name.size), *name);
+  auto spki = spki_from_any_public_area(area);
+  ASSERT_TRUE(spki) << spki.error().message;
+  auto expected_spki = spki_from_public_area(key_blob->public_area);
+  ASSERT_TRUE(expected_spki);
+  EXPECT_EQ(*spki, *expected_spki);
+
+  // Not a TPM key of liaison's: refused before the TPM is asked.
+  auto software = attestation.certify(bytes_of("-----BEGIN PRIVATE KEY-----"), extra);
+  ASSERT_FALSE(software);
+  EXPECT_THAT(software.error().message, HasSubstr("not a liaison TPM key"));
 }
 
 TEST(TpmAttestationTest, ATpmThatStoppedAnsweringIsUnavailable) {

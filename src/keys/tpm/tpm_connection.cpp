@@ -373,6 +373,53 @@ KeyResult<Bytes> TpmConnection::activate_credential(const Bytes& wrapped, const 
   });
 }
 
+KeyResult<TpmConnection::Certified> TpmConnection::certify(
+    const Bytes& wrapped, const TpmKeyBlob& blob, const Bytes& signer_wrapped,
+    const TpmKeyBlob& signer, std::span<const uint8_t> qualifying_data) {
+  TPM2B_DATA extra{};
+  if (qualifying_data.size() > sizeof(extra.buffer)) {
+    return std::unexpected(KeyError{
+        "invalid_params", fmt::format("{} bytes of qualifying data, more than a TPM takes ({})",
+                                      qualifying_data.size(), sizeof(extra.buffer))});
+  }
+  extra.size = static_cast<uint16_t>(qualifying_data.size());
+  std::copy(qualifying_data.begin(), qualifying_data.end(), extra.buffer);
+  return with_recovery([&]() -> TpmResult<Certified> {
+    auto signing = loaded_key(signer_wrapped, signer);
+    if (!signing) {
+      return std::unexpected(signing.error());
+    }
+    auto object = loaded_key(wrapped, blob);
+    if (!object) {
+      return std::unexpected(object.error());
+    }
+    if (auto still = loaded_keys_.find(signer_wrapped); still == loaded_keys_.end()) {
+      // Loading the key evicted the signer (object slots full): load it again.
+      signing = loaded_key(signer_wrapped, signer);
+      if (!signing) {
+        return std::unexpected(signing.error());
+      }
+    }
+    TPMT_SIG_SCHEME scheme{};
+    scheme.scheme = TPM2_ALG_ECDSA;
+    scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+    TPM2B_ATTEST* raw_attest = nullptr;
+    TPMT_SIGNATURE* raw_signature = nullptr;
+    auto certified = run("Esys_Certify", OnObjectMemoryFull::kFail, [&] {
+      return Esys_Certify(esys_.get(), *object, *signing, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD,
+                          ESYS_TR_NONE, &extra, &scheme, &raw_attest, &raw_signature);
+    });
+    EsysPtr<TPM2B_ATTEST> attest(raw_attest);
+    EsysPtr<TPMT_SIGNATURE> signature(raw_signature);
+    if (!certified) {
+      return std::unexpected(certified.error());
+    }
+    return Certified{
+        .attest = Bytes(attest->attestationData, attest->attestationData + attest->size),
+        .signature = *signature};
+  });
+}
+
 void TpmConnection::flush_key(const Bytes& wrapped) { loaded_keys_.erase(wrapped); }
 
 std::size_t TpmConnection::flush_idle(Clock::time_point now, Clock::duration idle_after) {

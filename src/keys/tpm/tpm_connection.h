@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,18 @@ class TpmConnection {
                                        const TPM2B_PUBLIC& ek_template,
                                        const TPM2B_ID_OBJECT& credential,
                                        const TPM2B_ENCRYPTED_SECRET& secret);
+
+  // TPM2_Certify of the key stored as `wrapped` (parsed: `blob`) by the restricted signing key
+  // stored as `signer_wrapped` (`signer`, the AK), ECDSA/SHA-256, with `qualifying_data` (at most
+  // 64 bytes) as the attestation's extraData. Loads both keys as needed. Returns the TPMS_ATTEST
+  // the TPM made (marshalled) and its signature over it.
+  struct Certified {
+    Bytes attest;
+    TPMT_SIGNATURE signature{};
+  };
+  KeyResult<Certified> certify(const Bytes& wrapped, const TpmKeyBlob& blob,
+                               const Bytes& signer_wrapped, const TpmKeyBlob& signer,
+                               std::span<const uint8_t> qualifying_data);
 
   // TPM2_GetCapability(TPM_PROPERTIES) from `first`, up to `count` properties (one round trip).
   KeyResult<std::vector<TPMS_TAGGED_PROPERTY>> tpm_properties(TPM2_PT first, uint32_t count);
