@@ -24,10 +24,11 @@ unit_packages=(python3 groff-base man-db openssl swtpm swtpm-tools tpm2-tools db
 fuzz_packages=(clang-16 libclang-rt-16-dev)
 # The end-to-end suite and the demo: a container with systemd+logind (systemd-nspawn, its root
 # filesystem from debootstrap), pytest, the .deb test (dpkg-dev, binutils), the TPM tools, and
-# python3-cryptography for the attestation CA the e2e tests play (tests/e2e/attestation_ca.py).
+# python3-cryptography for the attestation CA the e2e tests play (tests/e2e/attestation_ca.py),
+# python3-fido2 as the independent WebAuthn verifier of `key attest`.
 test_packages=(
   dbus-user-session libnotify-bin python3-pytest systemd-container debootstrap socat
-  python3-cryptography
+  python3-cryptography python3-fido2
   swtpm-tools tpm2-tools git dpkg-dev binutils util-linux mount
   "${fuzz_packages[@]}"
 )

@@ -31,6 +31,7 @@ _liaison_flags() {
     "key public") echo "$client --user --label --format --out" ;;
     "key sign") echo "$client --user --label --in --out --digest" ;;
     "key delete") echo "$client --json --user --label" ;;
+    "key attest") echo "$client --json --user --label --challenge --format --out" ;;
     "launch-agent install" | "launch-agent uninstall" | "launch-agent status")
       echo "$client --json --user --all"
       ;;
@@ -44,7 +45,7 @@ _liaison_takes_value() {
   case "$1" in
     --config | --runtime-dir | --state-dir | --log-level | --user | --session | --title | \
       --body | --action-url | --action | --urgency | --icon | --id | --wait-action | --label | \
-      --backend | --format | --in | --out)
+      --backend | --format | --in | --out | --challenge)
       return 0
       ;;
   esac
@@ -95,7 +96,7 @@ _liaison() {
     return
   fi
   if [[ -z $sub && ($command == key || $command == launch-agent || $command == attest) ]]; then
-    local subs="create list public sign delete"
+    local subs="create list public sign delete attest"
     [[ $command == launch-agent ]] && subs="install uninstall status"
     [[ $command == attest ]] && subs="ek enroll activate install-cert"
     [[ $cur == -* ]] && subs="--help"
@@ -108,7 +109,13 @@ _liaison() {
     case "$prev" in
       --urgency) mapfile -t COMPREPLY < <(compgen -W "low normal critical" -- "$cur") ;;
       --backend) mapfile -t COMPREPLY < <(compgen -W "auto tpm secure-enclave software" -- "$cur") ;;
-      --format) mapfile -t COMPREPLY < <(compgen -W "pem der jwk" -- "$cur") ;;
+      --format)
+        if [[ $sub == attest ]]; then
+          mapfile -t COMPREPLY < <(compgen -W "webauthn tpm" -- "$cur")
+        else
+          mapfile -t COMPREPLY < <(compgen -W "pem der jwk" -- "$cur")
+        fi
+        ;;
       --log-level) mapfile -t COMPREPLY < <(compgen -W "debug info warning error" -- "$cur") ;;
       --user) mapfile -t COMPREPLY < <(compgen -W "$(_liaison_users)" -- "$cur") ;;
       --session) mapfile -t COMPREPLY < <(compgen -W "$(_liaison_sessions)" -- "$cur") ;;

@@ -55,18 +55,21 @@ int run_doctor(const ClientFlags& flags, const DoctorFlags& doctor);
 struct KeyFlags {
   std::string user;
   std::string label;
-  std::string backend;         // create: empty means the config's [keys] backend
-  bool replace = false;        // create
-  std::string format = "pem";  // public: pem, der, jwk
-  std::string in;              // sign: a file, or stdin when empty or "-"
-  std::string out;             // public, sign: a file, or stdout when empty or "-"
-  bool digest = false;         // sign: the input is a 32-byte SHA-256 digest
+  std::string backend;                     // create: empty means the config's [keys] backend
+  bool replace = false;                    // create
+  std::string format = "pem";              // public: pem, der, jwk
+  std::string in;                          // sign: a file, or stdin when empty or "-"
+  std::string out;                         // public, sign: a file, or stdout when empty or "-"
+  bool digest = false;                     // sign: the input is a 32-byte SHA-256 digest
+  std::string challenge;                   // attest: the verifier's challenge, base64
+  std::string attest_format = "webauthn";  // attest: webauthn or tpm
 };
 int run_key_create(const ClientFlags& flags, const KeyFlags& key);
 int run_key_list(const ClientFlags& flags, const KeyFlags& key);
 int run_key_public(const ClientFlags& flags, const KeyFlags& key);
 int run_key_sign(const ClientFlags& flags, const KeyFlags& key);
 int run_key_delete(const ClientFlags& flags, const KeyFlags& key);
+int run_key_attest(const ClientFlags& flags, const KeyFlags& key);
 
 // `liaison launch-agent (install|uninstall|status) [--user U | --all]` (launch_agent_command.cpp).
 struct LaunchAgentCommand {

@@ -187,4 +187,37 @@ int run_key_delete(const ClientFlags& flags, const KeyFlags& key) {
   return kExitOk;
 }
 
+int run_key_attest(const ClientFlags& flags, const KeyFlags& key) {
+  const Json params = {{"user", key.user},
+                       {"label", key.label},
+                       {"challenge", key.challenge},
+                       {"format", key.attest_format}};
+  auto attested = call_daemon(flags.runtime_dir, "key.attest", params, kKeyCallTimeout);
+  if (!attested) {
+    return attested.error();
+  }
+  if (flags.json) {
+    fmt::print("{}\n", attested->dump(2));
+    return kExitOk;
+  }
+  std::string output;
+  if (key.attest_format == "tpm") {
+    output = attested->at("statement").dump(2) + "\n";
+  } else if (key.out.empty() || key.out == "-") {
+    output = attested->value("attestation_object", "") + "\n";  // CBOR on a terminal: base64
+  } else {
+    auto cbor = keys::base64_decode(attested->value("attestation_object", ""));
+    if (!cbor) {
+      fmt::print(stderr, "liaison: the daemon's attestation object is not base64\n");
+      return kExitFailed;
+    }
+    output.assign(cbor->begin(), cbor->end());
+  }
+  if (!write_output(key.out, output)) {
+    fmt::print(stderr, "liaison: cannot write {}\n", key.out);
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 }  // namespace liaison::cli

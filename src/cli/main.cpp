@@ -51,10 +51,12 @@ struct KeyCommands {
   CLI::App* show_public = nullptr;
   CLI::App* sign = nullptr;
   CLI::App* remove = nullptr;
+  CLI::App* attest = nullptr;
 };
 
 void add_key_commands(CLI::App& app, KeyCommands& commands) {
-  auto* key = app.add_subcommand("key", "hardware-bound keys: create, list, public, sign, delete");
+  auto* key =
+      app.add_subcommand("key", "hardware-bound keys: create, list, public, sign, delete, attest");
   key->require_subcommand(1);
   auto add = [&](const char* name, const char* help, bool needs_label, bool json) {
     CLI::App* command = key->add_subcommand(name, help);
@@ -83,6 +85,14 @@ void add_key_commands(CLI::App& app, KeyCommands& commands) {
   commands.sign->add_option("--out", commands.key.out, "write the signature to FILE");
   commands.sign->add_flag("--digest", commands.key.digest, "the input is a 32-byte SHA-256 digest");
   commands.remove = add("delete", "delete a key", true, true);
+  commands.attest =
+      add("attest", "the TPM's proof, by the attestation key, that a key is in it", true, true);
+  commands.attest
+      ->add_option("--challenge", commands.key.challenge, "the verifier's challenge, base64")
+      ->required();
+  commands.attest->add_option("--format", commands.key.attest_format, "webauthn or tpm")
+      ->check(CLI::IsMember({"webauthn", "tpm"}));
+  commands.attest->add_option("--out", commands.key.out, "write to FILE instead of stdout");
 }
 
 int run_key_command(const KeyCommands& commands) {
@@ -100,6 +110,9 @@ int run_key_command(const KeyCommands& commands) {
   }
   if (commands.remove->parsed()) {
     return run_key_delete(commands.client, commands.key);
+  }
+  if (commands.attest->parsed()) {
+    return run_key_attest(commands.client, commands.key);
   }
   return kExitUsage;
 }

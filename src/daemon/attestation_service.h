@@ -27,6 +27,11 @@ class AttestationService {
   // is what every attest.* call answers.
   using AttestationLookup = std::function<keys::KeyResult<keys::Attestation*>()>;
 
+  // The lookup of a platform without attestation: `unavailable`.
+  static keys::KeyResult<keys::Attestation*> none() {
+    return std::unexpected(keys::KeyError{"unavailable", "no TPM attestation on this platform"});
+  }
+
   explicit AttestationService(AttestationLookup attestation)
       : attestation_(std::move(attestation)) {}
 

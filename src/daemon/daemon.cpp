@@ -102,7 +102,7 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
                                   .records_directory = paths_.runtime_dir + "/agents"}),
       outcomes_(io.get_executor()),
       keys_(supervisor_, config_, paths_.state_dir, parts_.key_providers,
-            auto_keys_of(parts_, config_), parts_.users),
+            auto_keys_of(parts_, config_), parts_.users, parts_.attestation),
       launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
       attestation_(parts_.attestation),
       doctor_({.agents = supervisor_,

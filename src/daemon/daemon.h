@@ -56,10 +56,7 @@ struct DaemonParts {
   };
   // The TPM's attestation (attest.*), opened on first use. None by default: attest.* then says
   // why (macOS; a platform without a TPM).
-  AttestationService::AttestationLookup attestation = [] {
-    return keys::KeyResult<keys::Attestation*>(
-        std::unexpected(keys::KeyError{"unavailable", "no TPM attestation on this platform"}));
-  };
+  AttestationService::AttestationLookup attestation = AttestationService::none;
   // What [keys] backend = "auto" means here (the platform wiring decides). Unset: the Linux
   // meaning, AutoKeyPlacement::tpm_per_config (the TPM where [keys] tpm_context places it).
   std::optional<AutoKeyPlacement> auto_keys;

@@ -9,6 +9,8 @@
 #include "common/log.h"
 #include "daemon/user_finder.h"
 #include "daemon/users.h"
+#include "keys/attestation_statement.h"
+#include "keys/base64.h"
 #include "keys/key_methods.h"
 #include "keys/software_provider.h"
 
@@ -80,6 +82,9 @@ asio::awaitable<Result<Json>> KeyRouter::handle(protocol::Request request) {
   }
   if (request.method == "key.list") {
     co_return co_await list(request.params);
+  }
+  if (request.method == "key.attest") {
+    co_return co_await attest(request.params);
   }
   if (request.method == "key.public" || request.method == "key.sign" ||
       request.method == "key.delete") {
@@ -349,6 +354,78 @@ asio::awaitable<Result<Json>> KeyRouter::list(const Json& params) {
     }
   }
   co_return Json{{"keys", keys}, {"problems", problems}};
+}
+
+// The challenge a verifier sent: any bytes, base64, 1 to 1024 of them (it is hashed).
+constexpr std::size_t kMaxChallengeBytes = 1024;
+
+asio::awaitable<Result<Json>> KeyRouter::attest(const Json& params) {
+  const std::string format = params.value("format", std::string("webauthn"));
+  if (format != "webauthn" && format != "tpm") {
+    co_return std::unexpected(
+        Error::invalid_params(fmt::format("unknown attestation format \"{}\": use webauthn or tpm",
+                                          protocol::bounded_for_error(format, 64))));
+  }
+  const auto encoded = params.find("challenge");
+  std::optional<keys::Bytes> challenge;
+  if (encoded != params.end() && encoded->is_string()) {
+    challenge = keys::base64_decode(encoded->get<std::string>());
+  }
+  if (!challenge || challenge->empty() || challenge->size() > kMaxChallengeBytes) {
+    co_return std::unexpected(Error::invalid_params(fmt::format(
+        "\"challenge\" must be base64 of 1 to {} bytes (the verifier's)", kMaxChallengeBytes)));
+  }
+  // The key's TPM blob, from the daemon's store or the user's agent (key.tpm_blob): only the
+  // owner and label go along, nothing of the caller's else.
+  Json lookup = Json::object();
+  for (const char* field : {"user", "label"}) {
+    if (params.contains(field)) {
+      lookup[field] = params.at(field);
+    }
+  }
+  auto key = co_await on_existing_key("key.tpm_blob", lookup);
+  if (!key) {
+    co_return std::unexpected(key.error());
+  }
+  auto attestation = attestation_();
+  if (!attestation) {
+    co_return std::unexpected(keys::key_error_to_rpc(attestation.error()));
+  }
+  auto wrapped = keys::base64_decode(key->value("wrapped_key", ""));
+  if (!wrapped) {
+    co_return std::unexpected(
+        Error::application(codes::kFailed, "the key's wrapped form came back damaged"));
+  }
+  key->erase("wrapped_key");
+  auto spki = (*attestation)->public_key_of(*wrapped);
+  if (!spki) {
+    co_return std::unexpected(keys::key_error_to_rpc(spki.error()));
+  }
+  keys::Bytes authenticator_data;
+  keys::Bytes extra_data;
+  if (format == "webauthn") {
+    auto made = keys::webauthn_authenticator_data(*spki);
+    if (!made) {
+      co_return std::unexpected(keys::key_error_to_rpc(made.error()));
+    }
+    authenticator_data = std::move(*made);
+    extra_data = keys::webauthn_extra_data(authenticator_data, *challenge);
+  } else {
+    extra_data = keys::tpm_format_extra_data(*challenge);
+  }
+  auto certified = (*attestation)->certify(*wrapped, extra_data);
+  if (!certified) {
+    co_return std::unexpected(keys::key_error_to_rpc(certified.error()));
+  }
+  Json result = std::move(*key);
+  result["format"] = format;
+  if (format == "webauthn") {
+    result["attestation_object"] =
+        keys::base64_encode(keys::webauthn_attestation_object(*certified, authenticator_data));
+  } else {
+    result["statement"] = keys::tpm_attestation_statement(*certified);
+  }
+  co_return result;
 }
 
 }  // namespace liaison::daemon

@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/attestation_service.h"
 #include "daemon/auto_key_placement.h"
 #include "daemon/users.h"
 #include "keys/key_manager.h"
@@ -29,15 +30,18 @@ class KeyRouter {
   // `providers` gives the providers that can run in the daemon ("software"; "tpm" when the TPM
   // is placed here); `state_dir` holds keys/<uid>/; `auto_keys` is what backend "auto" means.
   // `users` resolves the `user` a call names (resolve_user in production).
+  // `attestation` is the daemon's (key.attest certifies with its attestation key).
   KeyRouter(AgentSupervisor& agents, const Config& config, std::string state_dir,
             keys::KeyManager::ProviderLookup providers, AutoKeyPlacement auto_keys,
-            UserLookup users = resolve_user)
+            UserLookup users = resolve_user,
+            AttestationService::AttestationLookup attestation = AttestationService::none)
       : agents_(agents),
         config_(config),
         state_dir_(std::move(state_dir)),
         providers_(std::move(providers)),
         auto_keys_(std::move(auto_keys)),
-        users_(std::move(users)) {}
+        users_(std::move(users)),
+        attestation_(std::move(attestation)) {}
 
   static bool handles(const std::string& method) { return method.starts_with("key."); }
 
@@ -48,6 +52,7 @@ class KeyRouter {
 
   asio::awaitable<protocol::Result<protocol::Json>> create(const protocol::Json& params);
   asio::awaitable<protocol::Result<protocol::Json>> list(const protocol::Json& params);
+  asio::awaitable<protocol::Result<protocol::Json>> attest(const protocol::Json& params);
   asio::awaitable<protocol::Result<protocol::Json>> on_existing_key(const std::string& method,
                                                                     const protocol::Json& params);
   asio::awaitable<protocol::Result<protocol::Json>> forward_to_agent(uid_t uid,
@@ -68,6 +73,7 @@ class KeyRouter {
   keys::KeyManager::ProviderLookup providers_;
   AutoKeyPlacement auto_keys_;
   UserLookup users_;
+  AttestationService::AttestationLookup attestation_;
   std::map<uid_t, std::unique_ptr<keys::KeyManager>> managers_;
 };
 

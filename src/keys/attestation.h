@@ -93,6 +93,10 @@ class Attestation {
   // Errors: `invalid_params` for a chain that fails a check, `not_found` before enroll.
   virtual KeyResult<AttestationKey> install_certificate(std::vector<Bytes> chain) = 0;
 
+  // The DER SubjectPublicKeyInfo of the TPM key stored as `wrapped_key`, read from its public
+  // area (no TPM round trip); `failed` for anything but a liaison TPM key.
+  virtual KeyResult<Bytes> public_key_of(std::span<const uint8_t> wrapped_key) const = 0;
+
   // Certifies the TPM key stored as `wrapped_key` (a key.* TPM key's wrapped form) with the AK,
   // `extra_data` (at most 64 bytes) bound in as the attestation's extraData. The key must be a
   // liaison TPM signing key (fixedTPM, fixedParent, sensitiveDataOrigin) that loads in this TPM.

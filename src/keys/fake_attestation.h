@@ -32,6 +32,12 @@ class FakeAttestation final : public Attestation {
     installed = std::move(chain);
     return installation;
   }
+  KeyResult<Bytes> public_key_of(std::span<const uint8_t> wrapped_key) const override {
+    if (wrapped_key.empty()) {
+      return std::unexpected(KeyError{"failed", "not a liaison TPM key"});
+    }
+    return public_key;
+  }
   KeyResult<Certification> certify(std::span<const uint8_t> wrapped_key,
                                    std::span<const uint8_t> extra_data) override {
     certified_key = Bytes(wrapped_key.begin(), wrapped_key.end());
@@ -48,6 +54,7 @@ class FakeAttestation final : public Attestation {
   std::vector<Bytes> installed;
   KeyResult<Certification> certification =
       std::unexpected(KeyError{"unavailable", "the fake certifies nothing"});
+  Bytes public_key;  // what public_key_of answers for any non-empty wrapped key
   Bytes certified_key;
   Bytes certified_extra_data;
 

@@ -151,6 +151,35 @@ protocol::Error key_error_to_rpc(const KeyError& error) {
                                       error.message);
 }
 
+// The wrapped form of a TPM key, for the daemon's attestation (key.attest): the TPM's own blob,
+// its private part encrypted under a key only this TPM derives. Other keys have nothing a TPM
+// could vouch for.
+KeyResult<json> tpm_blob(KeyManager& manager, const json& params, std::string_view context) {
+  auto label = string_param(params, "label");
+  if (!label) {
+    return std::unexpected(label.error());
+  }
+  auto record = manager.find(*label);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  if (record->backend == "secure-enclave") {
+    return std::unexpected(KeyError{
+        "unavailable", fmt::format("key \"{}\" is a Secure Enclave key: Apple attests those to "
+                                   "third parties only through Managed Device Attestation (MDM)",
+                                   *label)});
+  }
+  if (record->backend != "tpm") {
+    return std::unexpected(
+        KeyError{std::string(kNotHardwareBacked),
+                 fmt::format("key \"{}\" is a {} key, not hardware-backed: no TPM can vouch for it",
+                             *label, record->backend)});
+  }
+  json result = key_record_json(*record, context);
+  result["wrapped_key"] = base64_encode(record->wrapped_key);
+  return result;
+}
+
 KeyResult<json> run_key_method(KeyManager& manager, std::string_view method, const json& params,
                                std::string_view context) {
   if (method == "key.create") {
@@ -164,6 +193,9 @@ KeyResult<json> run_key_method(KeyManager& manager, std::string_view method, con
   }
   if (method == "key.delete") {
     return remove(manager, params);
+  }
+  if (method == "key.tpm_blob") {
+    return tpm_blob(manager, params, context);
   }
   if (method == "key.list") {
     auto listing = manager.list();

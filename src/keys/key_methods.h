@@ -6,6 +6,8 @@
 //   key.public {label, format: pem|der|jwk}      -> the key + {format, public_key}
 //   key.sign   {label, digest | data (base64)}   -> the key's label/backend + {signature}
 //   key.delete {label}                           -> {deleted}
+//   key.tpm_blob {label}                         -> the key + {wrapped_key} (TPM keys only; for
+//                                                   the daemon's key.attest, never a user)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,6 +17,9 @@
 #include "protocol/json_rpc.h"
 
 namespace liaison::keys {
+
+// The error code of an operation only a hardware key supports (key.attest of a software key).
+inline constexpr std::string_view kNotHardwareBacked = "not_hardware_backed";
 
 // Largest `data` key.sign takes; larger input is hashed by the caller and sent as `digest`.
 inline constexpr std::size_t kMaxSignDataBytes = 512 * std::size_t{1024};

@@ -90,7 +90,8 @@ std::unique_ptr<Chain> make_chain(const std::string& ca_name) {
               "-nodes", "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "30", "-subj",
               "/CN=" + ca_name});
   openssl_ok({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-              "-nodes", "-keyout", path("leaf.key"), "-out", path("leaf.csr"), "-subj", "/CN=leaf"});
+              "-nodes", "-keyout", path("leaf.key"), "-out", path("leaf.csr"), "-subj",
+              "/CN=leaf"});
   openssl_ok({"openssl", "x509", "-req", "-in", path("leaf.csr"), "-CA", path("ca.pem"), "-CAkey",
               path("ca.key"), "-CAcreateserial", "-days", "10", "-out", path("leaf.pem")});
   openssl_ok({"openssl", "pkey", "-in", path("leaf.key"), "-pubout", "-outform", "DER", "-out",
@@ -103,8 +104,8 @@ std::unique_ptr<Chain> make_chain(const std::string& ca_name) {
 
 TEST(CertificateChainTest, ReadsEveryCertificateOfPemTextInOrder) {
   auto chain = make_chain("CA one");
-  auto read = certificates_from_pem("the AK's:\n" + chain->leaf_pem + "its CA's:\n" +
-                                    chain->ca_pem + "\n");
+  auto read =
+      certificates_from_pem("the AK's:\n" + chain->leaf_pem + "its CA's:\n" + chain->ca_pem + "\n");
   ASSERT_TRUE(read) << read.error().message;
   ASSERT_EQ(read->size(), 2u);
   EXPECT_EQ(summarize_certificate((*read)[1])->subject, "CN=CA one");

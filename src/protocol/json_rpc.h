@@ -47,6 +47,7 @@ inline constexpr std::string_view kUnavailable = "unavailable";
 inline constexpr std::string_view kTimeout = "timeout";
 inline constexpr std::string_view kFailed = "failed";
 inline constexpr std::string_view kNoUser = "no_user";  // uid 0, or a uid with no account
+inline constexpr std::string_view kNotHardwareBacked = "not_hardware_backed";  // key.attest
 }  // namespace codes
 
 // An error's message is at most this long on the wire (Error::to_json cuts longer ones).

@@ -423,7 +423,7 @@ def check_completion(args):
                           f"missing {sorted(set(wanted) - set(got))}"))
 
         exactly(["liaison", "ke"], ["key"], "a command")
-        exactly(["liaison", "key", ""], ["create", "list", "public", "sign", "delete"],
+        exactly(["liaison", "key", ""], ["create", "list", "public", "sign", "delete", "attest"],
                 "the key subcommands")
         exactly(["liaison", "notify", "--urg"], ["--urgency"], "a flag")
         exactly(["liaison", "notify", "--urgency", ""], ["low", "normal", "critical"],

@@ -167,6 +167,7 @@ KeyResult<Enrollment> TpmAttestation::enroll() {
                       "key certified",
                       key_file().string(), loaded.error().message)});
     }
+    tpm_->release_key(existing->id);
     auto key = describe(*existing);
     if (!key) {
       return std::unexpected(key.error());
@@ -174,6 +175,7 @@ KeyResult<Enrollment> TpmAttestation::enroll() {
     return Enrollment{.key = std::move(*key), .created = false};
   }
   auto blob = tpm_->create_key(attestation_key_template());
+  tpm_->release_key({});  // the storage root key, unless the TPM keys of key.* keep it
   if (!blob) {
     return std::unexpected(blob.error());
   }
@@ -217,6 +219,14 @@ KeyResult<AttestationKey> TpmAttestation::install_certificate(std::vector<Bytes>
   return describe(key);
 }
 
+KeyResult<Bytes> TpmAttestation::public_key_of(std::span<const uint8_t> wrapped_key) const {
+  auto blob = unwrap_key_blob(wrapped_key);
+  if (!blob) {
+    return std::unexpected(blob.error());
+  }
+  return spki_from_public_area(blob->public_area);
+}
+
 KeyResult<Certification> TpmAttestation::certify(std::span<const uint8_t> wrapped_key,
                                                  std::span<const uint8_t> extra_data) {
   auto blob = unwrap_key_blob(wrapped_key);  // refuses anything but a liaison TPM signing key
@@ -236,8 +246,10 @@ KeyResult<Certification> TpmAttestation::certify(std::span<const uint8_t> wrappe
                     "install-cert)",
                     ak ? "the attestation key has no certificate yet" : "no attestation key")});
   }
-  auto certified = tpm_->certify(Bytes(wrapped_key.begin(), wrapped_key.end()), *blob, ak->id,
-                                 ak->blob, extra_data);
+  const Bytes key_id(wrapped_key.begin(), wrapped_key.end());
+  auto certified = tpm_->certify(key_id, *blob, ak->id, ak->blob, extra_data);
+  tpm_->release_key(ak->id);
+  tpm_->release_key(key_id);
   if (!certified) {
     return std::unexpected(certified.error());
   }
@@ -290,6 +302,7 @@ KeyResult<Activation> TpmAttestation::activate(std::span<const uint8_t> credenti
   }
   auto secret = tpm_->activate_credential(key->id, key->blob, ek->public_area, credential->blob,
                                           credential->secret);
+  tpm_->release_key(key->id);
   if (!secret) {
     return std::unexpected(
         KeyError{secret.error().code,

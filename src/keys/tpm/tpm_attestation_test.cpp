@@ -374,6 +374,7 @@ TEST(TpmAttestationTest, CertifyIsTheTpmVouchingForThatKeyWithTheCallersData) {
 
   auto certified = attestation.certify(*wrapped, extra);
   ASSERT_TRUE(certified) << certified.error().message;
+  EXPECT_EQ(tpm->loaded_key_count(), 0u);  // the AK and the key are flushed again at once
   EXPECT_EQ(certified->ak_certificate_chain, *chain);
   EXPECT_TRUE(testing::signature_verifies(enrolled->key.public_key, certified->certify_info,
                                           certified->signature));

@@ -393,12 +393,16 @@ KeyResult<TpmConnection::Certified> TpmConnection::certify(
     if (!object) {
       return std::unexpected(object.error());
     }
-    if (auto still = loaded_keys_.find(signer_wrapped); still == loaded_keys_.end()) {
+    if (!loaded_keys_.contains(signer_wrapped)) {
       // Loading the key evicted the signer (object slots full): load it again.
       signing = loaded_key(signer_wrapped, signer);
       if (!signing) {
         return std::unexpected(signing.error());
       }
+    }
+    if (!loaded_keys_.contains(signer_wrapped) || !loaded_keys_.contains(wrapped)) {
+      // Each load evicted the other: the TPM has room for one of them beside the storage root.
+      return std::unexpected(TpmFailure{"Esys_Load", TPM2_RC_OBJECT_MEMORY});
     }
     TPMT_SIG_SCHEME scheme{};
     scheme.scheme = TPM2_ALG_ECDSA;
@@ -421,6 +425,13 @@ KeyResult<TpmConnection::Certified> TpmConnection::certify(
 }
 
 void TpmConnection::flush_key(const Bytes& wrapped) { loaded_keys_.erase(wrapped); }
+
+void TpmConnection::release_key(const Bytes& wrapped) {
+  loaded_keys_.erase(wrapped);
+  if (loaded_keys_.empty()) {
+    storage_root_key_.flush();
+  }
+}
 
 std::size_t TpmConnection::flush_idle(Clock::time_point now, Clock::duration idle_after) {
   std::size_t flushed = std::erase_if(

@@ -62,6 +62,11 @@ class TpmConnection {
   // Flushes the key stored as `wrapped` if it is loaded; nothing otherwise.
   void flush_key(const Bytes& wrapped);
 
+  // flush_key, and the storage root key too when no key is left loaded: what a rare user of a
+  // key (attestation) does after its command, so a TPM without a resource manager (swtpm: three
+  // object slots for every process) has its slots back at once, not after the idle time.
+  void release_key(const Bytes& wrapped);
+
   // Flushes the keys unused since `now - idle_after`, and the storage root key too once no key is
   // loaded and it has been idle as long. Returns how many objects it flushed.
   std::size_t flush_idle(Clock::time_point now, Clock::duration idle_after);

@@ -123,9 +123,11 @@ bool is_liaison_signing_key(const TPMT_PUBLIC& area) {
   const TPMS_ECC_PARMS& ecc = area.parameters.eccDetail;
   constexpr TPMA_OBJECT kRequired = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT;
-  return area.type == TPM2_ALG_ECC && ecc.curveID == TPM2_ECC_NIST_P256 &&
-         ecc.scheme.scheme == TPM2_ALG_ECDSA &&
-         ecc.scheme.details.ecdsa.hashAlg == TPM2_ALG_SHA256 &&
+  // Keys made since issue 14 leave the scheme to TPM2_Sign (NULL); older ones fix ECDSA/SHA-256.
+  const bool scheme_ok =
+      ecc.scheme.scheme == TPM2_ALG_NULL ||
+      (ecc.scheme.scheme == TPM2_ALG_ECDSA && ecc.scheme.details.ecdsa.hashAlg == TPM2_ALG_SHA256);
+  return area.type == TPM2_ALG_ECC && ecc.curveID == TPM2_ECC_NIST_P256 && scheme_ok &&
          (area.objectAttributes & kRequired) == kRequired &&
          (area.objectAttributes & TPMA_OBJECT_RESTRICTED) == 0;
 }
@@ -162,8 +164,9 @@ TPM2B_PUBLIC signing_key_template() {
                           TPMA_OBJECT_SIGN_ENCRYPT;
   TPMS_ECC_PARMS& ecc = area.parameters.eccDetail;
   ecc.symmetric.algorithm = TPM2_ALG_NULL;
-  ecc.scheme.scheme = TPM2_ALG_ECDSA;
-  ecc.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+  // No scheme in the key: TPM2_Sign names ECDSA/SHA-256 itself. WebAuthn verifiers of `tpm`
+  // attestation (python-fido2) read only ECC public areas whose scheme is NULL.
+  ecc.scheme.scheme = TPM2_ALG_NULL;
   ecc.curveID = TPM2_ECC_NIST_P256;
   ecc.kdf.scheme = TPM2_ALG_NULL;
   return key;
@@ -172,6 +175,9 @@ TPM2B_PUBLIC signing_key_template() {
 TPM2B_PUBLIC attestation_key_template() {
   TPM2B_PUBLIC key = signing_key_template();
   key.publicArea.objectAttributes |= TPMA_OBJECT_RESTRICTED;
+  TPMS_ECC_PARMS& ecc = key.publicArea.parameters.eccDetail;
+  ecc.scheme.scheme = TPM2_ALG_ECDSA;  // a restricted signing key signs with its own scheme
+  ecc.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
   return key;
 }
 

@@ -24,12 +24,14 @@ struct TpmKeyBlob {
 // again until the TPM is cleared.
 TPM2B_PUBLIC storage_root_key_template();
 
-// A signing key: ECC NIST P-256, ECDSA with SHA-256, fixedTPM | fixedParent | sensitiveDataOrigin |
-// userWithAuth | sign, empty auth (a password session with an empty password uses it).
+// A signing key: ECC NIST P-256, fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth |
+// sign, empty auth (a password session with an empty password uses it), and no scheme of its
+// own: TPM2_Sign asks for ECDSA with SHA-256 (keys made before issue 14 carry that scheme;
+// both load).
 TPM2B_PUBLIC signing_key_template();
 
 // The attestation key (AK): ECC NIST P-256, restricted signing (it signs only what the TPM itself
-// made: attestation structures, never a digest from outside), ECDSA with SHA-256, fixedTPM |
+// made: attestation structures, never a digest from outside), scheme ECDSA/SHA-256, fixedTPM |
 // fixedParent | sensitiveDataOrigin | userWithAuth, empty auth.
 TPM2B_PUBLIC attestation_key_template();
 

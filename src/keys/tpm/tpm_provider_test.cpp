@@ -140,6 +140,22 @@ TEST_F(TpmProviderTest, FromWrappedGivesTheSameKey) {
   expect_signs(*key, "and the original still signs");
 }
 
+// Keys made before issue 14 carry the ECDSA/SHA-256 scheme in their public area (today's leave it
+// to TPM2_Sign, for WebAuthn verifiers): such a key still loads and signs.
+TEST_F(TpmProviderTest, AKeyWithTheSchemeInItsPublicAreaStillLoadsAndSigns) {
+  TPM2B_PUBLIC old_template = signing_key_template();
+  EXPECT_EQ(old_template.publicArea.parameters.eccDetail.scheme.scheme, TPM2_ALG_NULL);
+  old_template.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
+  old_template.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+  auto blob = provider_->connection()->create_key(old_template);
+  ASSERT_TRUE(blob) << blob.error().message;
+  auto wrapped = wrap_key_blob(*blob);
+  ASSERT_TRUE(wrapped) << wrapped.error().message;
+  auto key = provider_->from_wrapped(*wrapped);
+  ASSERT_TRUE(key) << key.error().message;
+  expect_signs(**key, "made by an older liaison");
+}
+
 TEST_F(TpmProviderTest, WrappedKeysOutliveTheProviderAndItsEsysContext) {
   Bytes wrapped;
   Bytes spki;
