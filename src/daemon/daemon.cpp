@@ -111,7 +111,8 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
                .daemon_keys = parts_.key_providers,
                .auto_keys = auto_keys_of(parts_, config_),
                .user_context = parts_.user_context,
-               .control_socket = paths_.control_socket()}),
+               .control_socket = paths_.control_socket(),
+               .attestation = parts_.attestation}),
       control_(supervisor_, outcomes_, keys_, doctor_, config_, parts_.users),
       agent_acceptor_(io),
       control_acceptor_(io) {}

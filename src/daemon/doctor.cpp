@@ -1,6 +1,7 @@
 #include "daemon/doctor.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 #include "daemon/off_loop.h"
 #include "daemon/user_finder.h"
 #include "daemon/users.h"
+#include "keys/key_store.h"
 #include "keys/provider_check.h"
+#include "keys/x509_summary.h"
 
 namespace liaison::daemon {
 namespace {
@@ -133,7 +136,93 @@ std::vector<Finding> Doctor::examine_daemon() const {
   for (Finding& finding : examine_daemon_keys()) {
     findings.push_back(std::move(finding));
   }
+  if (auto attestation = examine_attestation()) {
+    findings.push_back(std::move(*attestation));
+  }
   return findings;
+}
+
+// Shown only where the platform has attestation and its TPM answers the lookup: a machine without
+// a TPM has the "tpm" finding (or none) to say so, not an attestation nag.
+std::optional<Finding> Doctor::examine_attestation() const {
+  auto attestation = parts_.attestation();
+  if (!attestation) {
+    return std::nullopt;
+  }
+  auto state = (*attestation)->state();
+  if (!state) {
+    return Finding::warn("attestation", fmt::format("cannot read: {}", state.error().message),
+                         "see the \"tpm\" finding and docs/troubleshooting.md");
+  }
+  return attestation_finding(*state, std::chrono::system_clock::now());
+}
+
+Finding attestation_finding(const keys::AttestationState& state,
+                            std::chrono::system_clock::time_point now) {
+  Json certificates = Json::array();
+  std::vector<std::string> issuers;
+  for (const keys::EndorsementEvidence& ek : state.ek_certificates) {
+    auto summary = ek.certificate ? keys::summarize_certificate(*ek.certificate)
+                                  : keys::KeyResult<keys::CertificateSummary>(std::unexpected(
+                                        keys::KeyError{"failed", "no certificate"}));
+    certificates.push_back({{"nv_index", fmt::format("0x{:08x}", ek.nv_index)},
+                            {"key_type", ek.key_type},
+                            {"issuer", summary ? Json(summary->issuer) : Json()},
+                            {"not_after", summary ? Json(summary->not_after) : Json()}});
+    if (summary && std::find(issuers.begin(), issuers.end(), summary->issuer) == issuers.end()) {
+      issuers.push_back(summary->issuer);
+    }
+  }
+  const std::string eks =
+      state.ek_certificates.empty()
+          ? "no EK certificate in the TPM"
+          : fmt::format("{} EK certificate{} (issuer {})", state.ek_certificates.size(),
+                        state.ek_certificates.size() == 1 ? "" : "s", fmt::join(issuers, ", "));
+  Json facts = {{"ek_certificates", certificates}, {"attestation_key", nullptr}};
+  if (!state.key) {
+    return Finding::info("attestation", fmt::format("{}; no attestation key", eks), facts);
+  }
+  const keys::AttestationKey& key = *state.key;
+  Json ak = {{"name", fmt::format("{:02x}", fmt::join(key.name, ""))},
+             {"created", key.created},
+             {"certificate", nullptr}};
+  if (state.key_problem) {
+    ak["problem"] = state.key_problem->message;
+    facts["attestation_key"] = ak;
+    return Finding::fail(
+        "attestation",
+        fmt::format("{}; the attestation key does not load in this TPM: {}", eks,
+                    state.key_problem->message),
+        "the TPM was cleared or replaced: remove /var/lib/liaison/attestation/ak.json, then "
+        "liaison attest enroll, activate and install-cert again",
+        facts);
+  }
+  if (key.certificate_chain.empty()) {
+    facts["attestation_key"] = ak;
+    return Finding::warn(
+        "attestation",
+        fmt::format("{}; attestation key enrolled {}, not certified", eks, key.created),
+        "have an attestation CA certify it: liaison attest enroll, attest activate, "
+        "attest install-cert",
+        facts);
+  }
+  auto certificate = keys::summarize_certificate(key.certificate_chain.front());
+  const std::string not_after = certificate ? certificate->not_after : "";
+  const std::string now_text = keys::iso8601_utc(now);
+  const bool expired = !not_after.empty() && not_after <= now_text;  // both ISO 8601 UTC
+  ak["certificate"] = {{"issuer", certificate ? Json(certificate->issuer) : Json()},
+                       {"not_after", not_after},
+                       {"expired", expired}};
+  facts["attestation_key"] = ak;
+  const std::string detail = fmt::format("{}; attestation key certified by {} until {}", eks,
+                                         certificate ? certificate->issuer : "?", not_after);
+  if (expired) {
+    return Finding::warn("attestation", detail + ": EXPIRED",
+                         "have the attestation CA certify the key again, then liaison attest "
+                         "install-cert",
+                         facts);
+  }
+  return Finding::ok("attestation", detail, facts);
 }
 
 // The key providers the daemon itself uses ([keys] backend and tpm_context, and what "auto"

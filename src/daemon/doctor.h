@@ -9,11 +9,13 @@
 #include <asio/awaitable.hpp>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
 #include "daemon/agent_supervisor.h"
+#include "daemon/attestation_service.h"
 #include "daemon/auto_key_placement.h"
 #include "daemon/session_source.h"
 #include "daemon/user_context_probe.h"
@@ -31,6 +33,8 @@ struct DoctorParts {
   AutoKeyPlacement auto_keys;                    // what [keys] backend = "auto" means here
   UserContextProbe* user_context = nullptr;      // null: those checks are left out
   std::string control_socket;
+  // The TPM's attestation (attest.*): its state is shown when there is one.
+  AttestationService::AttestationLookup attestation = AttestationService::none;
 };
 
 class Doctor {
@@ -47,6 +51,7 @@ class Doctor {
 
   std::vector<protocol::Finding> examine_daemon() const;
   std::vector<protocol::Finding> examine_daemon_keys() const;
+  std::optional<protocol::Finding> examine_attestation() const;
   asio::awaitable<protocol::Json> examine_session(Run& run, const Session& session,
                                                   const AgentView* agent);
   asio::awaitable<std::vector<protocol::Finding>> ask_agent(Run& run, const AgentView& agent);
@@ -58,5 +63,11 @@ class Doctor {
 
 // What the finding "agent" says about an agent in `view`'s state (pure: unit-tested).
 protocol::Finding agent_finding(const AgentView& view);
+
+// What the finding "attestation" says of `state` at `now` (pure: unit-tested): ok once the AK
+// is enrolled and its certificate valid; info before enroll; warn without a certificate, or an
+// expired one; fail for an AK this TPM does not load (the next step as the hint).
+protocol::Finding attestation_finding(const keys::AttestationState& state,
+                                      std::chrono::system_clock::time_point now);
 
 }  // namespace liaison::daemon

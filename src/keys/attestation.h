@@ -61,6 +61,13 @@ struct Certification {
   std::vector<Bytes> ak_certificate_chain;  // DER, the AK's first: WebAuthn's x5c
 };
 
+// What `liaison doctor` shows of attestation: read only, nothing made or derived.
+struct AttestationState {
+  std::vector<EndorsementEvidence> ek_certificates;  // certificates only: no EK public derived
+  std::optional<AttestationKey> key;                 // the enrolled AK, if there is one
+  std::optional<KeyError> key_problem;  // why the AK does not load in this TPM (cleared?)
+};
+
 class Attestation {
  public:
   virtual ~Attestation() = default;
@@ -104,6 +111,11 @@ class Attestation {
   // `failed` for a key of another TPM.
   virtual KeyResult<Certification> certify(std::span<const uint8_t> wrapped_key,
                                            std::span<const uint8_t> extra_data) = 0;
+
+  // The EK certificates the TPM holds and the enrolled AK with its chain, if any: NV reads, the
+  // AK's file, and one load of the AK (flushed at once) to prove it is this TPM's; nothing is
+  // created or derived (doctor).
+  virtual KeyResult<AttestationState> state() = 0;
 
   // What the TPM is reached through ("device:/dev/tpmrm0"), for messages and `doctor`.
   virtual std::string tpm_name() const = 0;

@@ -44,6 +44,7 @@ class FakeAttestation final : public Attestation {
     certified_extra_data = Bytes(extra_data.begin(), extra_data.end());
     return certification;
   }
+  KeyResult<AttestationState> state() override { return current_state; }
   std::string tpm_name() const override { return "fake:tpm"; }
 
   KeyResult<Activation> activation =
@@ -54,6 +55,7 @@ class FakeAttestation final : public Attestation {
   std::vector<Bytes> installed;
   KeyResult<Certification> certification =
       std::unexpected(KeyError{"unavailable", "the fake certifies nothing"});
+  KeyResult<AttestationState> current_state = AttestationState{};
   Bytes public_key;  // what public_key_of answers for any non-empty wrapped key
   Bytes certified_key;
   Bytes certified_extra_data;

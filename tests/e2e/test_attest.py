@@ -28,12 +28,14 @@ EK_INDICES = {"0x01c00002": "RSA 2048", "0x01c00016": "ECC NIST P-384"}
 
 
 @pytest.fixture(scope="module")
-def swtpm():
+def swtpm(installed):
     simulator = Swtpm()
     try:
         yield simulator
     finally:
         simulator.remove()
+        # The attestation key goes with this module's TPMs: later modules have their own.
+        installed.exec(["rm", "-rf", "/var/lib/liaison/attestation"])
 
 
 @pytest.fixture(params=["daemon", "user-session"])
@@ -139,6 +141,33 @@ def test_enroll_makes_the_attestation_key_once_and_it_survives_a_daemon_restart(
             assert file.read().hex() == key["name"]
 
 
+def doctor_attestation(container):
+    """The "attestation" finding of `liaison doctor --json` (the daemon's own findings)."""
+    result = liaison(container, "doctor", "--json", timeout=90)
+    report = parse_json(result)
+    found = [f for f in report["daemon"]["findings"] if f["check"] == "attestation"]
+    assert len(found) == 1, report["daemon"]["findings"]
+    return found[0]
+
+
+def test_doctor_follows_the_enrollment_and_names_an_ak_of_another_tpm(installed, desktops,
+                                                                     manufactured_tpm, swtpm):
+    before = doctor_attestation(installed)
+    assert before["status"] == "info", before
+    assert before["detail"] == "2 EK certificates (issuer CN=swtpm-localca); no attestation key" \
+        or before["detail"].endswith("; no attestation key"), before
+    enroll(installed)
+    uncertified = doctor_attestation(installed)
+    assert uncertified["status"] == "warn" and "not certified" in uncertified["detail"], \
+        uncertified
+    assert "attest install-cert" in uncertified["hint"], uncertified
+    # The TPM replaced (a fresh simulator), the key file kept: doctor says so and how to recover.
+    fresh_tpm(installed, desktops, swtpm, "daemon", manufactured=True)
+    replaced = doctor_attestation(installed)
+    assert replaced["status"] == "fail", replaced
+    assert "does not load in this TPM" in replaced["detail"], replaced
+
+
 def test_enroll_tells_a_person_what_the_ca_needs(installed, manufactured_tpm):
     result = liaison(installed, "attest", "enroll", timeout=90)
     assert result.returncode == 0, describe(result)
@@ -206,6 +235,14 @@ def test_the_whole_enrollment_a_ca_runs_and_the_certificate_survives_a_restart(
     assert "installed 2 certificates" in text.stdout, describe(text)
 
     restart(installed)
+    doctor = doctor_attestation(installed)
+    assert doctor["status"] == "ok", doctor
+    assert "attestation key certified by CN=liaison test attestation CA until" in \
+        doctor["detail"], doctor
+    assert doctor["facts"]["attestation_key"]["name"] == enrollment["attestation_key"]["name"]
+    assert {ek["issuer"] for ek in doctor["facts"]["ek_certificates"]} == \
+        {parse_json(liaison(installed, "attest", "ek", "--json", timeout=90))[
+            "endorsement_keys"][0]["certificate"]["issuer"]}, doctor
     key = enroll(installed)["attestation_key"]
     assert key["name"] == enrollment["attestation_key"]["name"]
     with tempfile.TemporaryDirectory() as scratch:

@@ -219,6 +219,35 @@ KeyResult<AttestationKey> TpmAttestation::install_certificate(std::vector<Bytes>
   return describe(key);
 }
 
+KeyResult<AttestationState> TpmAttestation::state() {
+  auto certificates = read_ek_certificates(*tpm_);
+  if (!certificates) {
+    return std::unexpected(certificates.error());
+  }
+  AttestationState state;
+  for (EkCertificate& certificate : *certificates) {
+    state.ek_certificates.push_back({.nv_index = certificate.nv_index,
+                                     .key_type = std::string(certificate.key_type),
+                                     .certificate = std::move(certificate.der)});
+  }
+  auto stored = read_stored_key();
+  if (!stored) {
+    return std::unexpected(stored.error());
+  }
+  if (const std::optional<StoredKey>& key = *stored; key) {
+    if (auto loaded = tpm_->load_key(key->id, key->blob); !loaded) {
+      state.key_problem = loaded.error();
+    }
+    tpm_->release_key(key->id);
+    auto described = describe(*key);
+    if (!described) {
+      return std::unexpected(described.error());
+    }
+    state.key = std::move(*described);
+  }
+  return state;
+}
+
 KeyResult<Bytes> TpmAttestation::public_key_of(std::span<const uint8_t> wrapped_key) const {
   auto blob = unwrap_key_blob(wrapped_key);
   if (!blob) {

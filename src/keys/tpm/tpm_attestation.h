@@ -27,6 +27,7 @@ class TpmAttestation final : public Attestation {
   KeyResult<Enrollment> enroll() override;
   KeyResult<Activation> activate(std::span<const uint8_t> credential_file) override;
   KeyResult<AttestationKey> install_certificate(std::vector<Bytes> chain) override;
+  KeyResult<AttestationState> state() override;
   KeyResult<Bytes> public_key_of(std::span<const uint8_t> wrapped_key) const override;
   KeyResult<Certification> certify(std::span<const uint8_t> wrapped_key,
                                    std::span<const uint8_t> extra_data) override;
