@@ -3,7 +3,9 @@
 
   - TPM: through control.sock (pipelined), through the CLI, and through TpmProvider in process,
     next to a raw Esys_Sign loop on the same swtpm (tpm_sign_bench);
-  - software: through control.sock (pipelined), next to `openssl speed -elapsed ecdsap256`.
+  - software: through control.sock (pipelined), next to `openssl speed -elapsed ecdsap256`;
+  - attestations (issue 14): key.attest on control.sock, one after another, next to a loop of
+    tpm2-tools' `tpm2_certify` over the same kinds of keys on the same swtpm.
 
 Runs on the host (daemon-context keys need no login session): its own swtpm on loopback, its own
 `liaison daemon` with a throwaway runtime and state directory. Prints a markdown section.
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the e2e harness, tests/e2e, on sys.path)
+from attestation_ca import AttestationCa  # noqa: E402
 from swtpm import Swtpm  # noqa: E402
 
 # Whose keys the bench makes: keys belong to user accounts, and root owns none (key_router.cpp);
@@ -110,6 +113,67 @@ def openssl_speed():
     return float(match.group(1))
 
 
+def enroll_attestation_key(control):
+    """What a CA and an admin do once: enroll, activate the CA's credential, install its
+    certificate (tests/e2e/attestation_ca.py plays the CA)."""
+    ca = AttestationCa()
+    enrollment = control.call("attest.enroll", {})
+    credential, _ = ca.challenge(enrollment)
+    control.call("attest.activate", {"credential": base64.b64encode(credential).decode()})
+    control.call("attest.install_cert", {"pem": ca.certify(enrollment) + ca.root_pem})
+
+
+def socket_attestations(control, label, count):
+    """key.attest --format tpm on one control.sock connection, one after another: per second."""
+    started = time.perf_counter()
+    for i in range(count):
+        challenge = base64.b64encode(hashlib.sha256(str(i).encode()).digest()).decode()
+        control.call("key.attest", {"user": KEY_USER, "label": label, "challenge": challenge,
+                                    "format": "tpm"})
+    return count / (time.perf_counter() - started)
+
+
+def tpm2_certify_loop(tcti, work, count):
+    """The shell-out baseline: tpm2-tools makes a P-256 key and a restricted ECDSA signing key
+    (an AK) under an owner primary and makes both persistent, then runs `tpm2_certify` `count`
+    times, one process each: per second."""
+    directory = os.path.join(work, "tpm2-tools")
+    os.makedirs(directory)
+
+    def path(name):
+        return os.path.join(directory, name)
+
+    def tool(*argv):
+        done = subprocess.run([argv[0], "-T", tcti, *argv[1:]], capture_output=True, text=True,
+                              timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
+        if argv[0] != "tpm2_certify":
+            # swtpm has no resource manager: what a tool left loaded would fill its 3 slots.
+            subprocess.run(["tpm2_flushcontext", "-T", tcti, "-t"], capture_output=True,
+                           timeout=60)
+
+    tool("tpm2_createprimary", "-C", "o", "-G", "ecc", "-c", path("primary.ctx"))
+    tool("tpm2_create", "-C", path("primary.ctx"), "-G", "ecc256", "-u", path("key.pub"),
+         "-r", path("key.priv"))
+    tool("tpm2_create", "-C", path("primary.ctx"), "-G", "ecc256:ecdsa-sha256:null", "-a",
+         "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign",
+         "-u", path("ak.pub"), "-r", path("ak.priv"))
+    tool("tpm2_load", "-C", path("primary.ctx"), "-u", path("key.pub"), "-r", path("key.priv"),
+         "-c", path("key.ctx"))
+    tool("tpm2_load", "-C", path("primary.ctx"), "-u", path("ak.pub"), "-r", path("ak.priv"),
+         "-c", path("ak.ctx"))
+    # Persistent handles: swtpm has no resource manager to flush what each tpm2_certify would
+    # load from a context file and leave behind.
+    tool("tpm2_evictcontrol", "-C", "o", "-c", path("key.ctx"), "0x81000100")
+    tool("tpm2_evictcontrol", "-C", "o", "-c", path("ak.ctx"), "0x81000101")
+    started = time.perf_counter()
+    for i in range(count):
+        tool("tpm2_certify", "-c", "0x81000100", "-C", "0x81000101", "-g", "sha256",
+             "-o", path(f"attest{i % 2}"), "-s", path("signature"))
+    return count / (time.perf_counter() - started)
+
+
 def start_daemon(liaison, runtime, state, config):
     process = subprocess.Popen([liaison, "daemon", "--runtime-dir", runtime, "--state-dir", state,
                                 "--config", config], stdout=subprocess.DEVNULL,
@@ -151,6 +215,10 @@ def measure(build_dir, count, cli_count, progress=print):
         results["cli_tpm"] = cli_signs(liaison, runtime, "tpm", cli_count)
         progress("openssl speed -elapsed ecdsap256")
         results["openssl"] = openssl_speed()
+        progress(f"attestations: key.attest on control.sock and tpm2_certify ({cli_count} each)")
+        enroll_attestation_key(control)
+        results["socket_attest"] = socket_attestations(control, "tpm", cli_count)
+        results["tpm2_certify"] = tpm2_certify_loop(tcti, work, cli_count)
     finally:
         if daemon:
             daemon.terminate()
@@ -199,6 +267,23 @@ def markdown(results, count, cli_count):
         f"| `openssl speed -elapsed ecdsap256` (the limit) | {results['openssl']:.0f} | — |",
         f"| `key.sign` on control.sock, pipelined | {results['socket_software']:.0f} | "
         f"{versus(results['socket_software'], results['openssl'])} |",
+        "",
+        "## Attestations per second (issue 14)",
+        "",
+        f"*Method.* The same daemon and swtpm, after the attestation key was enrolled, activated "
+        f"and certified (a CA in Python, tests/e2e/attestation_ca.py): {cli_count} `key.attest "
+        f"--format tpm` calls on one control.sock connection, one after another; each loads the "
+        f"AK and the key (and the storage root key, derived again), certifies, and flushes them "
+        f"all, leaving the TPM's object slots free. Baseline: {cli_count} runs of tpm2-tools' "
+        f"`tpm2_certify` over a key and an AK of the same kinds made persistent (nothing to load), "
+        f"one process per attestation (tpm2-tools 5.4 takes no qualifying data, so its "
+        f"attestations carry none).",
+        "",
+        "| | attestations/s | vs `tpm2_certify` |",
+        "|---|---|---|",
+        f"| `tpm2_certify`, one process each (baseline) | {results['tpm2_certify']:.0f} | — |",
+        f"| `key.attest` on control.sock | {results['socket_attest']:.0f} | "
+        f"{results['socket_attest'] / results['tpm2_certify']:.1f}× |",
         "",
     ]
     return "\n".join(lines)
