@@ -20,7 +20,7 @@ from fido2.attestation.base import verify_x509_chain
 from fido2.ctap2 import AttestationObject
 
 from attestation_ca import AttestationCa
-from liaison_cli import liaison, parse_json, sessions
+from liaison_cli import liaison, parse_json, sessions, wait_for_ready_agents
 from runner import describe, observe_until
 from swtpm import Swtpm, fresh_tpm, restart
 
@@ -340,6 +340,9 @@ def test_key_attest_webauthn_is_accepted_by_an_independent_verifier(
     label = f"attested-{os.urandom(4).hex()}"
     key = make_key(installed, "alice", label, "tpm")
     assert key["context"] in ("daemon", "user-session"), key
+    # The AK and its certificate survive a daemon restart (which also restarts the agents).
+    restart(installed)
+    wait_for_ready_agents(installed, desktops.values())
     if key["context"] == "user-session":
         free_the_agents_tpm_slots(installed, desktops, "alice")
     challenge = os.urandom(32)
@@ -362,6 +365,16 @@ def test_key_attest_webauthn_is_accepted_by_an_independent_verifier(
     # The same evidence does not pass for another challenge.
     with pytest.raises(InvalidSignature):
         TpmAttestation().verify(statement, attestation.auth_data, os.urandom(32))
+    # Nor with the pubArea of another key of the same TPM.
+    other = make_key(installed, "alice", f"{label}-other", "tpm")
+    assert other["context"] == key["context"]
+    if key["context"] == "user-session":
+        free_the_agents_tpm_slots(installed, desktops, "alice")
+    other_statement = parse_json(key_attest(installed, "alice", f"{label}-other", challenge,
+                                            "--format", "tpm"))
+    swapped = dict(statement, pubArea=base64.b64decode(other_statement["pubArea"]))
+    with pytest.raises(Exception):
+        TpmAttestation().verify(swapped, attestation.auth_data, challenge)
     # Nor under an AK certificate from another CA.
     with pytest.raises(Exception):
         verify_x509_chain(list(verified.trust_path) + [AttestationCa().certificate.public_bytes(

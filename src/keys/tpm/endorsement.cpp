@@ -80,36 +80,41 @@ TPM2B_PUBLIC rsa2048_low_template() {
   return key;
 }
 
-// Template L-2: ECC NIST P-256, SHA-256, AES-128, unique x and y 32 zero bytes each.
-TPM2B_PUBLIC ecc_p256_low_template() {
+// The profile's ECC templates differ in curve, name algorithm, range and AES key size, and the
+// low range fills the unique field with zeros the size of a coordinate.
+struct EccTemplate {
+  TPMI_ECC_CURVE curve;
+  TPMI_ALG_HASH name_alg;
+  bool high_range;
+  uint16_t aes_bits;
+  uint16_t unique_size;  // 0: empty
+};
+
+template <std::size_t N>
+TPM2B_PUBLIC ecc_template(const EccTemplate& shape, const std::array<uint8_t, N>& policy) {
   TPM2B_PUBLIC key{};
   TPMT_PUBLIC& area = key.publicArea;
   area.type = TPM2_ALG_ECC;
-  area.nameAlg = TPM2_ALG_SHA256;
-  area.objectAttributes = kLowRangeAttributes;
-  set_policy(area, kPolicyASha256);
-  set_aes_cfb(area.parameters.eccDetail.symmetric, 128);
+  area.nameAlg = shape.name_alg;
+  area.objectAttributes = shape.high_range ? kHighRangeAttributes : kLowRangeAttributes;
+  set_policy(area, policy);
+  set_aes_cfb(area.parameters.eccDetail.symmetric, shape.aes_bits);
   area.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-  area.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+  area.parameters.eccDetail.curveID = shape.curve;
   area.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-  area.unique.ecc.x.size = 32;
-  area.unique.ecc.y.size = 32;
+  area.unique.ecc.x.size = shape.unique_size;
+  area.unique.ecc.y.size = shape.unique_size;
   return key;
+}
+
+// Template L-2: ECC NIST P-256, SHA-256, AES-128, unique x and y 32 zero bytes each.
+TPM2B_PUBLIC ecc_p256_low_template() {
+  return ecc_template({TPM2_ECC_NIST_P256, TPM2_ALG_SHA256, false, 128, 32}, kPolicyASha256);
 }
 
 // Template H-3: ECC NIST P-384, SHA-384, AES-256, unique empty.
 TPM2B_PUBLIC ecc_p384_high_template() {
-  TPM2B_PUBLIC key{};
-  TPMT_PUBLIC& area = key.publicArea;
-  area.type = TPM2_ALG_ECC;
-  area.nameAlg = TPM2_ALG_SHA384;
-  area.objectAttributes = kHighRangeAttributes;
-  set_policy(area, kPolicyBSha384);
-  set_aes_cfb(area.parameters.eccDetail.symmetric, 256);
-  area.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-  area.parameters.eccDetail.curveID = TPM2_ECC_NIST_P384;
-  area.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-  return key;
+  return ecc_template({TPM2_ECC_NIST_P384, TPM2_ALG_SHA384, true, 256, 0}, kPolicyBSha384);
 }
 
 std::optional<TPM2B_PUBLIC> profile_template(TPM2_HANDLE certificate_index) {

@@ -85,10 +85,12 @@ Bytes certificate_spki(const TempDir& dir, const Bytes& certificate_der) {
   return bytes_of(read_file(spki));
 }
 
-// The key each EK certificate certifies is the one the profile's template makes in this TPM:
-// what an attestation CA encrypts its credential to.
-TEST(EndorsementTest, TheEkFromTheProfileTemplateIsTheKeyItsCertificateCertifies) {
-  auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true});
+// A TPM manufactured by swtpm_setup with `options`: for each EK certificate, the EK derived for
+// its index is the key the certificate certifies (openssl's reading of it), made from a
+// template in NV or not as `template_from_nv` says, and with every bit of `attributes` set.
+void expect_each_ek_is_its_certificates_key(SwtpmOptions options, bool template_from_nv,
+                                            TPMA_OBJECT attributes) {
+  auto swtpm = SwtpmProcess::start(std::move(options));
   ASSERT_TRUE(swtpm) << swtpm.error();
   auto tpm = connect(**swtpm);
   auto certificates = read_ek_certificates(*tpm);
@@ -100,34 +102,26 @@ TEST(EndorsementTest, TheEkFromTheProfileTemplateIsTheKeyItsCertificateCertifies
     SCOPED_TRACE(certificate.key_type);
     auto ek = read_endorsement_key(*tpm, certificate.nv_index);
     ASSERT_TRUE(ek) << ek.error().message;
-    EXPECT_FALSE(ek->template_from_nv);
+    EXPECT_EQ(ek->template_from_nv, template_from_nv);
     EXPECT_EQ(ek->spki, certificate_spki(dir, certificate.der));
-    EXPECT_EQ(ek->public_area.publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED,
-              TPMA_OBJECT_RESTRICTED);
+    EXPECT_EQ(ek->public_area.publicArea.objectAttributes & attributes, attributes);
   }
+}
+
+// The key each EK certificate certifies is the one the profile's template makes in this TPM:
+// what an attestation CA encrypts its credential to.
+TEST(EndorsementTest, TheEkFromTheProfileTemplateIsTheKeyItsCertificateCertifies) {
+  expect_each_ek_is_its_certificates_key({.provision_ek_certificates = true},
+                                         /*template_from_nv=*/false, TPMA_OBJECT_RESTRICTED);
 }
 
 // swtpm_setup --allow-signing makes its EKs from templates of its own (sign and decrypt, not
 // restricted) and stores them in NV beside the certificates: those, not the profile's, give the
 // certified key.
 TEST(EndorsementTest, ATemplateStoredInNvBesideTheCertificateIsTheOneUsed) {
-  auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true, .ek_allows_signing = true});
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  auto tpm = connect(**swtpm);
-  auto certificates = read_ek_certificates(*tpm);
-  ASSERT_TRUE(certificates) << certificates.error().message;
-  ASSERT_EQ(certificates->size(), 2u);
-
-  TempDir dir;
-  for (const EkCertificate& certificate : *certificates) {
-    SCOPED_TRACE(certificate.key_type);
-    auto ek = read_endorsement_key(*tpm, certificate.nv_index);
-    ASSERT_TRUE(ek) << ek.error().message;
-    EXPECT_TRUE(ek->template_from_nv);
-    EXPECT_EQ(ek->spki, certificate_spki(dir, certificate.der));
-    EXPECT_EQ(ek->public_area.publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT,
-              TPMA_OBJECT_SIGN_ENCRYPT);
-  }
+  expect_each_ek_is_its_certificates_key(
+      {.provision_ek_certificates = true, .ek_allows_signing = true},
+      /*template_from_nv=*/true, TPMA_OBJECT_SIGN_ENCRYPT);
 }
 
 // The low range's ECC P-256 EK (no certificate on swtpm) is the one tpm2-tools' tpm2_createek
