@@ -4,6 +4,7 @@
 // relaunch after a crash, the rate limit, and a graceful stop. The same story runs for real in
 // tests/e2e inside a systemd + logind container.
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -881,6 +882,30 @@ TEST_F(KeyRoutingTest, ExistingLabelsAndBadLabelsAreRefused) {
   EXPECT_EQ(bad.error().code, protocol::kInvalidParams);
   auto missing = control("key.sign", {{"user", "1001"}, {"label", "nope"}, {"digest", ""}});
   ASSERT_FALSE(missing.has_value());
+}
+
+// key.attest (issue 14) needs a TPM key: nothing can vouch for a software key, and Apple attests
+// Secure Enclave keys only through MDM. Both are refused before any TPM is asked.
+TEST_F(KeyRoutingTest, KeyAttestOfASoftwareKeyIsNotHardwareBacked) {
+  start_with_keys();
+  ASSERT_TRUE(
+      control("key.create", {{"user", "1001"}, {"label", "soft"}, {"backend", "software"}}));
+  auto attested =
+      control("key.attest", {{"user", "1001"}, {"label", "soft"}, {"challenge", "AQ=="}});
+  ASSERT_FALSE(attested.has_value());
+  EXPECT_EQ(attested.error().data_code, "not_hardware_backed") << attested.error().message;
+  EXPECT_THAT(attested.error().message, ::testing::HasSubstr("not hardware-backed"));
+}
+
+TEST_F(KeyRoutingTest, OnMacOSKeyAttestOfASecureEnclaveKeyIsUnavailableAndSaysWhy) {
+  as_on_macos();
+  start_with_keys();
+  ASSERT_TRUE(control("key.create", {{"user", "1001"}, {"label", "enclave"}, {"backend", "auto"}}));
+  auto attested =
+      control("key.attest", {{"user", "1001"}, {"label", "enclave"}, {"challenge", "AQ=="}});
+  ASSERT_FALSE(attested.has_value());
+  EXPECT_EQ(attested.error().data_code, "unavailable") << attested.error().message;
+  EXPECT_THAT(attested.error().message, ::testing::HasSubstr("Managed Device Attestation"));
 }
 
 // macOS's meaning of "auto" (AutoKeyPlacement::secure_enclave_in_session), with the providers
