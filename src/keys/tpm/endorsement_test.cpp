@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "keys/key_test_support.h"
+#include "keys/tpm/testing/connect.h"
 #include "keys/tpm/testing/swtpm_process.h"
 
 namespace liaison::keys::tpm {
@@ -18,14 +19,6 @@ using testing::read_file;
 using testing::run_command;
 using testing::TempDir;
 using testing::write_file;
-
-std::unique_ptr<TpmConnection> connect(const SwtpmProcess& swtpm) {
-  auto tpm = TpmConnection::open(swtpm.tcti());
-  if (!tpm) {
-    throw std::runtime_error("cannot open the TPM: " + tpm.error().message);
-  }
-  return std::move(*tpm);
-}
 
 // What swtpm_setup --create-ek-cert makes (../shared/notes/tpm-attestation-facts.md): an RSA 2048
 // EK certificate in the low range, an ECC P-384 one in the high range, both issued by its CA;

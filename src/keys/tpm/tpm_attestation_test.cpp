@@ -15,6 +15,7 @@
 #include "keys/key_test_support.h"
 #include "keys/public_key_formats.h"
 #include "keys/tpm/endorsement.h"
+#include "keys/tpm/testing/connect.h"
 #include "keys/tpm/testing/swtpm_process.h"
 #include "keys/tpm/tpm_key_format.h"
 #include "keys/x509_summary.h"
@@ -28,14 +29,6 @@ using testing::read_file;
 using testing::run_command;
 using testing::TempDir;
 using testing::write_file;
-
-std::shared_ptr<TpmConnection> connect(const SwtpmProcess& swtpm) {
-  auto tpm = TpmConnection::open(swtpm.tcti());
-  if (!tpm) {
-    throw std::runtime_error("cannot open the TPM: " + tpm.error().message);
-  }
-  return std::move(*tpm);
-}
 
 TEST(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
   auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true});
