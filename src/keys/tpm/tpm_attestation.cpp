@@ -1,10 +1,10 @@
 #include "keys/tpm/tpm_attestation.h"
 
 #include <fmt/format.h>
-#include <tss2_mu.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "common/safe_files.h"
 #include "keys/base64.h"
@@ -21,18 +21,18 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr int kKeyRecordVersion = 1;
-constexpr uint32_t kRsa2048LowEk = 0x01c00002;
-constexpr uint32_t kEccP256LowEk = 0x01c0000a;
+// The profile's low range, the first two of its certificate indices: RSA 2048 and ECC P-256. Its
+// EKs are looked for when the TPM holds no certificate at all, and activate uses them.
+constexpr std::span<const EkCertificateIndex> kLowRangeEks{kEkCertificateIndices, 2};
+constexpr uint32_t kRsa2048LowEk = kLowRangeEks[0].nv_index;
+constexpr uint32_t kEccP256LowEk = kLowRangeEks[1].nv_index;
+static_assert(kRsa2048LowEk == 0x01c00002 && kEccP256LowEk == 0x01c0000a);
 constexpr uint16_t kRsa2048SeedSize = 256;  // a seed encrypted to an RSA 2048 key (OAEP)
 constexpr std::string_view kKeyDirectory = "attestation";
 constexpr std::string_view kKeyFileName = "attestation/ak.json";
 constexpr std::size_t kMaxKeyFileSize = std::size_t{256} * 1024;  // an AK and a certificate chain
 
 KeyError system_key_error(const SystemError& error) { return KeyError{"failed", error.message()}; }
-
-// Where the profile's low-range EKs are looked for when the TPM holds no certificate at all.
-constexpr EkCertificateIndex kLowRangeEks[] = {{0x01c00002, "RSA 2048"},
-                                               {0x01c0000a, "ECC NIST P-256"}};
 
 }  // namespace
 
@@ -286,16 +286,13 @@ KeyResult<Certification> TpmAttestation::certify(std::span<const uint8_t> wrappe
   if (!signature) {
     return std::unexpected(signature.error());
   }
-  Bytes public_area(sizeof(TPMT_PUBLIC));
-  std::size_t size = 0;
-  if (Tss2_MU_TPMT_PUBLIC_Marshal(&blob->public_area.publicArea, public_area.data(),
-                                  public_area.size(), &size) != TSS2_RC_SUCCESS) {
-    return std::unexpected(KeyError{"failed", "marshal the key's public area"});
+  auto public_area = marshal_public_area(blob->public_area.publicArea);
+  if (!public_area) {
+    return std::unexpected(public_area.error());
   }
-  public_area.resize(size);
   return Certification{.certify_info = std::move(certified->attest),
                        .signature = std::move(*signature),
-                       .public_area = std::move(public_area),
+                       .public_area = std::move(*public_area),
                        .ak_certificate_chain = ak->certificate_chain};
 }
 

@@ -190,22 +190,37 @@ TpmResult<ESYS_TR> TpmConnection::storage_root_key() {
     return storage_root_key_.get();
   }
 
-  TPM2B_SENSITIVE_CREATE sensitive{};  // empty auth, no data
-  TPM2B_PUBLIC key_template = storage_root_key_template();
-  TPM2B_DATA outside_info{};
-  TPML_PCR_SELECTION creation_pcrs{};
-  ESYS_TR handle = ESYS_TR_NONE;
   // ~2 ms on swtpm; a discrete TPM derives an ECC primary in tens of milliseconds.
-  auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
-    return Esys_CreatePrimary(esys_.get(), ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                              ESYS_TR_NONE, &sensitive, &key_template, &outside_info,
-                              &creation_pcrs, &handle, nullptr, nullptr, nullptr, nullptr);
-  });
+  auto created = create_primary(ESYS_TR_RH_OWNER, storage_root_key_template());
   if (!created) {
     return std::unexpected(created.error());
   }
-  storage_root_key_ = TransientObject(esys_.get(), handle);
-  return handle;
+  storage_root_key_ = std::move(*created);
+  return storage_root_key_.get();
+}
+
+TpmResult<TransientObject> TpmConnection::create_primary(ESYS_TR hierarchy,
+                                                         const TPM2B_PUBLIC& key_template,
+                                                         TPM2B_PUBLIC* public_area) {
+  TPM2B_SENSITIVE_CREATE sensitive{};  // empty auth, no data
+  TPM2B_DATA outside_info{};
+  TPML_PCR_SELECTION creation_pcrs{};
+  ESYS_TR handle = ESYS_TR_NONE;
+  TPM2B_PUBLIC* raw_public = nullptr;
+  auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
+    return Esys_CreatePrimary(esys_.get(), hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                              &sensitive, &key_template, &outside_info, &creation_pcrs, &handle,
+                              public_area != nullptr ? &raw_public : nullptr, nullptr, nullptr,
+                              nullptr);
+  });
+  EsysPtr<TPM2B_PUBLIC> returned_public(raw_public);
+  if (!created) {
+    return std::unexpected(created.error());
+  }
+  if (public_area != nullptr) {
+    *public_area = *returned_public;
+  }
+  return TransientObject(esys_.get(), handle);
 }
 
 TpmResult<ESYS_TR> TpmConnection::loaded_key(const Bytes& wrapped, const TpmKeyBlob& blob) {
@@ -294,22 +309,12 @@ KeyResult<TPMT_SIGNATURE> TpmConnection::sign(const Bytes& wrapped, const TpmKey
 KeyResult<TPM2B_PUBLIC> TpmConnection::primary_public(ESYS_TR hierarchy,
                                                       const TPM2B_PUBLIC& key_template) {
   return with_recovery([&]() -> TpmResult<TPM2B_PUBLIC> {
-    TPM2B_SENSITIVE_CREATE sensitive{};
-    TPM2B_DATA outside_info{};
-    TPML_PCR_SELECTION creation_pcrs{};
-    ESYS_TR handle = ESYS_TR_NONE;
-    TPM2B_PUBLIC* raw_public = nullptr;
-    auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
-      return Esys_CreatePrimary(esys_.get(), hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                ESYS_TR_NONE, &sensitive, &key_template, &outside_info,
-                                &creation_pcrs, &handle, &raw_public, nullptr, nullptr, nullptr);
-    });
-    EsysPtr<TPM2B_PUBLIC> public_area(raw_public);
-    if (!created) {
-      return std::unexpected(created.error());
+    TPM2B_PUBLIC public_area{};
+    auto primary = create_primary(hierarchy, key_template, &public_area);  // flushed on leaving
+    if (!primary) {
+      return std::unexpected(primary.error());
     }
-    TransientObject primary(esys_.get(), handle);  // flushed on leaving
-    return *public_area;
+    return public_area;
   });
 }
 
@@ -322,19 +327,10 @@ KeyResult<Bytes> TpmConnection::activate_credential(const Bytes& wrapped, const 
     if (!key) {
       return std::unexpected(key.error());
     }
-    TPM2B_SENSITIVE_CREATE sensitive{};
-    TPM2B_DATA outside_info{};
-    TPML_PCR_SELECTION creation_pcrs{};
-    ESYS_TR ek_handle = ESYS_TR_NONE;
-    auto created = run("Esys_CreatePrimary", OnObjectMemoryFull::kEvictLeastRecentlyUsed, [&] {
-      return Esys_CreatePrimary(esys_.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                ESYS_TR_NONE, &sensitive, &ek_template, &outside_info,
-                                &creation_pcrs, &ek_handle, nullptr, nullptr, nullptr, nullptr);
-    });
-    if (!created) {
-      return std::unexpected(created.error());
+    auto ek = create_primary(ESYS_TR_RH_ENDORSEMENT, ek_template);  // flushed on leaving
+    if (!ek) {
+      return std::unexpected(ek.error());
     }
-    TransientObject ek(esys_.get(), ek_handle);
     // The EK's policy, PolicySecret(TPM_RH_ENDORSEMENT), in a session of its own.
     TPMT_SYM_DEF no_symmetric{.algorithm = TPM2_ALG_NULL};
     ESYS_TR session_handle = ESYS_TR_NONE;
@@ -362,7 +358,7 @@ KeyResult<Bytes> TpmConnection::activate_credential(const Bytes& wrapped, const 
     }
     TPM2B_DIGEST* raw_secret = nullptr;
     auto activated = run("Esys_ActivateCredential", OnObjectMemoryFull::kFail, [&] {
-      return Esys_ActivateCredential(esys_.get(), *key, ek.get(), ESYS_TR_PASSWORD, session_handle,
+      return Esys_ActivateCredential(esys_.get(), *key, ek->get(), ESYS_TR_PASSWORD, session_handle,
                                      ESYS_TR_NONE, &credential, &secret, &raw_secret);
     });
     EsysPtr<TPM2B_DIGEST> recovered(raw_secret);

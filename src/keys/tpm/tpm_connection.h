@@ -137,6 +137,10 @@ class TpmConnection {
   // TPM2_GetCapability of `kind` from `first`, up to `count` entries: one round trip.
   TpmResult<EsysPtr<TPMS_CAPABILITY_DATA>> capability(TPM2_CAP kind, uint32_t first,
                                                       uint32_t count);
+  // TPM2_CreatePrimary of `key_template` in `hierarchy`, authorized by its empty auth value; the
+  // object is flushed when the result goes. Its public area is copied to `public_area` if given.
+  TpmResult<TransientObject> create_primary(ESYS_TR hierarchy, const TPM2B_PUBLIC& key_template,
+                                            TPM2B_PUBLIC* public_area = nullptr);
   bool evict_least_recently_used_key();
   TpmResult<ESYS_TR> storage_root_key();
   TpmResult<ESYS_TR> loaded_key(const Bytes& wrapped, const TpmKeyBlob& blob);

@@ -181,35 +181,10 @@ TPM2B_PUBLIC attestation_key_template() {
   return key;
 }
 
-KeyResult<Bytes> object_name(const TPMT_PUBLIC& area) {
-  const EVP_MD* digest = area.nameAlg == TPM2_ALG_SHA256   ? EVP_sha256()
-                         : area.nameAlg == TPM2_ALG_SHA384 ? EVP_sha384()
-                                                           : nullptr;
-  if (digest == nullptr) {
-    return std::unexpected(KeyError{
-        "unsupported", fmt::format("an object's name algorithm 0x{:x} (SHA-256 and SHA-384 "
-                                   "are read)",
-                                   area.nameAlg)});
-  }
-  Bytes marshalled(sizeof(TPMT_PUBLIC));
-  std::size_t size = 0;
-  if (Tss2_MU_TPMT_PUBLIC_Marshal(&area, marshalled.data(), marshalled.size(), &size) !=
-      TSS2_RC_SUCCESS) {
-    return std::unexpected(KeyError{"failed", "marshal a public area"});
-  }
-  Bytes name = {static_cast<uint8_t>(area.nameAlg >> 8), static_cast<uint8_t>(area.nameAlg & 0xff)};
-  name.resize(2 + static_cast<std::size_t>(EVP_MD_get_size(digest)));
-  unsigned int length = 0;
-  if (EVP_Digest(marshalled.data(), size, name.data() + 2, &length, digest, nullptr) != 1) {
-    return std::unexpected(openssl_key_error("hash a public area"));
-  }
-  return name;
-}
-
 namespace {
 
 template <typename T, auto marshal>
-KeyResult<Bytes> marshal_tpm2b(const T& value) {
+KeyResult<Bytes> marshal_structure(const T& value) {
   Bytes bytes(sizeof(T));
   std::size_t size = 0;
   if (marshal(&value, bytes.data(), bytes.size(), &size) != TSS2_RC_SUCCESS) {
@@ -220,7 +195,7 @@ KeyResult<Bytes> marshal_tpm2b(const T& value) {
 }
 
 template <typename T, auto unmarshal>
-KeyResult<T> unmarshal_tpm2b(std::span<const uint8_t> bytes, std::string_view what) {
+KeyResult<T> unmarshal_structure(std::span<const uint8_t> bytes, std::string_view what) {
   T value{};
   std::size_t offset = 0;
   if (unmarshal(bytes.data(), bytes.size(), &offset, &value) != TSS2_RC_SUCCESS ||
@@ -232,17 +207,45 @@ KeyResult<T> unmarshal_tpm2b(std::span<const uint8_t> bytes, std::string_view wh
 
 }  // namespace
 
+KeyResult<Bytes> object_name(const TPMT_PUBLIC& area) {
+  const EVP_MD* digest = area.nameAlg == TPM2_ALG_SHA256   ? EVP_sha256()
+                         : area.nameAlg == TPM2_ALG_SHA384 ? EVP_sha384()
+                                                           : nullptr;
+  if (digest == nullptr) {
+    return std::unexpected(KeyError{
+        "unsupported", fmt::format("an object's name algorithm 0x{:x} (SHA-256 and SHA-384 "
+                                   "are read)",
+                                   area.nameAlg)});
+  }
+  auto marshalled = marshal_public_area(area);
+  if (!marshalled) {
+    return std::unexpected(marshalled.error());
+  }
+  Bytes name = {static_cast<uint8_t>(area.nameAlg >> 8), static_cast<uint8_t>(area.nameAlg & 0xff)};
+  name.resize(2 + static_cast<std::size_t>(EVP_MD_get_size(digest)));
+  unsigned int length = 0;
+  if (EVP_Digest(marshalled->data(), marshalled->size(), name.data() + 2, &length, digest,
+                 nullptr) != 1) {
+    return std::unexpected(openssl_key_error("hash a public area"));
+  }
+  return name;
+}
+
+KeyResult<Bytes> marshal_public_area(const TPMT_PUBLIC& area) {
+  return marshal_structure<TPMT_PUBLIC, Tss2_MU_TPMT_PUBLIC_Marshal>(area);
+}
 KeyResult<Bytes> marshal_public(const TPM2B_PUBLIC& public_area) {
-  return marshal_tpm2b<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Marshal>(public_area);
+  return marshal_structure<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Marshal>(public_area);
 }
 KeyResult<TPM2B_PUBLIC> unmarshal_public(std::span<const uint8_t> bytes) {
-  return unmarshal_tpm2b<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Unmarshal>(bytes, "TPM2B_PUBLIC");
+  return unmarshal_structure<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Unmarshal>(bytes, "TPM2B_PUBLIC");
 }
 KeyResult<Bytes> marshal_private(const TPM2B_PRIVATE& private_area) {
-  return marshal_tpm2b<TPM2B_PRIVATE, Tss2_MU_TPM2B_PRIVATE_Marshal>(private_area);
+  return marshal_structure<TPM2B_PRIVATE, Tss2_MU_TPM2B_PRIVATE_Marshal>(private_area);
 }
 KeyResult<TPM2B_PRIVATE> unmarshal_private(std::span<const uint8_t> bytes) {
-  return unmarshal_tpm2b<TPM2B_PRIVATE, Tss2_MU_TPM2B_PRIVATE_Unmarshal>(bytes, "TPM2B_PRIVATE");
+  return unmarshal_structure<TPM2B_PRIVATE, Tss2_MU_TPM2B_PRIVATE_Unmarshal>(bytes,
+                                                                             "TPM2B_PRIVATE");
 }
 
 KeyResult<Bytes> wrap_key_blob(const TpmKeyBlob& blob) {

@@ -39,6 +39,10 @@ TPM2B_PUBLIC attestation_key_template();
 // TPMT_PUBLIC, what TPM2_MakeCredential binds a credential to. SHA-256 and SHA-384 name algs.
 KeyResult<Bytes> object_name(const TPMT_PUBLIC& area);
 
+// A TPMT_PUBLIC in the TPM's marshalling, without the size in front: what an object's name hashes,
+// and WebAuthn's pubArea.
+KeyResult<Bytes> marshal_public_area(const TPMT_PUBLIC& area);
+
 // A TPM2B_PUBLIC in the TPM's marshalling (what tpm2-tools reads as a "tss" public file), and
 // back; parsing refuses trailing bytes.
 KeyResult<Bytes> marshal_public(const TPM2B_PUBLIC& public_area);
