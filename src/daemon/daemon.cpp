@@ -105,6 +105,7 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
             auto_keys_of(parts_, config_), parts_.users, parts_.attestation),
       launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
       attestation_(parts_.attestation),
+      presence_(io, supervisor_, parts_.presence, parts_.users),
       doctor_({.agents = supervisor_,
                .sessions = parts_.sessions,
                .config = config_,
@@ -226,8 +227,16 @@ void Daemon::serve_control(Socket socket) {
     return;
   }
   ++control_connections_;
-  connection->set_close_handler([this] { --control_connections_; });
-  connection->start([this](protocol::Request request) {
+  // A check waiting on a human withdraws its prompt when the caller hangs up.
+  auto caller = HangUpNotice::create();
+  connection->set_close_handler([this, caller] {
+    --control_connections_;
+    caller->hang_up();
+  });
+  connection->start([this, caller](protocol::Request request) {
+    if (PresenceService::handles(request.method)) {
+      return presence_.handle(std::move(request), caller);
+    }
     if (LaunchAgentService::handles(request.method)) {
       return launch_agents_.handle(std::move(request));
     }

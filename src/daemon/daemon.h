@@ -28,6 +28,8 @@
 #include "daemon/launch_agent_service.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/peer_identity.h"
+#include "daemon/presence_service.h"
+#include "daemon/presence_verifier.h"
 #include "daemon/process_inspector.h"
 #include "daemon/rate_limiter.h"
 #include "daemon/session_source.h"
@@ -69,6 +71,8 @@ struct DaemonParts {
   LaunchAgentInstaller* launch_agent = nullptr;
   // What `liaison doctor` asks about users' contexts; null leaves those findings out.
   UserContextProbe* user_context = nullptr;
+  // Who asks the person at a session to prove it is them (presence.check); null: `unavailable`.
+  PresenceVerifier* presence = nullptr;
   // Who a call's `user` is: the user database; fixed accounts in tests.
   UserLookup users = resolve_user;
 };
@@ -122,6 +126,7 @@ class Daemon {
   KeyRouter keys_;
   LaunchAgentService launch_agents_;
   AttestationService attestation_;
+  PresenceService presence_;
   Doctor doctor_;
   ControlService control_;
   asio::local::stream_protocol::acceptor agent_acceptor_;

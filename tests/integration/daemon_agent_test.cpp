@@ -32,6 +32,7 @@
 #include "common/pipe_signal.h"
 #include "daemon/daemon.h"
 #include "daemon/fake_peer_identity.h"
+#include "daemon/fake_presence_verifier.h"
 #include "daemon/fake_session_source.h"
 #include "daemon/fake_user_context_probe.h"
 #include "daemon_harness.h"
@@ -1187,6 +1188,138 @@ TEST_F(KeyRoutingTest, OnMacOSDoctorAsksTheAgentAboutTheSecureEnclave) {
   EXPECT_TRUE(contains(enclave["detail"], "session")) << enclave;
   EXPECT_EQ(session_secure_enclave_.calls().describe, 1);
   EXPECT_EQ(daemon_tpm_.calls().describe + session_tpm_.calls().describe, 0);
+}
+
+// presence.check (issue 26) through control.sock, with a fake verifier in polkit's place: who is
+// asked, one check per session, and the prompt withdrawn on timeout or when the caller hangs up.
+class PresenceTest : public DaemonAgentTest {
+ protected:
+  using Result = daemon::PresenceResult;
+
+  void start_with(std::vector<Session> sessions, bool with_verifier = true) {
+    sessions_.set_sessions(sessions);
+    start_daemon({}, [&](daemon::DaemonParts& parts) {
+      parts.presence = with_verifier ? &verifier_ : nullptr;
+    });
+    for (const Session& s : sessions) {
+      wait_for_state(s.id, "ready");
+    }
+  }
+
+  static Json ask(Json params) {
+    params["reason"] = "Approve the VPN profile";
+    return params;
+  }
+
+  // Waits for the fake to see `count` checks.
+  void wait_for_checks(std::size_t count) {
+    run_until([&] { return verifier_.checks.size() == count; });
+    ASSERT_EQ(verifier_.checks.size(), count);
+  }
+
+  daemon::FakePresenceVerifier verifier_;
+};
+
+TEST_F(PresenceTest, TheVerifiersAnswerIsTheResult) {
+  start_with({session("3", kAlice, "alice")});
+  auto call = start_control_call("presence.check", ask({{"user", "alice"}}));
+  wait_for_checks(1);
+  EXPECT_EQ(verifier_.checks[0]->session, "3");
+  EXPECT_EQ(verifier_.checks[0]->reason, "Approve the VPN profile");
+  verifier_.answer({Result::kConfirmed, ""});
+  run_until([&] { return call.outcome->has_value(); });
+  ASSERT_TRUE(call.outcome->has_value() && call.outcome->value().has_value());
+  EXPECT_EQ(call.outcome->value().value(),
+            Json({{"session", "3"}, {"uid", kAlice}, {"user", "alice"}, {"result", "confirmed"}}));
+  EXPECT_FALSE(verifier_.checks[0]->withdrawn);
+}
+
+TEST_F(PresenceTest, ADeniedCheckSaysDeniedAndASecondCheckOfTheSessionIsBusy) {
+  start_with({session("3", kAlice, "alice")});
+  auto first = start_control_call("presence.check", ask({{"user", "alice"}}));
+  wait_for_checks(1);
+  auto second = control("presence.check", ask({{"user", "1001"}, {"session", "3"}}));
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ((*second)["result"], "busy");
+  EXPECT_TRUE(contains((*second)["detail"], "open already")) << *second;
+  EXPECT_EQ(verifier_.checks.size(), 1u) << "the busy check must not ask anyone";
+  EXPECT_FALSE(verifier_.checks[0]->withdrawn) << "the open check goes on";
+
+  verifier_.answer({Result::kDenied, ""});
+  run_until([&] { return first.outcome->has_value(); });
+  ASSERT_TRUE(first.outcome->has_value() && first.outcome->value().has_value());
+  EXPECT_EQ(first.outcome->value().value()["result"], "denied");
+  // The session is free again.
+  auto third = start_control_call("presence.check", ask({{"user", "alice"}}));
+  wait_for_checks(2);
+}
+
+TEST_F(PresenceTest, NoAnswerInTimeWithdrawsThePromptAndSaysTimeout) {
+  start_with({session("3", kAlice, "alice")});
+  auto answer = control("presence.check", ask({{"user", "alice"}, {"timeout", 1}}));
+  ASSERT_TRUE(answer.has_value()) << answer.error().message;
+  EXPECT_EQ((*answer)["result"], "timeout");
+  EXPECT_TRUE(contains((*answer)["detail"], "within 1 s")) << *answer;
+  ASSERT_EQ(verifier_.checks.size(), 1u);
+  EXPECT_TRUE(verifier_.checks[0]->withdrawn);
+}
+
+TEST_F(PresenceTest, ACallerThatHangsUpWithdrawsThePrompt) {
+  start_with({session("3", kAlice, "alice")});
+  auto call = start_control_call("presence.check", ask({{"user", "alice"}}));
+  wait_for_checks(1);
+  call.connection->close();
+  run_until([&] { return verifier_.checks[0]->withdrawn; });
+  EXPECT_TRUE(verifier_.checks[0]->withdrawn);
+  // And the session takes a new check at once.
+  auto next = start_control_call("presence.check", ask({{"user", "alice"}}));
+  wait_for_checks(2);
+}
+
+TEST_F(PresenceTest, AnotherUsersSessionIsNeverAsked) {
+  start_with({session("3", kAlice, "alice"), session("4", kBob, "bob")});
+  auto answer = control("presence.check", ask({{"user", "bob"}, {"session", "3"}}));
+  ASSERT_FALSE(answer.has_value());
+  EXPECT_EQ(answer.error().data_code, "no_session");
+  EXPECT_TRUE(answer.error().message.find("not bob's") != std::string::npos)
+      << answer.error().message;
+  auto root = control("presence.check", ask({{"user", "root"}}));
+  ASSERT_FALSE(root.has_value());
+  EXPECT_EQ(root.error().data_code, "no_user");
+  auto nobody = control("presence.check", ask({{"user", "carol"}}));
+  ASSERT_FALSE(nobody.has_value());
+  EXPECT_EQ(nobody.error().data_code, "no_session");
+  EXPECT_TRUE(verifier_.checks.empty());
+}
+
+TEST_F(PresenceTest, TwoSessionsWithoutASeatMustBeNamed) {
+  Session first = session("3", kAlice, "alice");
+  Session second = session("5", kAlice, "alice");
+  first.seat = second.seat = "";  // a terminal server's sessions
+  start_with({first, second});
+  auto answer = control("presence.check", ask({{"user", "alice"}}));
+  ASSERT_FALSE(answer.has_value());
+  EXPECT_EQ(answer.error().code, protocol::kInvalidParams);
+  EXPECT_TRUE(answer.error().message.find("(3, 5)") != std::string::npos) << answer.error().message;
+  auto named = start_control_call("presence.check", ask({{"user", "alice"}, {"session", "5"}}));
+  wait_for_checks(1);
+  EXPECT_EQ(verifier_.checks[0]->session, "5");
+}
+
+TEST_F(PresenceTest, WhatTheVerifierCannotStartIsTheResult) {
+  verifier_.refusal = daemon::PresenceOutcome{Result::kNoAgent, "no authentication agent"};
+  start_with({session("3", kAlice, "alice")});
+  auto answer = control("presence.check", ask({{"user", "alice"}}));
+  ASSERT_TRUE(answer.has_value()) << answer.error().message;
+  EXPECT_EQ((*answer)["result"], "no_agent");
+  EXPECT_EQ((*answer)["detail"], "no authentication agent");
+}
+
+TEST_F(PresenceTest, WithoutAVerifierEveryCheckIsUnavailable) {
+  start_with({session("3", kAlice, "alice")}, false);
+  auto answer = control("presence.check", ask({{"user", "alice"}}));
+  ASSERT_TRUE(answer.has_value()) << answer.error().message;
+  EXPECT_EQ((*answer)["result"], "unavailable");
 }
 
 }  // namespace
