@@ -57,6 +57,7 @@ for expected in usr/bin/liaison usr/lib/liaison/liaison-daemon.so usr/lib/liaiso
                 usr/lib/liaison/liaison-agent-keys.so \
                 usr/lib/systemd/system/liaison.service \
                 usr/lib/systemd/user/liaison-agent.service usr/lib/sysusers.d/liaison.conf \
+                usr/share/polkit-1/actions/dev.liaison.presence.policy \
                 etc/liaison/liaison.toml; do
     [[ -e "$stage/$expected" ]] ||
         die "the install rules put no /$expected in the stage (configure with -DCMAKE_INSTALL_PREFIX=/usr)"

@@ -32,6 +32,9 @@ packages=(
     xvfb xauth dunst sway mako-notifier libnotify-bin libglib2.0-bin
     # the tests' own tools (openssl verifies key signatures)
     python3 socat openssl
+    # presence checks (issue 26): polkitd, and the tests' authentication agent (Python over the
+    # system bus, PAM through polkit's own helper)
+    polkitd python3-dbus python3-gi
     # what liaison links against at run time
     libfmt9 libspdlog1.10 libtomlplusplus3 libssl3
     libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tctildr0 libtss2-tcti-swtpm0 libtss2-tcti-device0

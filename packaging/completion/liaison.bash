@@ -37,6 +37,7 @@ _liaison_flags() {
       ;;
     "attest ek" | "attest enroll") echo "$client --json" ;;
     "attest activate" | "attest install-cert") echo "$client --json --in" ;;
+    presence) echo "$client --json --user --session --reason --timeout" ;;
   esac
 }
 
@@ -45,7 +46,7 @@ _liaison_takes_value() {
   case "$1" in
     --config | --runtime-dir | --state-dir | --log-level | --user | --session | --title | \
       --body | --action-url | --action | --urgency | --icon | --id | --wait-action | --label | \
-      --backend | --format | --in | --out | --challenge)
+      --backend | --format | --in | --out | --challenge | --reason | --timeout)
       return 0
       ;;
   esac
@@ -91,7 +92,7 @@ _liaison() {
       mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
     else
       mapfile -t COMPREPLY < <(compgen -W "daemon agent sessions notify version key \
-        launch-agent attest doctor" -- "$cur")
+        launch-agent attest presence doctor" -- "$cur")
     fi
     return
   fi

@@ -96,4 +96,17 @@ struct AttestCommand {
 void add_attest_command(CLI::App& app, AttestCommand& command);
 int run_attest_command(const AttestCommand& command);
 
+// `liaison presence --user U [--session ID] --reason TEXT [--timeout S] [--json]`
+// (presence_command.cpp).
+struct PresenceCommand {
+  ClientFlags client;
+  std::string user;
+  std::optional<std::string> session;
+  std::string reason;
+  int timeout = 60;
+  CLI::App* app = nullptr;
+};
+void add_presence_command(CLI::App& app, PresenceCommand& command);
+int run_presence_command(const PresenceCommand& command);
+
 }  // namespace liaison::cli

@@ -27,6 +27,7 @@
 #include "platform/linux/exec_launcher.h"
 #include "platform/linux/logind_session_source.h"
 #include "platform/linux/peer_credentials.h"
+#include "platform/linux/polkit_presence.h"
 #include "platform/linux/process_inspector.h"
 #include "platform/linux/restart_detection.h"
 #include "platform/linux/session_environment.h"
@@ -118,6 +119,7 @@ int run_daemon(const DaemonFlags& flags) {
   platform::LinuxUserContextProbe user_context;
 
   asio::io_context io;
+  platform::PolkitPresence presence(io, processes);
   KeyProviders key_providers(keys::KeyContext::kDaemon, config->keys.tpm_context == "daemon");
   IdleFlushTimer idle_flush(io, keys::tpm::TpmProvider::kIdleFlushAfter,
                             [&key_providers] { return key_providers.flush_idle(); });
@@ -137,7 +139,8 @@ int run_daemon(const DaemonFlags& flags) {
        .notify_service_manager = [](const std::string& state) { sd_notify(0, state.c_str()); },
        .processes = &processes,
        .launch_agent = &launch_agent,
-       .user_context = &user_context});
+       .user_context = &user_context,
+       .presence = &presence});
   if (auto started = daemon.start(); !started) {
     return fail(started.error());
   }

@@ -161,6 +161,9 @@ int run(int argc, char** argv) {
   AttestCommand attest_command;
   add_attest_command(app, attest_command);
 
+  PresenceCommand presence_command;
+  add_presence_command(app, presence_command);
+
   // Before CLI11 sees it: it would print the top-level help for `liaison presense --help`.
   if (auto unknown = unknown_command_error(app, std::span<const char* const>(argv + 1, argc - 1))) {
     fmt::print(stderr, "liaison: {}\n", *unknown);
@@ -217,6 +220,9 @@ int run(int argc, char** argv) {
   }
   if (app.got_subcommand("attest")) {
     return run_attest_command(attest_command);
+  }
+  if (presence_command.app->parsed()) {
+    return run_presence_command(presence_command);
   }
   return kExitUsage;
 }

@@ -148,6 +148,7 @@ Result<Session> choose_presence_session(const std::vector<Session>& sessions,
     return *candidates.front();
   }
   std::vector<std::string> ids;
+  ids.reserve(candidates.size());
   for (const Session* s : candidates) {
     ids.push_back(s->id);
   }
