@@ -332,6 +332,13 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
       run.setuid_child.emplace(session.uid, std::move(seen));
     }
     findings.push_back(run.setuid_child.at(session.uid));
+    // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
+    std::function<std::optional<Finding>()> check = [probe = parts_.user_context, id = session.id] {
+      return probe->check_authentication_agent(id);
+    };
+    if (auto agent_finding = co_await run_off_loop<std::optional<Finding>>(std::move(check))) {
+      findings.push_back(std::move(*agent_finding));
+    }
   }
   co_return Json{{"session", session.id},
                  {"uid", session.uid},

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,14 @@ class FakeUserContextProbe final : public UserContextProbe {
                                       "fake child of " + std::to_string(uid) + ": no bus");
   }
 
+  std::optional<protocol::Finding> check_authentication_agent(
+      const std::string& session_id) override {
+    agent_checks.push_back(session_id);
+    return authentication_agent;
+  }
+
+  std::optional<protocol::Finding> authentication_agent;  // what check_authentication_agent says
+  std::vector<std::string> agent_checks;
   std::vector<std::pair<uid_t, std::string>> manager_checks;
   std::vector<uid_t> child_checks;
 };

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <asio/awaitable.hpp>
+#include <optional>
 #include <string>
 
 #include "protocol/finding.h"
@@ -26,6 +27,14 @@ class UserContextProbe {
   // it tried the session bus. Status kInfo either way: it shows the problem, it is not one.
   // Takes up to a couple of seconds (a process start and its deadline); does not block the loop.
   virtual asio::awaitable<protocol::Finding> check_setuid_only_child(uid_t uid) = 0;
+
+  // Finding "authentication-agent": whether the session has what asks the user in a presence
+  // check (Linux: a polkit authentication agent registered for it). Blocking: called off the
+  // loop. Nothing on a platform that has no such check yet.
+  virtual std::optional<protocol::Finding> check_authentication_agent(
+      const std::string& /*session_id*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace liaison::daemon

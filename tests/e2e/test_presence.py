@@ -177,6 +177,28 @@ def test_no_user_process_can_fake_a_confirmation(container, desktops, daemon):
     assert carols.returncode == 3, describe(carols)
 
 
+def authentication_agent_finding(container, session):
+    result = liaison(container, "doctor", "--user", "alice", "--json", timeout=60)
+    report = parse_json(result)
+    [entry] = [e for e in report["sessions"] if e["session"] == session]
+    [finding] = [f for f in entry["findings"] if f["check"] == "authentication-agent"]
+    return finding
+
+
+def test_doctor_says_whether_the_session_has_an_authentication_agent(container, desktops, daemon):
+    with auth_agent(container, "alice", desktops["alice"]):
+        finding = authentication_agent_finding(container, desktops["alice"])
+        assert finding["status"] == "ok", finding
+        assert "polkit_agent.py" in finding["facts"]["program"], finding
+        assert finding["facts"]["bus_name"].startswith(":1."), finding
+    finding = poll_until(lambda: authentication_agent_finding(container, desktops["alice"]),
+                         until=lambda f: f["status"] != "ok", timeout=10,
+                         what="doctor noticing the agent is gone")
+    assert finding["status"] == "warn", finding
+    assert "no_agent" in finding["detail"], finding
+    assert finding["facts"] == {"registered": False}
+
+
 def test_a_reason_that_is_not_one_line_of_text_is_refused(container, desktops, daemon):
     result = liaison(container, "presence", "--user", "alice", "--reason", "two\nlines")
     assert result.returncode == 2, describe(result)

@@ -1067,6 +1067,23 @@ TEST_F(DoctorTest, AHealthySessionShowsItsAgentWhatTheAgentFoundAndTheSetuidOnly
   EXPECT_TRUE(probe_.manager_checks.empty()) << "exec-like strategies need no user manager";
 }
 
+TEST_F(DoctorTest, EachEligibleSessionSaysWhetherItHasAnAuthenticationAgent) {
+  probe_.authentication_agent = protocol::Finding::warn(
+      "authentication-agent", "no polkit authentication agent", "run the desktop's agent");
+  start_with_findings({session("3", kAlice, "alice"), session("4", kBob, "bob")});
+  wait_for_state("3", "ready");
+  wait_for_state("4", "ready");
+
+  auto report = control("doctor", Json::object());
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_EQ((*report)["ok"], true) << "a warning is no failure: " << report->dump(2);
+  for (const Json& s : (*report)["sessions"]) {
+    EXPECT_EQ(finding_in(s["findings"], "authentication-agent")["status"], "warn") << s;
+  }
+  std::sort(probe_.agent_checks.begin(), probe_.agent_checks.end());
+  EXPECT_EQ(probe_.agent_checks, (std::vector<std::string>{"3", "4"}));
+}
+
 TEST_F(DoctorTest, WhatAnAgentFindsWrongFailsTheReportWithItsFix) {
   agent_findings_["3"] = {
       protocol::Finding::ok("session-bus", "reachable"),

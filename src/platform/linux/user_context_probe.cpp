@@ -21,6 +21,7 @@
 #include "common/unique_fd.h"
 #include "platform/linux/dbus_notifier.h"
 #include "platform/linux/passwd.h"
+#include "platform/linux/polkit_agent_registry.h"
 #include "platform/linux/user_manager.h"
 #include "platform/posix/forked_child.h"
 #include "protocol/json_rpc.h"
@@ -255,6 +256,11 @@ asio::awaitable<Finding> LinuxUserContextProbe::check_setuid_only_child(uid_t ui
                     user->name, kChildDeadline.count()));
   }
   co_return setuid_only_child_finding(user->name, uid, report);
+}
+
+std::optional<protocol::Finding> LinuxUserContextProbe::check_authentication_agent(
+    const std::string& session_id) {
+  return authentication_agent_finding(session_id);
 }
 
 }  // namespace liaison::platform

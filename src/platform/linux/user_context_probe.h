@@ -25,6 +25,10 @@ class LinuxUserContextProbe final : public daemon::UserContextProbe {
   // single thread: after fork() in a threaded process the child may only make
   // async-signal-safe calls, and the session-bus attempt is not one.
   asio::awaitable<protocol::Finding> check_setuid_only_child(uid_t uid) override;
+
+  // polkitd's own journal lines about the session (polkit_agent_registry.h).
+  std::optional<protocol::Finding> check_authentication_agent(
+      const std::string& session_id) override;
 };
 
 // What a setuid-only child reported (its JSON), as the finding "setuid-only-child" (pure).
