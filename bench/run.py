@@ -14,7 +14,9 @@ directory, starts it, and measures:
   4. daemon (and agent) wakeups per idle minute, beside a 5 s polling loop;
   5. per launch strategy: login -> ready, kill -9 -> ready again, restart -> re-adopted
      (bench/strategies.py);
-  6. signatures per second through control.sock and the CLI, beside a raw Esys_Sign loop on the
+  6. presence: request -> the prompt reaches the session's polkit agent, beside pkcheck
+     (bench/presence.py);
+  7. signatures per second through control.sock and the CLI, beside a raw Esys_Sign loop on the
      same swtpm and `openssl speed` (bench/keys.py, on the host).
 
 It prints a table and writes the report (a generated file) to --out. About 5-7 minutes.
@@ -42,6 +44,7 @@ import login_ready
 import storm
 import strategies
 import notify_latency
+import presence
 import report
 
 DUNSTRC = "/usr/local/share/liaison-test/dunstrc"
@@ -150,6 +153,8 @@ def main():
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--strategy-rounds", type=int, default=10,
                         help="rounds per launch strategy (default 10)")
+    parser.add_argument("--presence-rounds", type=int, default=20,
+                        help="presence checks per contender (default 20)")
     parser.add_argument("--signatures", type=int, default=2000,
                         help="signatures per contender in the keys bench (default 2000)")
     parser.add_argument("--cli-signatures", type=int, default=200,
@@ -201,6 +206,10 @@ def main():
         phase(f"{current}: wakeups and resident memory")
         results["idle"] = idle.measure(container, sessions, args.idle_seconds, progress)
 
+        current = "presence"
+        phase(f"{current}: request -> the prompt reaches the authentication agent")
+        presence_results = presence.measure(container, sessions, args.presence_rounds, progress)
+
         current = "launch strategies"
         phase(f"{current}: login -> ready, kill -9 -> ready, restart -> re-adopted")
         strategy_results = strategies.measure(container, sessions, rounds=args.strategy_rounds,
@@ -232,12 +241,15 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     strategies_section = strategies.markdown(strategy_results)
     print(strategies_section)
+    presence_section = presence.markdown(presence_results)
+    print(presence_section)
     build_section = cold_build.markdown(cold_build.load())
     print(build_section)
     # The storm section is make bench-storm's: kept as the last run of it wrote it.
     storm_section = storm.existing_section(out.read_text() if out.exists() else "")
     out.write_text(report.markdown(results, derived, meta).rstrip("\n") + "\n\n" +
-                   strategies_section.rstrip("\n") + "\n\n" + keys_section.rstrip("\n") +
+                   strategies_section.rstrip("\n") + "\n\n" + presence_section.rstrip("\n") +
+                   "\n\n" + keys_section.rstrip("\n") +
                    "\n\n" + build_section.rstrip("\n") + "\n" +
                    ("\n" + storm_section if storm_section else ""))
     print(f"bench done in {meta['duration']:.0f} s; wrote {out}")

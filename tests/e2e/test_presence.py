@@ -94,7 +94,7 @@ def test_the_right_password_confirms_and_the_prompt_shows_the_reason(container, 
         [begin] = log.events("begin")
         assert begin["action"] == "dev.liaison.presence"
         assert begin["message"] == REASON
-        assert log.events("helper") == [{"event": "helper", "outcome": "SUCCESS"}]
+        assert [e["outcome"] for e in log.events("helper")] == ["SUCCESS"]
 
 
 def test_a_wrong_password_is_denied(container, desktops, daemon):
@@ -175,6 +175,41 @@ def test_no_user_process_can_fake_a_confirmation(container, desktops, daemon):
     # Nor may a user outside group liaison ask the daemon anything.
     carols = presence(container, "--user", "alice", user="carol")
     assert carols.returncode == 3, describe(carols)
+
+
+def start_time(container, pid):
+    """Field 22 of /proc/PID/stat: with the pid, one process for good."""
+    stat = container.path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def pkcheck(container, pid, uid):
+    return container.exec(["pkcheck", "--action-id", "dev.liaison.presence", "--process",
+                           f"{pid},{start_time(container, pid)},{uid}",
+                           "--allow-user-interaction"], check=False, timeout=30)
+
+
+def test_a_process_outside_every_session_is_asked_about_in_the_users_display_session(
+        container, desktops, daemon):
+    """What polkit does with a subject outside every session, as liaison's agent is under
+    asuser and launch-agent (it runs in user@UID.service): polkitd 122 falls back to the user's
+    display session (logind's Display, sd_uid_get_display) and asks that session's agent. For a
+    user with several sessions that is not necessarily the one asked, so the daemon names the
+    session's leader, which belongs to exactly that session."""
+    uid = container.account("alice").uid
+    manager = int(container.exec(["systemctl", "show", "--property=MainPID", "--value",
+                                  f"user@{uid}.service"]).stdout)
+    display = container.exec(["loginctl", "show-user", "alice", "--property=Display",
+                              "--value"]).stdout.strip()
+    assert display == desktops["alice"]
+    leader = int(container.session_properties(desktops["alice"])["Leader"])
+    with auth_agent(container, "alice", desktops["alice"]) as log:
+        outside = pkcheck(container, manager, uid)
+        assert outside.returncode == 0, describe(outside)
+        assert len(log.events("begin")) == 1, "the display session's agent was asked"
+        inside = pkcheck(container, leader, uid)
+        assert inside.returncode == 0, describe(inside)
+        assert len(log.events("begin")) == 2
 
 
 def authentication_agent_finding(container, session):

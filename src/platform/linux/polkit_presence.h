@@ -7,7 +7,10 @@
 //
 // The subject is a `unix-process` (pid, start time, and the session's uid: polkit takes the uid
 // from the caller), never a `unix-session`: polkitd 122 aborts on those
-// (shared notes/polkit-facts.md). The process is the session's leader as logind names it; a pidfd
+// (shared notes/polkit-facts.md). The process is the session's leader as logind names it, not
+// liaison's agent: under asuser and launch-agent the agent runs in user@UID.service, outside every
+// session, and polkitd then asks the user's *display* session instead (measured:
+// test_presence.py), which need not be the session asked. A pidfd
 // held for the whole check turns an answer into `unavailable` if the leader ended meanwhile, so a
 // recycled pid never stands for the session.
 //
