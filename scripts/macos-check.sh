@@ -20,6 +20,14 @@ if [[ ! -d $MACOS_SDK/usr/include/c++/v1 || ! -f $MACOS_SDK/SDKSettings.json ]];
   echo "macos-check: $MACOS_SDK is not a macOS SDK (no SDKSettings.json, usr/include/c++/v1)" >&2
   exit 1
 fi
+# Presence checks (issue 26) need LocalAuthentication, which the shared assembly script does not
+# copy; hexops/sdk-macos-12.0 (the script's second repository) has it.
+if [[ ! -d $MACOS_SDK/System/Library/Frameworks/LocalAuthentication.framework ]]; then
+  echo "macos-check: $MACOS_SDK has no LocalAuthentication.framework: copy" \
+    "root/System/Library/Frameworks/LocalAuthentication.framework from hexops/sdk-macos-12.0" \
+    "(docs/macos.md, \"Building for macOS on Linux\")" >&2
+  exit 1
+fi
 "$source_dir/scripts/install-deps.sh" macos-check
 for program in clang++-16 ld64.lld-16 llvm-lipo-16 llvm-ar-16 llvm-nm-16; do
   command -v "$program" >/dev/null || {

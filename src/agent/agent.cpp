@@ -13,6 +13,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "common/log.h"
+#include "keys/base64.h"
 #include "keys/provider_check.h"
 
 namespace liaison::agent {
@@ -196,6 +197,9 @@ asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
     // on a simulator, tens on hardware); the agent has nothing more urgent to do meanwhile.
     co_return keys_->handle(request.method, std::move(request.params));
   }
+  if (request.method.starts_with("presence.")) {
+    co_return co_await handle_presence(std::move(request));
+  }
   // Read-only and quick (a few session-bus round trips, a TPM query): fine on this loop.
   if (request.method == "doctor") {
     co_return examine(request.params);
@@ -208,6 +212,75 @@ asio::awaitable<Result<Json>> Agent::handle(protocol::Request request) {
     co_return Json::object();
   }
   co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+// presence.enroll -> {public_key}, presence.sign {challenge, reason} -> {signature},
+// presence.cancel: the daemon's side is daemon/presence_key_verifier.h.
+asio::awaitable<Result<Json>> Agent::handle_presence(protocol::Request request) {
+  if (!presence_key_) {
+    co_return std::unexpected(Error::application(
+        protocol::codes::kUnavailable, "this agent has no presence key (macOS only, for now)"));
+  }
+  if (request.method == "presence.enroll") {
+    auto spki = presence_key_->public_key();
+    if (!spki) {
+      co_return std::unexpected(spki.error());
+    }
+    co_return Json{{"public_key", keys::base64_encode(*spki)}};
+  }
+  if (request.method == "presence.sign") {
+    co_return co_await sign_presence(request.params);
+  }
+  if (request.method == "presence.cancel") {
+    presence_key_->cancel();
+    co_return Json::object();
+  }
+  co_return std::unexpected(Error::method_not_found(request.method));
+}
+
+// The signing waits on the user (seconds), elsewhere than this loop: the key answers from any
+// thread, and the answer is posted back here.
+asio::awaitable<Result<Json>> Agent::sign_presence(const Json& params) {
+  constexpr std::size_t kMaxChallengeBytes = 256;
+  constexpr std::size_t kMaxReasonBytes = 256;
+  const std::string challenge_text = params.value("challenge", "");
+  const std::string reason = params.value("reason", "");
+  auto challenge = keys::base64_decode(challenge_text);
+  if (!challenge || challenge->empty() || challenge->size() > kMaxChallengeBytes ||
+      reason.size() > kMaxReasonBytes) {
+    co_return std::unexpected(
+        Error::invalid_params("challenge: base64 of 1-256 bytes; reason: at most 256 bytes"));
+  }
+  struct Answer {
+    explicit Answer(asio::io_context& io) : arrived(io, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer arrived;
+    std::optional<Result<std::vector<uint8_t>>> result;
+  };
+  auto answer = std::make_shared<Answer>(io_);
+  presence_key_->sign(std::move(*challenge), reason,
+                      [answer, loop = io_.get_executor()](Result<std::vector<uint8_t>> result) {
+                        asio::post(loop, [answer, result = std::move(result)]() mutable {
+                          answer->result = std::move(result);
+                          answer->arrived.cancel();
+                        });
+                      });
+  co_await answer->arrived.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  const std::optional<Result<std::vector<uint8_t>>> result = std::move(answer->result);
+  if (!result.has_value()) {
+    co_return std::unexpected(Error::application(protocol::codes::kTimeout,
+                                                 "the agent stopped before the user answered"));
+  }
+  const Result<std::vector<uint8_t>>& signature = *result;
+  if (!signature) {
+    co_return std::unexpected(signature.error());
+  }
+  // The key that signed, so the daemon tells a replaced key from a forged signature.
+  auto spki = presence_key_->public_key();
+  if (!spki) {
+    co_return std::unexpected(spki.error());
+  }
+  co_return Json{{"signature", keys::base64_encode(*signature)},
+                 {"public_key", keys::base64_encode(*spki)}};
 }
 
 std::expected<void, std::string> Agent::ensure_notifier() {

@@ -14,6 +14,7 @@
 
 #include "agent/key_service.h"
 #include "agent/notifier.h"
+#include "agent/presence_key.h"
 #include "agent/session_probe.h"
 #include "agent/session_watch.h"
 #include "protocol/connection.h"
@@ -43,6 +44,9 @@ class Agent {
   // Serves key.* for the user's session keys; without it those calls fail as unavailable.
   void set_keys(std::unique_ptr<KeyService> keys) { keys_ = std::move(keys); }
 
+  // Signs the daemon's presence challenges (presence.*, macOS); without it they are unavailable.
+  void set_presence_key(std::unique_ptr<PresenceKey> key) { presence_key_ = std::move(key); }
+
   // Examines the session for `liaison doctor`; without it the agent reports only its keys.
   void set_probe(std::unique_ptr<SessionProbe> probe) { probe_ = std::move(probe); }
 
@@ -54,6 +58,8 @@ class Agent {
   asio::awaitable<void> watch_session();
   asio::awaitable<bool> connect_and_hello();
   asio::awaitable<protocol::Result<protocol::Json>> handle(protocol::Request request);
+  asio::awaitable<protocol::Result<protocol::Json>> handle_presence(protocol::Request request);
+  asio::awaitable<protocol::Result<protocol::Json>> sign_presence(const protocol::Json& params);
   protocol::Result<protocol::Json> show(const protocol::Json& params);
   protocol::Json examine(const protocol::Json& params);
   void report(std::string method, protocol::Json params);
@@ -68,6 +74,7 @@ class Agent {
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<SessionProbe> probe_;
+  std::unique_ptr<PresenceKey> presence_key_;
   std::shared_ptr<protocol::Connection> connection_;
   std::function<void(int)> on_exit_;
   bool leaving_ = false;

@@ -105,7 +105,12 @@ Daemon::Daemon(asio::io_context& io, Config config, DaemonPaths paths, DaemonPar
             auto_keys_of(parts_, config_), parts_.users, parts_.attestation),
       launch_agents_(supervisor_, parts_.launch_agent, config_.agent.launch),
       attestation_(parts_.attestation),
-      presence_(io, supervisor_, parts_.presence, parts_.users),
+      presence_key_verifier_(parts_.presence_by_session_key ? std::make_unique<PresenceKeyVerifier>(
+                                                                  io, supervisor_, paths_.state_dir)
+                                                            : nullptr),
+      presence_(io, supervisor_,
+                presence_key_verifier_ ? presence_key_verifier_.get() : parts_.presence,
+                parts_.users),
       doctor_({.agents = supervisor_,
                .sessions = parts_.sessions,
                .config = config_,

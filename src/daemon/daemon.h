@@ -28,6 +28,7 @@
 #include "daemon/launch_agent_service.h"
 #include "daemon/notification_outcomes.h"
 #include "daemon/peer_identity.h"
+#include "daemon/presence_key_verifier.h"
 #include "daemon/presence_service.h"
 #include "daemon/presence_verifier.h"
 #include "daemon/process_inspector.h"
@@ -73,6 +74,9 @@ struct DaemonParts {
   UserContextProbe* user_context = nullptr;
   // Who asks the person at a session to prove it is them (presence.check); null: `unavailable`.
   PresenceVerifier* presence = nullptr;
+  // macOS: presence by a key in the session that only its user unlocks (PresenceKeyVerifier,
+  // which the daemon makes: it talks to agents); `presence` is then unused.
+  bool presence_by_session_key = false;
   // Who a call's `user` is: the user database; fixed accounts in tests.
   UserLookup users = resolve_user;
 };
@@ -126,6 +130,7 @@ class Daemon {
   KeyRouter keys_;
   LaunchAgentService launch_agents_;
   AttestationService attestation_;
+  std::unique_ptr<PresenceKeyVerifier> presence_key_verifier_;  // presence_by_session_key
   PresenceService presence_;
   Doctor doctor_;
   ControlService control_;

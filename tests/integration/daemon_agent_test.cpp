@@ -28,6 +28,7 @@
 #include "agent/agent.h"
 #include "agent/agent_keys.h"
 #include "agent/fake_notifier.h"
+#include "agent/fake_presence_key.h"
 #include "agent/fake_session_probe.h"
 #include "common/pipe_signal.h"
 #include "daemon/daemon.h"
@@ -77,6 +78,8 @@ class InProcessLauncher final : public daemon::AgentLauncher {
   std::function<std::unique_ptr<agent::KeyService>(const Session&)> make_keys;
   // What each launched agent finds in its session for `doctor`; nothing when unset.
   std::function<std::vector<protocol::Finding>(const Session&)> session_findings;
+  // Each launched agent's presence key (macOS's Secure Enclave key in tests); none when unset.
+  std::function<std::unique_ptr<agent::PresenceKey>(const Session&)> make_presence_key;
   // Sessions whose agent the test plays itself (TestAgent): launched, but nothing started.
   std::set<std::string> played_by_test;
 
@@ -104,6 +107,7 @@ class InProcessLauncher final : public daemon::AgentLauncher {
           return std::expected<std::unique_ptr<agent::Notifier>, std::string>(std::move(notifier));
         });
     if (make_keys) running->agent->set_keys(make_keys(session));
+    if (make_presence_key) running->agent->set_presence_key(make_presence_key(session));
     if (session_findings) {
       auto probe = std::make_unique<agent::FakeSessionProbe>(session_findings(session));
       raw->probe = probe.get();
@@ -1337,6 +1341,105 @@ TEST_F(PresenceTest, WithoutAVerifierEveryCheckIsUnavailable) {
   auto answer = control("presence.check", ask({{"user", "alice"}}));
   ASSERT_TRUE(answer.has_value()) << answer.error().message;
   EXPECT_EQ((*answer)["result"], "unavailable");
+}
+
+// macOS's presence checks, as far as they run here: the daemon's PresenceKeyVerifier and a real
+// agent whose presence key is a software key standing in for the Secure Enclave's. Enrollment,
+// the signed nonce verified by the daemon, denial, withdrawal, and a forged signature.
+class PresenceKeyTest : public DaemonAgentTest {
+ protected:
+  void start_with_key(bool agent_has_key = true) {
+    paths_.state_dir = (dir_ / "state").string();
+    std::filesystem::create_directories(paths_.state_dir);
+    sessions_.set_sessions({session("3", kAlice, "alice")});
+    start_daemon(
+        [this, agent_has_key](InProcessLauncher& launcher) {
+          if (!agent_has_key) return;
+          launcher.make_presence_key = [this](const Session&) {
+            auto key = std::make_unique<agent::FakePresenceKey>();
+            key_ = key.get();
+            return key;
+          };
+        },
+        [](daemon::DaemonParts& parts) { parts.presence_by_session_key = true; });
+    wait_for_state("3", "ready");
+  }
+
+  PendingCall ask(int timeout = 60) {
+    return start_control_call(
+        "presence.check",
+        {{"user", "alice"}, {"reason", "Approve the VPN profile"}, {"timeout", timeout}});
+  }
+
+  Json result_of(PendingCall& call) {
+    run_until([&] { return call.outcome->has_value(); });
+    EXPECT_TRUE(call.outcome->has_value() && call.outcome->value().has_value());
+    return call.outcome->has_value() && call.outcome->value().has_value()
+               ? call.outcome->value().value()
+               : Json();
+  }
+
+  std::filesystem::path stored_key() const {
+    return std::filesystem::path(paths_.state_dir) / "presence" / std::to_string(kAlice) += ".spki";
+  }
+
+  agent::FakePresenceKey* key_ = nullptr;
+};
+
+TEST_F(PresenceKeyTest, TheFirstCheckEnrollsTheKeyAndAVerifiedSignatureConfirms) {
+  start_with_key();
+  auto call = ask();
+  run_until([&] { return key_->prompting(); });
+  ASSERT_TRUE(key_->prompting());
+  EXPECT_EQ(key_->reasons, std::vector<std::string>{"Approve the VPN profile"});
+  ASSERT_TRUE(std::filesystem::exists(stored_key()));
+  EXPECT_EQ(std::filesystem::status(stored_key()).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  key_->confirm();
+  EXPECT_EQ(result_of(call)["result"], "confirmed");
+
+  // The next check signs a fresh challenge with the key enrolled once.
+  auto again = ask();
+  run_until([&] { return key_->prompting(); });
+  key_->confirm();
+  EXPECT_EQ(result_of(again)["result"], "confirmed");
+}
+
+TEST_F(PresenceKeyTest, ACancelledPromptIsDeniedAndAForgedSignatureToo) {
+  start_with_key();
+  auto call = ask();
+  run_until([&] { return key_->prompting(); });
+  key_->deny();
+  Json denied = result_of(call);
+  EXPECT_EQ(denied["result"], "denied");
+  EXPECT_EQ(denied["detail"], "the user cancelled");
+
+  auto forged = ask();
+  run_until([&] { return key_->prompting(); });
+  key_->sign_with_another_key();  // a hijacked agent's best effort
+  Json answer = result_of(forged);
+  EXPECT_EQ(answer["result"], "denied");
+  EXPECT_TRUE(contains(answer["detail"], "no signature of the challenge")) << answer;
+}
+
+TEST_F(PresenceKeyTest, ATimeoutWithdrawsThePromptInTheSession) {
+  start_with_key();
+  auto call = ask(1);
+  run_until([&] { return key_->prompting(); });
+  Json answer = result_of(call);
+  EXPECT_EQ(answer["result"], "timeout");
+  run_until([&] { return key_->cancels == 1; });
+  EXPECT_EQ(key_->cancels, 1);
+  EXPECT_FALSE(key_->prompting());
+}
+
+TEST_F(PresenceKeyTest, AnAgentWithoutAPresenceKeyMakesItUnavailable) {
+  start_with_key(false);
+  auto call = ask();
+  Json answer = result_of(call);
+  EXPECT_EQ(answer["result"], "unavailable");
+  EXPECT_TRUE(contains(answer["detail"], "no presence key")) << answer;
+  EXPECT_FALSE(std::filesystem::exists(stored_key()));
 }
 
 }  // namespace

@@ -38,6 +38,7 @@
 #include "platform/macos/notification_session_probe.h"
 #include "platform/macos/secure_enclave_provider.h"
 #include "platform/macos/user_notification_notifier.h"
+#include "platform/macos/user_presence_key.h"
 
 namespace liaison::cli {
 namespace {
@@ -102,6 +103,8 @@ int run_agent() {
       // asuser agents when their session ends.
       nullptr);
   agent.set_probe(platform::macos::make_notification_session_probe());
+  // presence.check's key (issue 26): Touch ID or the password for every signature.
+  agent.set_presence_key(platform::macos::make_user_presence_key(access_group));
   static MacAgentKeyProviders key_providers(access_group);
   if (auto store = keys::agent_key_directory(std::getenv("XDG_DATA_HOME"), std::getenv("HOME"))) {
     agent.set_keys(std::make_unique<agent::AgentKeys>(

@@ -152,7 +152,9 @@ int run_daemon(const DaemonFlags& flags) {
        .notify_service_manager = [](const std::string&) {},
        .processes = &processes,
        .launch_agent = &launch_agent,
-       .user_context = &user_context});
+       .user_context = &user_context,
+       // presence.check: a nonce the agent's user-presence Secure Enclave key signs (issue 26).
+       .presence_by_session_key = true});
   if (auto started = daemon.start(); !started) return fail(started.error());
 
   // launchd sends SIGTERM for bootout and at shutdown; there is no "restart job" to ask about as
