@@ -36,6 +36,7 @@ LAUNCH_AGENT_FILES = ("/etc/systemd/user/liaison-agent.service.d",
 # Every path the package or its use could leave behind, checked before the first install.
 LIAISON_PATHS = ("/usr/bin/liaison", "/usr/lib/liaison", "/usr/lib/systemd/system/liaison.service",
                  "/usr/lib/systemd/user/liaison-agent.service", "/usr/lib/sysusers.d/liaison.conf",
+                 "/usr/share/polkit-1/actions/dev.liaison.presence.policy",
                  "/etc/liaison", STATE_DIR, "/run/liaison", "/usr/share/doc/liaison",
                  "/etc/systemd/system/multi-user.target.wants/liaison.service",
                  "/etc/systemd/system/liaison.service", *LAUNCH_AGENT_FILES)
@@ -207,6 +208,11 @@ def test_dpkg_install_creates_the_group_and_enables_and_starts_the_service(machi
     assert CONFIG in conffiles.split(), conffiles
     owner = machine.exec(["stat", "-c", "%U:%G %a", "/run/liaison/control.sock"]).stdout.strip()
     assert owner == "root:liaison 660", owner
+    # polkitd reads the presence action the package installs (issue 26): asks every time.
+    action = machine.exec(["pkaction", "--action-id", "dev.liaison.presence", "--verbose"])
+    for line in ("implicit any:      auth_self", "implicit inactive: auth_self",
+                 "implicit active:   auth_self"):
+        assert line in action.stdout, action.stdout
 
 
 def test_a_desktop_login_gets_an_agent_that_delivers_a_notification(machine, alice):
