@@ -332,13 +332,6 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
       run.setuid_child.emplace(session.uid, std::move(seen));
     }
     findings.push_back(run.setuid_child.at(session.uid));
-    // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
-    std::function<std::optional<Finding>()> check = [probe = parts_.user_context, id = session.id] {
-      return probe->check_authentication_agent(id);
-    };
-    if (auto agent_finding = co_await run_off_loop<std::optional<Finding>>(std::move(check))) {
-      findings.push_back(std::move(*agent_finding));
-    }
   }
   co_return Json{{"session", session.id},
                  {"uid", session.uid},
@@ -347,6 +340,35 @@ asio::awaitable<Json> Doctor::examine_session(Run& run, const Session& session,
                  {"eligible", reason.empty()},
                  {"agent", agent != nullptr ? agent_json(*agent) : Json(nullptr)},
                  {"findings", protocol::to_json(findings)}};
+}
+
+// One look for every eligible session, after the per-user checks: a thread of its own (the
+// journal and the system bus block) must not run beside a setuid-only child's fork.
+asio::awaitable<void> Doctor::add_authentication_agents(const std::vector<Session>& sessions,
+                                                        std::vector<Json>& reports) {
+  if (parts_.user_context == nullptr) {
+    co_return;
+  }
+  std::vector<std::string> eligible;
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    if (reports[i].value("eligible", false)) {
+      eligible.push_back(sessions[i].id);
+    }
+  }
+  if (eligible.empty()) {
+    co_return;
+  }
+  // Named, not a temporary of the co_await expression: g++ 12 mis-destroys those.
+  std::function<std::map<std::string, Finding>()> look = [probe = parts_.user_context, eligible] {
+    return probe->check_authentication_agents(eligible);
+  };
+  const std::map<std::string, Finding> found =
+      co_await run_off_loop<std::map<std::string, Finding>>(std::move(look));
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    if (auto finding = found.find(sessions[i].id); finding != found.end()) {
+      reports[i]["findings"].push_back(protocol::to_json(finding->second));
+    }
+  }
 }
 
 asio::awaitable<Result<Json>> Doctor::examine(Json params) {
@@ -410,6 +432,7 @@ asio::awaitable<Result<Json>> Doctor::examine(Json params) {
     });
   }
   co_await run_concurrently(std::move(users));
+  co_await add_authentication_agents(sessions, reports);
 
   bool ok = !any_failed(daemon_findings);
   Json session_reports = Json::array();

@@ -56,6 +56,8 @@ class Doctor {
                                                   const AgentView* agent);
   asio::awaitable<std::vector<protocol::Finding>> ask_agent(Run& run, const AgentView& agent);
   std::vector<std::string> session_key_providers() const;
+  asio::awaitable<void> add_authentication_agents(const std::vector<Session>& sessions,
+                                                  std::vector<protocol::Json>& reports);
 
   DoctorParts parts_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();

@@ -24,13 +24,17 @@ class FakeUserContextProbe final : public UserContextProbe {
                                       "fake child of " + std::to_string(uid) + ": no bus");
   }
 
-  std::optional<protocol::Finding> check_authentication_agent(
-      const std::string& session_id) override {
-    agent_checks.push_back(session_id);
-    return authentication_agent;
+  std::map<std::string, protocol::Finding> check_authentication_agents(
+      const std::vector<std::string>& session_ids) override {
+    std::map<std::string, protocol::Finding> found;
+    for (const std::string& id : session_ids) {
+      agent_checks.push_back(id);
+      if (authentication_agent) found.emplace(id, *authentication_agent);
+    }
+    return found;
   }
 
-  std::optional<protocol::Finding> authentication_agent;  // what check_authentication_agent says
+  std::optional<protocol::Finding> authentication_agent;  // what each session is said to have
   std::vector<std::string> agent_checks;
   std::vector<std::pair<uid_t, std::string>> manager_checks;
   std::vector<uid_t> child_checks;

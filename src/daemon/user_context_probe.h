@@ -6,8 +6,9 @@
 #include <sys/types.h>
 
 #include <asio/awaitable.hpp>
-#include <optional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "protocol/finding.h"
 
@@ -28,12 +29,12 @@ class UserContextProbe {
   // Takes up to a couple of seconds (a process start and its deadline); does not block the loop.
   virtual asio::awaitable<protocol::Finding> check_setuid_only_child(uid_t uid) = 0;
 
-  // Finding "authentication-agent": whether the session has what asks the user in a presence
-  // check (Linux: a polkit authentication agent registered for it). Blocking: called off the
-  // loop. Nothing on a platform that has no such check yet.
-  virtual std::optional<protocol::Finding> check_authentication_agent(
-      const std::string& /*session_id*/) {
-    return std::nullopt;
+  // Finding "authentication-agent" of each session named: whether it has what asks the user
+  // in a presence check (Linux: a polkit authentication agent registered for it). Blocking:
+  // called off the loop, once per doctor run. Nothing on a platform without such a check yet.
+  virtual std::map<std::string, protocol::Finding> check_authentication_agents(
+      const std::vector<std::string>& /*session_ids*/) {
+    return {};
   }
 };
 

@@ -14,6 +14,7 @@ from runner import describe
 CONTROL_SOCKET = "/run/liaison/control.sock"
 AGENT_SOCKET = "/run/liaison/agent.sock"
 AGENT_READY_TIMEOUT_S = 10
+CONFIG = "/etc/liaison/liaison.toml"
 
 # A newline-delimited JSON-RPC client run with the container's python3: it sends stdin as is,
 # then reads up to EXPECTED response lines, for at most TIMEOUT seconds, and prints a report:
@@ -93,6 +94,17 @@ def wait_for_ready_agents(container, session_ids, timeout=AGENT_READY_TIMEOUT_S)
         lambda: sessions(container),
         until=lambda listed: all(agent_state(listed, s) == "ready" for s in wanted),
         timeout=timeout, what=f"ready agents for sessions {wanted} in `liaison sessions --json`")
+
+
+def run_with_default_config(container):
+    """The daemon running with the default configuration: an empty liaison.toml, the daemon
+    restarted if the file said anything else (another test's strategy or keys)."""
+    config = container.path(CONFIG)
+    if config.exists() and config.read_text().strip():
+        config.write_text("")
+        container.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
+        container.exec(["systemctl", "restart", "liaison.service"], timeout=30)
+    container.exec(["systemctl", "start", "liaison.service"], timeout=30)
 
 
 def rpc_exchange(container, socket_path, payload, *, user=None, expected=1, timeout=5):

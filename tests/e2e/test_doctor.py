@@ -10,21 +10,14 @@ import re
 
 import pytest
 
-from liaison_cli import liaison, parse_json, wait_for_ready_agents
+from liaison_cli import CONFIG, liaison, parse_json, run_with_default_config, wait_for_ready_agents
 from runner import describe, poll_until
-
-CONFIG = "/etc/liaison/liaison.toml"
 
 
 @pytest.fixture
 def daemon(installed, desktops):
     """The daemon running with the default configuration and ready agents for both desktops."""
-    config = installed.path(CONFIG)
-    if config.exists() and config.read_text().strip():
-        config.write_text("")
-        installed.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
-        installed.exec(["systemctl", "restart", "liaison.service"], timeout=30)
-    installed.exec(["systemctl", "start", "liaison.service"], timeout=30)
+    run_with_default_config(installed)
     return wait_for_ready_agents(installed, desktops.values())
 
 

@@ -13,10 +13,9 @@ import time
 
 import pytest
 
-from liaison_cli import liaison, parse_json, wait_for_ready_agents
+from liaison_cli import liaison, parse_json, run_with_default_config, wait_for_ready_agents
 from runner import describe, poll_until
 
-CONFIG = "/etc/liaison/liaison.toml"
 AGENT = "/usr/local/lib/liaison-test/polkit_agent.py"
 PASSWORDS = {"alice": "alice-Pa55word", "bob": "bob-Pa55word"}
 REASON = "Approve the VPN profile for Example Corp"
@@ -33,12 +32,7 @@ def passwords(installed):
 @pytest.fixture
 def daemon(installed, desktops, passwords):
     """The daemon with the default configuration and ready agents for both desktops."""
-    config = installed.path(CONFIG)
-    if config.exists() and config.read_text().strip():
-        config.write_text("")
-        installed.exec(["systemctl", "reset-failed", "liaison.service"], check=False)
-        installed.exec(["systemctl", "restart", "liaison.service"], timeout=30)
-    installed.exec(["systemctl", "start", "liaison.service"], timeout=30)
+    run_with_default_config(installed)
     installed.exec(["systemctl", "start", "polkit.service"], timeout=30)
     return wait_for_ready_agents(installed, desktops.values())
 
@@ -248,7 +242,8 @@ bus = dbus.SystemBus()
 authority = bus.get_object("org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority")
 subject = ("unix-session", {"session-id": dbus.String(sys.argv[1], variant_level=1)})
 try:
-    authority.RegisterAuthenticationAgent(subject, "C", "/x", dbus_interface="org.freedesktop.PolicyKit1.Authority")
+    authority.RegisterAuthenticationAgent(subject, "C", "/x",
+                                          dbus_interface="org.freedesktop.PolicyKit1.Authority")
     print("accepted")
 except dbus.DBusException as error:
     print("refused", error.get_dbus_name(), error.get_dbus_message())

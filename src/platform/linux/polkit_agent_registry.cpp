@@ -45,9 +45,14 @@ std::expected<uint32_t, std::string> polkitd_pid() {
   return pid;
 }
 
-// The newest registration line about `session_id` from polkitd `pid` in this boot's journal.
-std::expected<std::optional<AgentRegistration>, std::string> newest_registration(
-    uint32_t pid, const std::string& session_id) {
+// The newest registration line about each of `session_ids` from polkitd `pid` (nullopt: none).
+using Registrations = std::map<std::string, std::optional<AgentRegistration>>;
+std::expected<Registrations, std::string> newest_registrations(
+    uint32_t pid, const std::vector<std::string>& session_ids) {
+  Registrations found;
+  for (const std::string& id : session_ids) {
+    found.emplace(id, std::nullopt);
+  }
   sd_journal* raw = nullptr;
   if (int r = sd_journal_open(&raw, SD_JOURNAL_SYSTEM | SD_JOURNAL_LOCAL_ONLY); r < 0) {
     return std::unexpected(fmt::format("cannot open the journal: {}", std::strerror(-r)));
@@ -60,7 +65,9 @@ std::expected<std::optional<AgentRegistration>, std::string> newest_registration
   sd_journal_add_match(journal.get(), pid_match.c_str(), 0);
   sd_journal_add_match(journal.get(), "_COMM=polkitd", 0);
   sd_journal_seek_tail(journal.get());
-  for (int read = 0; read < kMaxEntriesRead && sd_journal_previous(journal.get()) > 0; ++read) {
+  std::size_t undecided = found.size();
+  for (int read = 0;
+       undecided > 0 && read < kMaxEntriesRead && sd_journal_previous(journal.get()) > 0; ++read) {
     const void* data = nullptr;
     std::size_t length = 0;
     if (sd_journal_get_data(journal.get(), "MESSAGE", &data, &length) < 0) {
@@ -68,14 +75,21 @@ std::expected<std::optional<AgentRegistration>, std::string> newest_registration
     }
     std::string_view message(static_cast<const char*>(data), length);
     message.remove_prefix(std::strlen("MESSAGE="));
-    if (auto registration = parse_agent_registration(message, session_id)) {
-      return registration;
-    }
     if (message.starts_with("Started polkitd")) {
       break;
     }
+    for (auto& [id, registration] : found) {
+      if (registration) {
+        continue;  // a newer line decided it
+      }
+      if (auto line = parse_agent_registration(message, id)) {
+        registration = std::move(line);
+        --undecided;
+        break;
+      }
+    }
   }
-  return std::nullopt;
+  return found;
 }
 
 }  // namespace
@@ -110,20 +124,9 @@ std::optional<AgentRegistration> parse_agent_registration(std::string_view messa
   return registration;
 }
 
-Finding authentication_agent_finding(const std::string& session_id) {
-  auto pid = polkitd_pid();
-  if (!pid) {
-    return Finding::info(kCheck,
-                         fmt::format("polkitd is not running ({}), so no authentication agent is "
-                                     "registered: liaison presence answers no_agent, or "
-                                     "unavailable where polkitd is not installed",
-                                     pid.error()));
-  }
-  auto registration = newest_registration(*pid, session_id);
-  if (!registration) {
-    return Finding::info(kCheck, fmt::format("cannot tell: {}", registration.error()));
-  }
-  const std::optional<AgentRegistration>& newest = *registration;
+namespace {
+
+Finding finding_of(const std::optional<AgentRegistration>& newest) {
   if (!newest.has_value() || !newest->registered) {
     return Finding::warn(
         kCheck,
@@ -133,12 +136,41 @@ Finding authentication_agent_finding(const std::string& session_id) {
         "lxpolkit, mate-polkit or polkit-gnome elsewhere)",
         {{"registered", false}});
   }
-  const AgentRegistration& agent = *newest;
   return Finding::ok(
       kCheck,
       fmt::format("polkit authentication agent {} ({})",
-                  agent.program.empty() ? "?" : agent.program, agent.bus_name),
-      {{"registered", true}, {"bus_name", agent.bus_name}, {"program", agent.program}});
+                  newest->program.empty() ? "?" : newest->program, newest->bus_name),
+      {{"registered", true}, {"bus_name", newest->bus_name}, {"program", newest->program}});
+}
+
+}  // namespace
+
+std::map<std::string, Finding> authentication_agent_findings(
+    const std::vector<std::string>& session_ids) {
+  std::map<std::string, Finding> findings;
+  auto said_of_all = [&](const Finding& finding) {
+    for (const std::string& id : session_ids) {
+      findings.emplace(id, finding);
+    }
+    return findings;
+  };
+  auto pid = polkitd_pid();
+  if (!pid) {
+    return said_of_all(
+        Finding::info(kCheck, fmt::format("polkitd is not running ({}), so no authentication agent "
+                                          "is registered: liaison presence answers no_agent, or "
+                                          "unavailable where polkitd is not installed",
+                                          pid.error())));
+  }
+  auto registrations = newest_registrations(*pid, session_ids);
+  if (!registrations) {
+    return said_of_all(
+        Finding::info(kCheck, fmt::format("cannot tell: {}", registrations.error())));
+  }
+  for (const auto& [id, newest] : *registrations) {
+    findings.emplace(id, finding_of(newest));
+  }
+  return findings;
 }
 
 }  // namespace liaison::platform

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <expected>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/finding.h"
 
@@ -25,8 +27,10 @@ struct AgentRegistration {
 std::optional<AgentRegistration> parse_agent_registration(std::string_view message,
                                                           std::string_view session_id);
 
-// The finding "authentication-agent" for a session: ok with the agent, warn without one (a
-// presence check would answer no_agent), info when polkitd does not run at all.
-protocol::Finding authentication_agent_finding(const std::string& session_id);
+// The finding "authentication-agent" of each session: ok with the agent, warn without one (a
+// presence check would answer no_agent), info when polkitd does not run at all. One walk of the
+// journal for all of them.
+std::map<std::string, protocol::Finding> authentication_agent_findings(
+    const std::vector<std::string>& session_ids);
 
 }  // namespace liaison::platform

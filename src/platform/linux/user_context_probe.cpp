@@ -258,9 +258,9 @@ asio::awaitable<Finding> LinuxUserContextProbe::check_setuid_only_child(uid_t ui
   co_return setuid_only_child_finding(user->name, uid, report);
 }
 
-std::optional<protocol::Finding> LinuxUserContextProbe::check_authentication_agent(
-    const std::string& session_id) {
-  return authentication_agent_finding(session_id);
+std::map<std::string, protocol::Finding> LinuxUserContextProbe::check_authentication_agents(
+    const std::vector<std::string>& session_ids) {
+  return authentication_agent_findings(session_ids);
 }
 
 }  // namespace liaison::platform

@@ -27,8 +27,8 @@ class LinuxUserContextProbe final : public daemon::UserContextProbe {
   asio::awaitable<protocol::Finding> check_setuid_only_child(uid_t uid) override;
 
   // polkitd's own journal lines about the session (polkit_agent_registry.h).
-  std::optional<protocol::Finding> check_authentication_agent(
-      const std::string& session_id) override;
+  std::map<std::string, protocol::Finding> check_authentication_agents(
+      const std::vector<std::string>& session_ids) override;
 };
 
 // What a setuid-only child reported (its JSON), as the finding "setuid-only-child" (pure).

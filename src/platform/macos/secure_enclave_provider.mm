@@ -10,6 +10,7 @@
 
 #include "platform/macos/osstatus_errors.h"
 #include "platform/macos/secure_enclave_key_format.h"
+#include "platform/macos/secure_enclave_keychain.h"
 
 namespace liaison::platform::macos {
 namespace {
@@ -42,15 +43,8 @@ Bytes bytes_from(NSData* data) {
 // app's default group when it is nil ([keys] keychain_access_group = ""). With a label: one key
 // (also used to delete it); without: all of them.
 NSMutableDictionary* key_query(NSString* access_group, NSData* application_label) {
-  NSMutableDictionary* query = [@{
-    (id)kSecClass : (id)kSecClassKey,
-    (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
-    (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
-    (id)kSecAttrKeyClass : (id)kSecAttrKeyClassPrivate,
-    (id)kSecUseDataProtectionKeychain : @YES,
-  } mutableCopy];
+  NSMutableDictionary* query = secure_enclave_key_query(access_group);
   if (application_label != nil) query[(id)kSecAttrApplicationLabel] = application_label;
-  if (access_group != nil) query[(id)kSecAttrAccessGroup] = access_group;
   return query;
 }
 
@@ -128,18 +122,7 @@ class SecureEnclaveProvider final : public keys::UnexportableKeyProvider {
         SecAccessControlCreateWithFlags(nullptr, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,
                                         kSecAccessControlPrivateKeyUsage, &error);
     if (!access) return std::unexpected(key_error("creating the key's access control", error));
-    NSMutableDictionary* private_attributes = [@{
-      (id)kSecAttrIsPermanent : @YES,
-      (id)kSecAttrAccessControl : (__bridge_transfer id)access,
-    } mutableCopy];
-    if (access_group_ != nil) private_attributes[(id)kSecAttrAccessGroup] = access_group_;
-    NSDictionary* attributes = @{
-      (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
-      (id)kSecAttrKeySizeInBits : @256,
-      (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
-      (id)kSecUseDataProtectionKeychain : @YES,
-      (id)kSecPrivateKeyAttrs : private_attributes,
-    };
+    NSDictionary* attributes = new_secure_enclave_key_attributes(access, access_group_, nil);
     SecKeyRef private_key = SecKeyCreateRandomKey((__bridge CFDictionaryRef)attributes, &error);
     if (!private_key) return std::unexpected(key_error("creating a Secure Enclave key", error));
     return wrap(private_key);

@@ -11,6 +11,7 @@
 
 #include "platform/macos/osstatus_errors.h"
 #include "platform/macos/secure_enclave_key_format.h"
+#include "platform/macos/secure_enclave_keychain.h"
 
 namespace liaison::platform::macos {
 namespace {
@@ -116,15 +117,8 @@ class UserPresenceKey final : public agent::PresenceKey {
   }
 
   NSMutableDictionary* query() const {
-    NSMutableDictionary* query = [@{
-      (id)kSecClass : (id)kSecClassKey,
-      (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
-      (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
-      (id)kSecAttrKeyClass : (id)kSecAttrKeyClassPrivate,
-      (id)kSecAttrApplicationTag : kTag,
-      (id)kSecUseDataProtectionKeychain : @YES,
-    } mutableCopy];
-    if (access_group_ != nil) query[(id)kSecAttrAccessGroup] = access_group_;
+    NSMutableDictionary* query = secure_enclave_key_query(access_group_);
+    query[(id)kSecAttrApplicationTag] = kTag;
     return query;
   }
 
@@ -148,19 +142,7 @@ class UserPresenceKey final : public agent::PresenceKey {
     if (access == nullptr) {
       return std::unexpected(unavailable("the presence key's access control", status_of(error)));
     }
-    NSMutableDictionary* private_attributes = [@{
-      (id)kSecAttrIsPermanent : @YES,
-      (id)kSecAttrApplicationTag : kTag,
-      (id)kSecAttrAccessControl : (__bridge_transfer id)access,
-    } mutableCopy];
-    if (access_group_ != nil) private_attributes[(id)kSecAttrAccessGroup] = access_group_;
-    NSDictionary* attributes = @{
-      (id)kSecAttrKeyType : (id)kSecAttrKeyTypeECSECPrimeRandom,
-      (id)kSecAttrKeySizeInBits : @256,
-      (id)kSecAttrTokenID : (id)kSecAttrTokenIDSecureEnclave,
-      (id)kSecUseDataProtectionKeychain : @YES,
-      (id)kSecPrivateKeyAttrs : private_attributes,
-    };
+    NSDictionary* attributes = new_secure_enclave_key_attributes(access, access_group_, kTag);
     SecKeyRef key = SecKeyCreateRandomKey((__bridge CFDictionaryRef)attributes, &error);
     if (key == nullptr) {
       return std::unexpected(unavailable("creating the presence key", status_of(error)));
