@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "keys/key_test_support.h"
@@ -30,12 +31,24 @@ using testing::run_command;
 using testing::TempDir;
 using testing::write_file;
 
-TEST(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
-  auto swtpm = SwtpmProcess::start({.provision_ek_certificates = true});
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  auto tpm = connect(**swtpm);
-  TempDir state;
-  TpmAttestation attestation(tpm, state.path());
+// Each test gets a swtpm of its own (start_tpm) and a state directory, the daemon's
+// /var/lib/liaison; a TpmAttestation made again over them is a daemon started again.
+class TpmAttestationTest : public ::testing::Test {
+ protected:
+  void start_tpm(SwtpmOptions options = {}) {
+    auto started = SwtpmProcess::start(std::move(options));
+    ASSERT_TRUE(started) << started.error();
+    swtpm_ = std::move(*started);
+  }
+
+  std::unique_ptr<SwtpmProcess> swtpm_;
+  TempDir state_;
+};
+
+TEST_F(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm({.provision_ek_certificates = true}));
+  auto tpm = connect(*swtpm_);
+  TpmAttestation attestation(tpm, state_.path());
 
   auto evidence = attestation.endorsement();
   ASSERT_TRUE(evidence) << evidence.error().message;
@@ -65,11 +78,9 @@ TEST(TpmAttestationTest, EachEkCertificateComesWithItsEksPublicKey) {
   EXPECT_EQ((*again)[1].public_key, (*evidence)[1].public_key);
 }
 
-TEST(TpmAttestationTest, ATpmWithoutCertificatesShowsTheLowRangeEksWithoutCertificates) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
+TEST_F(TpmAttestationTest, ATpmWithoutCertificatesShowsTheLowRangeEksWithoutCertificates) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
 
   auto evidence = attestation.endorsement();
   ASSERT_TRUE(evidence) << evidence.error().message;
@@ -82,23 +93,21 @@ TEST(TpmAttestationTest, ATpmWithoutCertificatesShowsTheLowRangeEksWithoutCertif
   }
 }
 
-TEST(TpmAttestationTest, EnrollMakesTheAttestationKeyOnceAndKeepsItForRootAlone) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
+TEST_F(TpmAttestationTest, EnrollMakesTheAttestationKeyOnceAndKeepsItForRootAlone) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
   Enrollment first;
   {
-    TpmAttestation attestation(connect(**swtpm), state.path());
+    TpmAttestation attestation(connect(*swtpm_), state_.path());
     auto enrolled = attestation.enroll();
     ASSERT_TRUE(enrolled) << enrolled.error().message;
     EXPECT_TRUE(enrolled->created);
     first = *enrolled;
   }
   struct stat file {};
-  ASSERT_EQ(::stat((state.path() / "attestation/ak.json").c_str(), &file), 0);
+  ASSERT_EQ(::stat((state_.path() / "attestation/ak.json").c_str(), &file), 0);
   EXPECT_EQ(file.st_mode & 07777, 0600u);
   struct stat directory {};
-  ASSERT_EQ(::stat((state.path() / "attestation").c_str(), &directory), 0);
+  ASSERT_EQ(::stat((state_.path() / "attestation").c_str(), &directory), 0);
   EXPECT_EQ(directory.st_mode & 07777, 0700u);
 
   auto area = unmarshal_public(first.key.public_area);
@@ -110,7 +119,7 @@ TEST(TpmAttestationTest, EnrollMakesTheAttestationKeyOnceAndKeepsItForRootAlone)
   EXPECT_TRUE(first.key.certificate_chain.empty());
 
   // A daemon started again (a new connection, the same state) finds the same key.
-  TpmAttestation again(connect(**swtpm), state.path());
+  TpmAttestation again(connect(*swtpm_), state_.path());
   auto second = again.enroll();
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_FALSE(second->created);
@@ -120,62 +129,58 @@ TEST(TpmAttestationTest, EnrollMakesTheAttestationKeyOnceAndKeepsItForRootAlone)
 }
 
 // The name a CA binds its credential to, as the TPM itself computes it (tpm2_loadexternal).
-TEST(TpmAttestationTest, TheAttestationKeysNameIsTheOneTheTpmComputes) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
+TEST_F(TpmAttestationTest, TheAttestationKeysNameIsTheOneTheTpmComputes) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
   auto enrolled = attestation.enroll();
   ASSERT_TRUE(enrolled) << enrolled.error().message;
   EXPECT_EQ(enrolled->key.name.size(), 34u);  // SHA-256 name alg, then the digest
 
-  const auto public_file = state.path() / "ak.pub";
-  const auto name_file = state.path() / "ak.name";
+  const auto public_file = state_.path() / "ak.pub";
+  const auto name_file = state_.path() / "ak.name";
   write_file(public_file, enrolled->key.public_area);
-  auto loaded = run_command({"tpm2_loadexternal", "-T", (*swtpm)->tcti(), "-C", "n", "-u",
-                             public_file.string(), "-c", (state.path() / "ak.ctx").string(), "-n",
-                             name_file.string()});
+  auto loaded =
+      run_command({"tpm2_loadexternal", "-T", swtpm_->tcti(), "-C", "n", "-u", public_file.string(),
+                   "-c", (state_.path() / "ak.ctx").string(), "-n", name_file.string()});
   ASSERT_EQ(loaded.exit_status, 0) << loaded.output;
   EXPECT_EQ(enrolled->key.name, bytes_of(read_file(name_file)));
 }
 
-TEST(TpmAttestationTest, AnAttestationKeyOfAnotherTpmIsAnErrorNamingTheFileNeverReplaced) {
-  TempDir state;
+TEST_F(TpmAttestationTest, AnAttestationKeyOfAnotherTpmIsAnErrorNamingTheFileNeverReplaced) {
   {
     auto first_tpm = SwtpmProcess::start();
     ASSERT_TRUE(first_tpm) << first_tpm.error();
-    TpmAttestation attestation(connect(**first_tpm), state.path());
+    TpmAttestation attestation(connect(**first_tpm), state_.path());
     ASSERT_TRUE(attestation.enroll());
   }
-  const std::string before = read_file(state.path() / "attestation/ak.json");
+  const std::string before = read_file(state_.path() / "attestation/ak.json");
   auto other_tpm = SwtpmProcess::start();  // a TPM with other seeds: as if cleared or replaced
   ASSERT_TRUE(other_tpm) << other_tpm.error();
-  TpmAttestation attestation(connect(**other_tpm), state.path());
+  TpmAttestation attestation(connect(**other_tpm), state_.path());
   auto enrolled = attestation.enroll();
   ASSERT_FALSE(enrolled);
   EXPECT_THAT(enrolled.error().message, HasSubstr("does not load in this TPM"));
-  EXPECT_THAT(enrolled.error().message, HasSubstr((state.path() / "attestation/ak.json").string()));
-  EXPECT_EQ(read_file(state.path() / "attestation/ak.json"), before);
+  EXPECT_THAT(enrolled.error().message,
+              HasSubstr((state_.path() / "attestation/ak.json").string()));
+  EXPECT_EQ(read_file(state_.path() / "attestation/ak.json"), before);
 }
 
-TEST(TpmAttestationTest, ADamagedOrPlantedKeyFileIsRefusedWithWhy) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
-  std::filesystem::create_directory(state.path() / "attestation");
-  write_file(state.path() / "attestation/ak.json", std::string_view("{\"version\": 1}"));
+TEST_F(TpmAttestationTest, ADamagedOrPlantedKeyFileIsRefusedWithWhy) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
+  std::filesystem::create_directory(state_.path() / "attestation");
+  write_file(state_.path() / "attestation/ak.json", std::string_view("{\"version\": 1}"));
   auto damaged = attestation.enroll();
   ASSERT_FALSE(damaged);
   EXPECT_THAT(damaged.error().message, HasSubstr("is damaged"));
 
-  std::filesystem::remove(state.path() / "attestation/ak.json");
-  write_file(state.path() / "elsewhere.json", std::string_view("{}"));
-  std::filesystem::create_symlink(state.path() / "elsewhere.json",
-                                  state.path() / "attestation/ak.json");
+  std::filesystem::remove(state_.path() / "attestation/ak.json");
+  write_file(state_.path() / "elsewhere.json", std::string_view("{}"));
+  std::filesystem::create_symlink(state_.path() / "elsewhere.json",
+                                  state_.path() / "attestation/ak.json");
   auto planted = attestation.enroll();
   ASSERT_FALSE(planted);
-  EXPECT_EQ(read_file(state.path() / "elsewhere.json"), "{}");
+  EXPECT_EQ(read_file(state_.path() / "elsewhere.json"), "{}");
 }
 
 std::string hex(const Bytes& bytes) {
@@ -214,11 +219,9 @@ const EndorsementEvidence& ek_at(const std::vector<EndorsementEvidence>& evidenc
 }
 
 // The CA's secret comes back only from this TPM, for this AK: with either low-range EK.
-TEST(TpmAttestationTest, ActivateRecoversTheCasSecretForTheAttestationKey) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
+TEST_F(TpmAttestationTest, ActivateRecoversTheCasSecretForTheAttestationKey) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
   auto enrolled = attestation.enroll();
   ASSERT_TRUE(enrolled) << enrolled.error().message;
   auto evidence = attestation.endorsement();
@@ -233,7 +236,7 @@ TEST(TpmAttestationTest, ActivateRecoversTheCasSecretForTheAttestationKey) {
     const EndorsementEvidence& ek = ek_at(*evidence, c.index);
     ASSERT_TRUE(ek.public_key);
     const Bytes secret = bytes_of(std::string("the CA's nonce: ") + c.algorithm);
-    const Bytes credential = make_credential(state, ek.public_key.value_or(Bytes{}), c.algorithm,
+    const Bytes credential = make_credential(state_, ek.public_key.value_or(Bytes{}), c.algorithm,
                                              enrolled->key.name, secret);
     auto activated = attestation.activate(credential);
     ASSERT_TRUE(activated) << activated.error().message;
@@ -242,11 +245,9 @@ TEST(TpmAttestationTest, ActivateRecoversTheCasSecretForTheAttestationKey) {
   }
 }
 
-TEST(TpmAttestationTest, ACredentialForAnotherKeyOrBeforeEnrollIsRefused) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
+TEST_F(TpmAttestationTest, ACredentialForAnotherKeyOrBeforeEnrollIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
   auto evidence = attestation.endorsement();
   ASSERT_TRUE(evidence) << evidence.error().message;
   const Bytes rsa_ek = ek_at(*evidence, 0x01c00002).public_key.value_or(Bytes{});
@@ -255,7 +256,7 @@ TEST(TpmAttestationTest, ACredentialForAnotherKeyOrBeforeEnrollIsRefused) {
   some_name[0] = 0x00;
   some_name[1] = 0x0b;
   auto early =
-      attestation.activate(make_credential(state, rsa_ek, "rsa", some_name, bytes_of("nonce")));
+      attestation.activate(make_credential(state_, rsa_ek, "rsa", some_name, bytes_of("nonce")));
   ASSERT_FALSE(early);
   EXPECT_EQ(early.error().code, "not_found");
   EXPECT_THAT(early.error().message, HasSubstr("liaison attest enroll"));
@@ -265,7 +266,7 @@ TEST(TpmAttestationTest, ACredentialForAnotherKeyOrBeforeEnrollIsRefused) {
   Bytes other_name = enrolled->key.name;
   other_name.back() ^= 1;
   auto refused =
-      attestation.activate(make_credential(state, rsa_ek, "rsa", other_name, bytes_of("nonce")));
+      attestation.activate(make_credential(state_, rsa_ek, "rsa", other_name, bytes_of("nonce")));
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error().message, HasSubstr("the TPM refused the credential"));
 
@@ -296,25 +297,23 @@ std::string certificate_chain_for(const TempDir& dir, const Bytes& spki) {
   return read_file(path("ak.pem")) + read_file(path("ca.pem"));
 }
 
-TEST(TpmAttestationTest, AnInstalledCertificateChainIsKeptWithTheKey) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
+TEST_F(TpmAttestationTest, AnInstalledCertificateChainIsKeptWithTheKey) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
   auto before = attestation.install_certificate({bytes_of("x")});
   ASSERT_FALSE(before);
   EXPECT_EQ(before.error().code, "not_found");
 
   auto enrolled = attestation.enroll();
   ASSERT_TRUE(enrolled) << enrolled.error().message;
-  auto chain = certificates_from_pem(certificate_chain_for(state, enrolled->key.public_key));
+  auto chain = certificates_from_pem(certificate_chain_for(state_, enrolled->key.public_key));
   ASSERT_TRUE(chain) << chain.error().message;
   auto installed = attestation.install_certificate(*chain);
   ASSERT_TRUE(installed) << installed.error().message;
   EXPECT_EQ(installed->certificate_chain, *chain);
   EXPECT_EQ(installed->name, enrolled->key.name);
 
-  TpmAttestation again(connect(**swtpm), state.path());  // a restarted daemon
+  TpmAttestation again(connect(*swtpm_), state_.path());  // a restarted daemon
   auto reloaded = again.enroll();
   ASSERT_TRUE(reloaded) << reloaded.error().message;
   EXPECT_EQ(reloaded->key.certificate_chain, *chain);
@@ -341,12 +340,10 @@ TEST(TpmAttestationTest, AnInstalledCertificateChainIsKeptWithTheKey) {
 
 // The AK's signature over certInfo checks with its certified public key (OpenSSL), and certInfo
 // is a TPM-made certification of exactly that key's name with the caller's extraData.
-TEST(TpmAttestationTest, CertifyIsTheTpmVouchingForThatKeyWithTheCallersData) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  auto tpm = connect(**swtpm);
-  TpmAttestation attestation(tpm, state.path());
+TEST_F(TpmAttestationTest, CertifyIsTheTpmVouchingForThatKeyWithTheCallersData) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  auto tpm = connect(*swtpm_);
+  TpmAttestation attestation(tpm, state_.path());
   auto key_blob = tpm->create_signing_key();
   ASSERT_TRUE(key_blob) << key_blob.error().message;
   auto wrapped = wrap_key_blob(*key_blob);
@@ -361,7 +358,7 @@ TEST(TpmAttestationTest, CertifyIsTheTpmVouchingForThatKeyWithTheCallersData) {
   auto uncertified = attestation.certify(*wrapped, extra);
   ASSERT_FALSE(uncertified);
   EXPECT_THAT(uncertified.error().message, HasSubstr("install-cert"));
-  auto chain = certificates_from_pem(certificate_chain_for(state, enrolled->key.public_key));
+  auto chain = certificates_from_pem(certificate_chain_for(state_, enrolled->key.public_key));
   ASSERT_TRUE(chain) << chain.error().message;
   ASSERT_TRUE(attestation.install_certificate(*chain));
 
@@ -402,12 +399,10 @@ TEST(TpmAttestationTest, CertifyIsTheTpmVouchingForThatKeyWithTheCallersData) {
   EXPECT_THAT(software.error().message, HasSubstr("not a liaison TPM key"));
 }
 
-TEST(TpmAttestationTest, ATpmThatStoppedAnsweringIsUnavailable) {
-  auto swtpm = SwtpmProcess::start();
-  ASSERT_TRUE(swtpm) << swtpm.error();
-  TempDir state;
-  TpmAttestation attestation(connect(**swtpm), state.path());
-  (*swtpm)->kill();
+TEST_F(TpmAttestationTest, ATpmThatStoppedAnsweringIsUnavailable) {
+  ASSERT_NO_FATAL_FAILURE(start_tpm());
+  TpmAttestation attestation(connect(*swtpm_), state_.path());
+  swtpm_->kill();
   auto evidence = attestation.endorsement();
   ASSERT_FALSE(evidence);
   EXPECT_EQ(evidence.error().code, "unavailable");
