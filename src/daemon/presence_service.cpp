@@ -88,18 +88,22 @@ Result<PresenceRequest> parse_presence_request(const Json& params) {
     return std::unexpected(Error::invalid_params("params must be an object"));
   }
   PresenceRequest request;
-  auto user = params.find("user");
-  std::optional<std::string> user_name = user == params.end() ? std::nullopt : read_name(*user);
-  if (!user_name) {
-    return std::unexpected(Error::invalid_params("user must be a login name or a uid"));
+  if (auto user = params.find("user"); user != params.end() && !user->is_null()) {
+    std::optional<std::string> name = read_name(*user);
+    if (!name) {
+      return std::unexpected(Error::invalid_params("user must be a login name or a uid"));
+    }
+    request.user = std::move(*name);
   }
-  request.user = std::move(*user_name);
   if (auto session = params.find("session"); session != params.end() && !session->is_null()) {
     std::optional<std::string> id = read_name(*session);
     if (!id || id->size() > 64) {
       return std::unexpected(Error::invalid_params("session must be a logind session id"));
     }
     request.session = std::move(*id);
+  }
+  if (request.user.empty() && request.session.empty()) {
+    return std::unexpected(Error::invalid_params("no one to ask: give user, session, or both"));
   }
   auto reason = params.find("reason");
   if (reason == params.end() || !reason->is_string() ||
@@ -191,6 +195,19 @@ asio::awaitable<Result<Json>> PresenceService::handle(protocol::Request request,
 
 asio::awaitable<Result<Session>> PresenceService::find_session(const PresenceRequest& request) {
   std::vector<AgentView> agents = agents_.agents();
+  if (request.user.empty()) {  // the session alone names whom to ask
+    for (const AgentView& agent : agents) {
+      if (agent.session.id == request.session) {
+        if (agent.session.uid == 0) {
+          co_return std::unexpected(Error::application(
+              codes::kNoUser, "root has no presence to prove: name a user's session"));
+        }
+        co_return agent.session;
+      }
+    }
+    co_return std::unexpected(Error::application(
+        codes::kNoSession, fmt::format("no session {} that liaison serves", request.session)));
+  }
   const std::optional<ResolvedUser> user = co_await find_user(request.user, agents, users_);
   if (!user) {
     co_return std::unexpected(

@@ -2,7 +2,7 @@
 // session to prove it is them, through a PresenceVerifier whose answer none of the user's own
 // processes can give. At most one check is open per session; a check ends with the answer, when
 // its timeout passes, or when its caller hangs up, and the last two withdraw the prompt.
-//   presence.check {user, session?, reason, timeout?}
+//   presence.check {user?, session?, reason, timeout?} (a user, a session, or both)
 //     -> {session, uid, user, result, detail?}, result one of confirmed, denied, timeout,
 //        no_agent, unavailable, busy
 // The wait costs the loop nothing: a timer and the verifier's reply, no thread.
@@ -31,14 +31,14 @@ inline constexpr std::chrono::seconds kDefaultPresenceTimeout{60};
 inline constexpr std::chrono::seconds kMaxPresenceTimeout{600};
 
 struct PresenceRequest {
-  std::string user;     // a name or a numeric uid, as given
+  std::string user;     // a name or a numeric uid, as given; empty: the session's user
   std::string session;  // empty: the user's active graphical session
   std::string reason;
   std::chrono::seconds timeout = kDefaultPresenceTimeout;
 };
 
-// Checks presence.check's params: a user, a reason of 1-256 bytes without control characters,
-// a timeout of 1-600 seconds.
+// Checks presence.check's params: a user or a session (or both), a reason of 1-256 bytes
+// without control characters, a timeout of 1-600 seconds.
 protocol::Result<PresenceRequest> parse_presence_request(const protocol::Json& params);
 
 // Which of `sessions` (the user's, in the supervisor's order) a check without --session asks:

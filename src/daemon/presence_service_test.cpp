@@ -9,9 +9,15 @@ using protocol::Json;
 
 Json with_reason(std::string reason) { return {{"user", "alice"}, {"reason", std::move(reason)}}; }
 
-TEST(PresenceRequestTest, NeedsAUserAndAReason) {
-  EXPECT_FALSE(parse_presence_request({{"reason", "why"}}).has_value());
+TEST(PresenceRequestTest, NeedsAUserOrASessionAndAReason) {
+  auto nobody = parse_presence_request({{"reason", "why"}});
+  ASSERT_FALSE(nobody.has_value());
+  EXPECT_EQ(nobody.error().message, "no one to ask: give user, session, or both");
   EXPECT_FALSE(parse_presence_request({{"user", "alice"}}).has_value());
+  auto session_only = parse_presence_request({{"session", "3"}, {"reason", "why"}});
+  ASSERT_TRUE(session_only.has_value()) << session_only.error().message;
+  EXPECT_EQ(session_only->user, "");
+  EXPECT_EQ(session_only->session, "3");
   EXPECT_FALSE(parse_presence_request(with_reason("")).has_value());
   auto parsed = parse_presence_request({{"user", 1001}, {"session", "c2"}, {"reason", "why"}});
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;

@@ -1313,6 +1313,20 @@ TEST_F(PresenceTest, AnotherUsersSessionIsNeverAsked) {
   EXPECT_TRUE(verifier_.checks.empty());
 }
 
+TEST_F(PresenceTest, ASessionAloneNamesWhomToAsk) {
+  start_with({session("3", kAlice, "alice"), session("4", kBob, "bob")});
+  auto call = start_control_call("presence.check", ask({{"session", "4"}}));
+  wait_for_checks(1);
+  EXPECT_EQ(verifier_.checks[0]->session, "4");
+  verifier_.answer({Result::kConfirmed, ""});
+  run_until([&] { return call.outcome->has_value(); });
+  ASSERT_TRUE(call.outcome->has_value() && call.outcome->value().has_value());
+  EXPECT_EQ(call.outcome->value().value()["user"], "bob");
+  auto unknown = control("presence.check", ask({{"session", "9"}}));
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().data_code, "no_session");
+}
+
 TEST_F(PresenceTest, TwoSessionsWithoutASeatMustBeNamed) {
   Session first = session("3", kAlice, "alice");
   Session second = session("5", kAlice, "alice");
