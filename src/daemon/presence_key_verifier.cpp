@@ -82,12 +82,12 @@ struct PresenceKeyVerifier::Check {
   Session session;
   std::string reason;
   Done done;
-  bool withdrawn = false;
+  bool ended = false;  // answered, or withdrawn by the caller: `done` is not called again
   std::weak_ptr<protocol::Connection> agent;  // while presence.sign is out
 
   void finish(PresenceOutcome outcome) {
-    if (!withdrawn) {
-      withdrawn = true;  // once
+    if (!ended) {
+      ended = true;
       done(std::move(outcome));
     }
   }
@@ -97,8 +97,8 @@ class PresenceKeyVerifier::Pending final : public PendingPresenceCheck {
  public:
   explicit Pending(std::shared_ptr<Check> check) : check_(std::move(check)) {}
   ~Pending() override {
-    const bool asking = !check_->withdrawn;
-    check_->withdrawn = true;
+    const bool asking = !check_->ended;
+    check_->ended = true;
     if (auto agent = check_->agent.lock(); agent && asking) {
       agent->notify("presence.cancel", Json::object());
     }
@@ -119,7 +119,7 @@ std::expected<std::unique_ptr<PendingPresenceCheck>, PresenceOutcome> PresenceKe
 
 asio::awaitable<void> PresenceKeyVerifier::run(std::shared_ptr<Check> check) {
   auto agent = co_await agents_.ready_connection(check->session.id, std::chrono::seconds(5));
-  if (check->withdrawn) {
+  if (check->ended) {
     co_return;
   }
   if (!agent) {
@@ -129,7 +129,7 @@ asio::awaitable<void> PresenceKeyVerifier::run(std::shared_ptr<Check> check) {
     co_return;
   }
   auto key = co_await public_key_of(check->session, *agent);
-  if (check->withdrawn) {
+  if (check->ended) {
     co_return;
   }
   if (!key) {

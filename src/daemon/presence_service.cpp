@@ -180,11 +180,13 @@ asio::awaitable<Result<Json>> PresenceService::handle(protocol::Request request,
     outcome = co_await ask(*session, *parsed, *caller);
   }
   const std::string_view result = presence_result_name(outcome.result);
-  log::info(fmt::format("presence check of session {} ({}): {}{}{}", session->id, session->user,
-                        result, outcome.detail.empty() ? "" : ": ", outcome.detail),
-            {{"LIAISON_SESSION", session->id},
-             {"LIAISON_EVENT", "presence-check"},
-             {"LIAISON_PRESENCE", std::string(result)}});
+  // The detail may quote a session's agent (macOS: its error message): bounded and escaped.
+  log::info(
+      fmt::format("presence check of session {} ({}): {}{}{}", session->id, session->user, result,
+                  outcome.detail.empty() ? "" : ": ", log::untrusted(outcome.detail, 300)),
+      {{"LIAISON_SESSION", session->id},
+       {"LIAISON_EVENT", "presence-check"},
+       {"LIAISON_PRESENCE", std::string(result)}});
   Json answer = {
       {"session", session->id}, {"uid", session->uid}, {"user", session->user}, {"result", result}};
   if (!outcome.detail.empty()) {
